@@ -1,0 +1,9 @@
+"""crackdino_mm: DINOv2 dual-teacher distillation for crack segmentation.
+
+Importing the package registers every component into the MMSegmentation
+registries (``mmseg.registry``), so configs can name them by ``type``.
+"""
+from . import datasets, evaluation, models  # noqa: F401
+from .version import __version__
+
+__all__ = ['__version__']

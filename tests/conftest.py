@@ -1,0 +1,22 @@
+import os
+
+import pytest
+import torch
+
+# Two shared cores: one intra-op thread per test process keeps timings sane.
+torch.set_num_threads(int(os.environ.get('CRACKDINO_TEST_THREADS', '1')))
+
+import crackdino_mm  # noqa: E402,F401  registers the plugin's components
+
+DEEPCRACK_ROOT = os.environ.get(
+    'DEEPCRACK_ROOT',
+    os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'data',
+                 'DeepCrack'))
+
+
+@pytest.fixture(scope='session')
+def deepcrack_root():
+    root = os.path.abspath(DEEPCRACK_ROOT)
+    if not os.path.isdir(os.path.join(root, 'train_img')):
+        pytest.skip(f'DeepCrack not found at {root} (set DEEPCRACK_ROOT)')
+    return root
