@@ -7,6 +7,10 @@ import torch
 torch.set_num_threads(int(os.environ.get('CRACKDINO_TEST_THREADS', '1')))
 
 import crackdino_mm  # noqa: E402,F401  registers the plugin's components
+from mmseg.utils import register_all_modules  # noqa: E402
+
+# Components named without a scope resolve in MMSeg's registries.
+register_all_modules(init_default_scope=True)
 
 DEEPCRACK_ROOT = os.environ.get(
     'DEEPCRACK_ROOT',

@@ -1,1 +1,3 @@
+from .synthetic_crack import SyntheticCrackDataset
 
+__all__ = ['SyntheticCrackDataset']
