@@ -1,0 +1,53 @@
+"""Side-by-side pictures of crack predictions."""
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+
+CRACK_COLOUR = (0, 64, 255)  # BGR: orange-red, visible on grey concrete
+
+
+def overlay_mask(img: np.ndarray,
+                 mask: np.ndarray,
+                 colour: Sequence[int] = CRACK_COLOUR,
+                 alpha: float = 0.6) -> np.ndarray:
+    """Paint the pixels where ``mask`` is non-zero over a BGR image."""
+    if img.shape[:2] != mask.shape[:2]:
+        raise ValueError(f'image {img.shape[:2]} and mask {mask.shape[:2]} '
+                         'differ in size')
+    out = img.copy()
+    hit = mask.astype(bool)
+    out[hit] = ((1 - alpha) * img[hit] +
+                alpha * np.asarray(colour, np.float32)).astype(np.uint8)
+    return out
+
+
+def side_by_side(img: np.ndarray,
+                 gt: Optional[np.ndarray],
+                 pred: np.ndarray,
+                 titles: Sequence[str] = ('image', 'ground truth',
+                                          'prediction')) -> np.ndarray:
+    """Image, ground truth and prediction as one BGR picture.
+
+    ``gt`` may be None (unlabelled input): then only image and prediction
+    are shown. Masks are 0/1 (or 0/255) arrays of the image's size.
+    """
+    panels = [img]
+    if gt is not None:
+        panels.append(overlay_mask(img, gt > 0))
+    panels.append(overlay_mask(img, pred > 0))
+    names = list(titles) if gt is not None else [titles[0], titles[-1]]
+    height = img.shape[0]
+    scale = max(0.4, height / 500)
+    captioned = []
+    for panel, name in zip(panels, names):
+        bar = np.full((int(28 * scale) + 8, panel.shape[1], 3), 255, np.uint8)
+        cv2.putText(bar, name, (6, int(22 * scale)), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.7 * scale, (0, 0, 0), max(1, int(2 * scale)),
+                    cv2.LINE_AA)
+        captioned.append(np.concatenate([bar, panel], axis=0))
+    gap = np.full((captioned[0].shape[0], 6, 3), 255, np.uint8)
+    row = [captioned[0]]
+    for panel in captioned[1:]:
+        row += [gap, panel]
+    return np.concatenate(row, axis=1)
