@@ -1,0 +1,159 @@
+"""Segment cracks in photos and measure them.
+
+    python tools/infer.py CONFIG CHECKPOINT INPUT [INPUT ...] \
+        [--out-dir work_dirs/infer] [--threshold 0.5] [--mm-per-pixel 0.1]
+
+INPUT is an image, a folder (its images, not recursive) or a glob pattern.
+For each image the tool writes ``masks/<name>.png`` (0/255),
+``overlays/<name>.jpg`` (prediction painted over the photo), and one row of
+measurements (crack area, skeleton length, mean and maximum width, number of
+connected cracks; millimetres when ``--mm-per-pixel`` is given) to
+``measurements.csv`` and ``measurements.json``. Images larger than the crop
+are segmented with overlapping sliding windows, so memory stays bounded
+whatever the photo's size. Unreadable files are reported at the end and
+do not stop the others.
+"""
+import argparse
+import csv
+import glob
+import json
+import os
+import os.path as osp
+import sys
+
+import cv2
+import numpy as np
+import torch
+from mmengine.config import ConfigDict
+from mmseg.apis import init_model
+from mmseg.structures import SegDataSample
+from tqdm import tqdm
+
+from crackdino_mm.quantification import measure_cracks
+from crackdino_mm.visualization import overlay_mask
+
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split('\n', 2)[2])
+    parser.add_argument('config', help='model config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('inputs', nargs='+', help='images, folders or globs')
+    parser.add_argument('--out-dir', default='work_dirs/infer')
+    parser.add_argument(
+        '--threshold', type=float, default=0.5,
+        help='crack probability above which a pixel is a crack')
+    parser.add_argument(
+        '--crop-size', type=int, default=448,
+        help='sliding-window size (a multiple of 14 suits DINOv2)')
+    parser.add_argument(
+        '--stride', type=int, default=336, help='sliding-window stride')
+    parser.add_argument(
+        '--mm-per-pixel', type=float,
+        help='ground sampling distance: report millimetres, not pixels')
+    parser.add_argument(
+        '--min-area', type=int, default=0,
+        help='ignore predicted pieces smaller than this many pixels')
+    parser.add_argument('--device', default='cpu')
+    args = parser.parse_args(argv)
+    if not 0 < args.threshold < 1:
+        parser.error(f'--threshold must be in (0, 1), got {args.threshold}')
+    if args.stride > args.crop_size:
+        parser.error('--stride larger than --crop-size leaves gaps')
+    if args.mm_per_pixel is not None and args.mm_per_pixel <= 0:
+        parser.error(f'--mm-per-pixel must be > 0, got {args.mm_per_pixel}')
+    return args
+
+
+def collect_images(inputs):
+    """Expand files, folders and globs; fail on an input matching nothing."""
+    files, unmatched = [], []
+    for item in inputs:
+        if osp.isdir(item):
+            found = sorted(
+                osp.join(item, name) for name in os.listdir(item)
+                if name.lower().endswith(IMAGE_SUFFIXES))
+        elif osp.isfile(item):
+            found = [item]
+        else:
+            found = sorted(
+                path for path in glob.glob(item, recursive=True)
+                if osp.isfile(path))
+        if not found:
+            unmatched.append(item)
+        files += found
+    if unmatched:
+        raise FileNotFoundError(
+            'no image found for: ' + ', '.join(unmatched) +
+            f' (images are files ending in {", ".join(IMAGE_SUFFIXES)})')
+    return list(dict.fromkeys(files))
+
+
+def crack_probability(model, img, crop_size, stride):
+    """Per-pixel crack probability of a BGR image, at the image's size."""
+    height, width = img.shape[:2]
+    if max(height, width) > crop_size:
+        model.test_cfg = ConfigDict(
+            mode='slide', crop_size=(crop_size, crop_size),
+            stride=(stride, stride))
+    else:
+        model.test_cfg = ConfigDict(mode='whole')
+    sample = SegDataSample(
+        metainfo=dict(ori_shape=(height, width), img_shape=(height, width),
+                      pad_shape=(height, width), scale_factor=(1.0, 1.0)))
+    inputs = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+    with torch.no_grad():
+        result = model.test_step(dict(inputs=[inputs],
+                                      data_samples=[sample]))[0]
+    logits = result.seg_logits.data
+    if logits.shape[0] == 1:
+        return torch.sigmoid(logits[0]).cpu().numpy()
+    return torch.softmax(logits, dim=0)[1].cpu().numpy()
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    images = collect_images(args.inputs)
+    model = init_model(args.config, args.checkpoint, device=args.device)
+    for sub in ('masks', 'overlays'):
+        os.makedirs(osp.join(args.out_dir, sub), exist_ok=True)
+
+    rows, failures = [], []
+    for path in tqdm(images, desc='images', unit='img'):
+        img = cv2.imread(path, cv2.IMREAD_COLOR)
+        if img is None:
+            failures.append(path)
+            continue
+        prob = crack_probability(model, img, args.crop_size, args.stride)
+        mask = (prob > args.threshold).astype(np.uint8)
+        name = osp.splitext(osp.basename(path))[0]
+        cv2.imwrite(osp.join(args.out_dir, 'masks', name + '.png'), mask * 255)
+        cv2.imwrite(osp.join(args.out_dir, 'overlays', name + '.jpg'),
+                    overlay_mask(img, mask))
+        measurements = measure_cracks(mask, args.mm_per_pixel, args.min_area)
+        rows.append(dict(image=path, height=img.shape[0], width=img.shape[1],
+                         **measurements.as_dict()))
+
+    if rows:
+        with open(osp.join(args.out_dir, 'measurements.csv'), 'w',
+                  newline='') as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    with open(osp.join(args.out_dir, 'measurements.json'), 'w') as f:
+        json.dump(dict(threshold=args.threshold, images=rows,
+                       unreadable=failures), f, indent=2, default=float)
+    print(f'{len(rows)} image(s) segmented into {args.out_dir}')
+    if failures:
+        print('could not read (not an image, or corrupt): ' +
+              ', '.join(failures), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
