@@ -24,3 +24,9 @@ def deepcrack_root():
     if not os.path.isdir(os.path.join(root, 'train_img')):
         pytest.skip(f'DeepCrack not found at {root} (set DEEPCRACK_ROOT)')
     return root
+
+
+@pytest.fixture(scope='session')
+def deepcrack_root_or_none():
+    root = os.path.abspath(DEEPCRACK_ROOT)
+    return root if os.path.isdir(os.path.join(root, 'train_img')) else None

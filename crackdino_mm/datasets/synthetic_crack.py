@@ -47,6 +47,7 @@ class SyntheticCrackDataset(BaseSegDataset):
         self.img_size = tuple(int(v) for v in img_size)
         self.seed = seed
         self.crack_width = tuple(crack_width)
+        self._renders = {}
         kwargs.setdefault('data_root', '')
         kwargs.setdefault('img_suffix', '.png')
         kwargs.setdefault('seg_map_suffix', '.png')
@@ -65,10 +66,17 @@ class SyntheticCrackDataset(BaseSegDataset):
         ]
 
     def render(self, index: int) -> Tuple[np.ndarray, np.ndarray]:
-        """Image (BGR uint8) and 0/1 mask of sample ``index``."""
-        rng = np.random.default_rng([self.seed, index])
-        return render_crack_sample(
-            rng, *self.img_size, crack_width=self.crack_width)
+        """Image (BGR uint8) and 0/1 mask of sample ``index``.
+
+        Renders are kept (per process) once made, so later epochs cost
+        nothing; pipelines copy before they modify.
+        """
+        if index not in self._renders:
+            rng = np.random.default_rng([self.seed, index])
+            self._renders[index] = render_crack_sample(
+                rng, *self.img_size, crack_width=self.crack_width)
+        img, mask = self._renders[index]
+        return img.copy(), mask.copy()
 
     def get_data_info(self, idx: int) -> dict:
         data_info = super().get_data_info(idx)

@@ -12,7 +12,7 @@ train_pipeline = [
 test_pipeline = [dict(type='PackSegInputs')]
 train_dataloader = dict(
     batch_size=8,
-    num_workers=2,
+    num_workers=1,
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
@@ -23,7 +23,7 @@ train_dataloader = dict(
         pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=1,
-    num_workers=2,
+    num_workers=1,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
@@ -33,5 +33,5 @@ val_dataloader = dict(
         seed=1,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU', 'mFscore'])
+val_evaluator = dict(type='CrackMetric')
 test_evaluator = val_evaluator

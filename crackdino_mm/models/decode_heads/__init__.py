@@ -1,1 +1,3 @@
+from .lipschitz_head import LipschitzHead
 
+__all__ = ['LipschitzHead']

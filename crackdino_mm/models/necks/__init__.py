@@ -1,1 +1,3 @@
+from .cafm import CAFM
 
+__all__ = ['CAFM']

@@ -1,1 +1,3 @@
+from .dual_teacher_distiller import DualTeacherDistiller
 
+__all__ = ['DualTeacherDistiller']

@@ -1,0 +1,34 @@
+# DeepLabV3+ on a ResNet-50 (v1c, dilated, output stride 8), ImageNet init.
+_base_ = ['./crack_losses.py']
+model = dict(
+    type='EncoderDecoder',
+    data_preprocessor={{_base_.data_preprocessor}},
+    pretrained='open-mmlab://resnet50_v1c',
+    backbone=dict(
+        type='ResNetV1c',
+        depth=50,
+        num_stages=4,
+        out_indices=(0, 1, 2, 3),
+        dilations=(1, 1, 2, 4),
+        strides=(1, 2, 1, 1),
+        norm_cfg={{_base_.norm_cfg}},
+        norm_eval=False,
+        style='pytorch',
+        contract_dilation=True),
+    decode_head=dict(
+        type='DepthwiseSeparableASPPHead',
+        in_channels=2048,
+        in_index=3,
+        channels=512,
+        dilations=(1, 12, 24, 36),
+        c1_in_channels=256,
+        c1_channels=48,
+        dropout_ratio=0.1,
+        norm_cfg={{_base_.norm_cfg}},
+        align_corners=False,
+        num_classes=2,
+        out_channels=1,
+        threshold=0.5,
+        loss_decode={{_base_.crack_loss}}),
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'))

@@ -1,0 +1,34 @@
+# SegFormer with the MiT-B0 encoder and its all-MLP head.
+_base_ = ['./crack_losses.py']
+model = dict(
+    type='EncoderDecoder',
+    data_preprocessor={{_base_.data_preprocessor}},
+    backbone=dict(
+        type='MixVisionTransformer',
+        in_channels=3,
+        embed_dims=32,
+        num_stages=4,
+        num_layers=[2, 2, 2, 2],
+        num_heads=[1, 2, 5, 8],
+        patch_sizes=[7, 3, 3, 3],
+        sr_ratios=[8, 4, 2, 1],
+        out_indices=(0, 1, 2, 3),
+        mlp_ratio=4,
+        qkv_bias=True,
+        drop_rate=0.0,
+        attn_drop_rate=0.0,
+        drop_path_rate=0.1),
+    decode_head=dict(
+        type='SegformerHead',
+        in_channels=[32, 64, 160, 256],
+        in_index=[0, 1, 2, 3],
+        channels=256,
+        dropout_ratio=0.1,
+        norm_cfg={{_base_.norm_cfg}},
+        align_corners=False,
+        num_classes=2,
+        out_channels=1,
+        threshold=0.5,
+        loss_decode={{_base_.crack_loss}}),
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'))

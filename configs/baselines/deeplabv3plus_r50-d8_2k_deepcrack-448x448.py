@@ -1,0 +1,6 @@
+# DeepLabV3+ R-50 baseline on DeepCrack (ImageNet-initialised ResNet-50).
+_base_ = [
+    '../_base_/models/deeplabv3plus_r50-d8.py',
+    '../_base_/datasets/deepcrack.py', '../_base_/default_runtime.py',
+    '../_base_/schedules/schedule_2k_adamw-cosine.py'
+]

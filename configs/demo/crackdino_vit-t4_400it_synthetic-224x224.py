@@ -1,0 +1,52 @@
+# Demo stage 2: dual-teacher distillation. The student starts from the
+# "base" teacher's backbone (as the method's student starts from DINOv2-B)
+# and is aligned to both teachers at its blocks 1, 2, 3: the "large"
+# teacher's blocks 1, 3, 5 and the "base" teacher's blocks 1, 2, 3.
+# tools/demo.py points the checkpoints at its stage-1 outputs.
+_base_ = ['./crackdino-student_vit-t4_synthetic-224x224.py']
+teacher_dir = 'work_dirs/demo'
+model = dict(
+    type='DualTeacherDistiller',
+    backbone=dict(
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint=teacher_dir + '/teacher_base/iter_400.pth',
+            prefix='backbone.')),
+    teachers=[
+        dict(
+            backbone=dict(
+                type='DINOv2',
+                arch=dict(embed_dims=96, num_layers=6, num_heads=3,
+                          feedforward_channels=384),
+                img_size=224,
+                out_indices=(1, 3, 5),
+                frozen=True,
+                init_cfg=dict(
+                    type='Pretrained',
+                    checkpoint=teacher_dir + '/teacher_large/iter_400.pth',
+                    prefix='backbone.')),
+            teacher_layers=(1, 3, 5),
+            student_layers=(1, 2, 3),
+            weight=0.6),
+        dict(
+            backbone=dict(
+                type='DINOv2',
+                arch=dict(embed_dims=64, num_layers=4, num_heads=2,
+                          feedforward_channels=256),
+                img_size=224,
+                out_indices=(1, 2, 3),
+                frozen=True,
+                init_cfg=dict(
+                    type='Pretrained',
+                    checkpoint=teacher_dir + '/teacher_base/iter_400.pth',
+                    prefix='backbone.')),
+            teacher_layers=(1, 2, 3),
+            student_layers=(1, 2, 3),
+            weight=0.4),
+    ],
+    distill_loss=dict(type='ChannelKLDistillLoss', temperature=3.0),
+    distill_weight=0.3,
+    seg_weight=0.7,
+    center_momentum=0.9)
+optim_wrapper = dict(
+    paramwise_cfg=dict(custom_keys=dict(backbone=dict(lr_mult=0.1))))

@@ -1,0 +1,207 @@
+import os
+import os.path as osp
+from collections import OrderedDict
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger, print_log
+from mmseg.registry import METRICS
+from prettytable import PrettyTable
+
+
+def _disk(radius: float) -> np.ndarray:
+    r = int(np.floor(radius))
+    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
+    return (yy * yy + xx * xx <= radius * radius).astype(np.uint8)
+
+
+def _f_score(precision, recall):
+    precision, recall = np.asarray(precision), np.asarray(recall)
+    total = precision + recall
+    return np.where(total > 0, 2 * precision * recall / np.where(
+        total > 0, total, 1), 0.0)
+
+
+def _ratio(num, den, empty):
+    """num / den, with ``empty`` where den is 0."""
+    num, den = np.asarray(num, float), np.asarray(den, float)
+    return np.where(den > 0, num / np.where(den > 0, den, 1), empty)
+
+
+@METRICS.register_module()
+class CrackMetric(BaseMetric):
+    """Crack segmentation metrics as the crack literature reports them.
+
+    At the model's decision (``pred_sem_seg``), counted over the whole
+    dataset: crack IoU, background IoU, mIoU, and crack precision, recall
+    (= crack pixel accuracy) and F1. From the crack probabilities
+    (``seg_logits``: sigmoid of a 1-channel output or softmax channel 1),
+    over ``num_thresholds`` thresholds evenly spaced in (0, 1): ODS (best
+    dataset-level F), OIS (mean over images of each image's best F) and AP
+    (sum over the sweep of (R_j - R_j+1) * P_j, thresholds ascending).
+    Also the per-image averages of IoU, precision, recall and F1 at the
+    decision (what the reference reported), named ``mean_image_*``.
+
+    With ``tolerance`` t > 0, precision counts a predicted crack pixel as
+    correct if a ground-truth crack pixel lies within Euclidean distance t,
+    and recall counts a ground-truth pixel as found if a predicted pixel
+    lies within t (the tolerant matching of crack benchmarks); IoU stays
+    exact. Conventions for empty sets: precision is 1 when nothing is
+    predicted, recall is 1 when there is no crack, F = 2PR / (P + R), and
+    the IoU of an image with neither crack nor prediction is 1. Pixels
+    labelled ``ignore_index`` are left out. Results are percentages.
+
+    Args:
+        num_thresholds (int): Thresholds of the probability sweep.
+        tolerance (float): Matching tolerance in pixels.
+        ignore_index (int): Label of ignored pixels.
+        output_dir (str, optional): Write each prediction there as a 0/1
+            PNG (``tools/test.py --out``).
+        keep_results (bool): Accepted for MMSeg's ``test.py --out``; the
+            predictions are written whenever ``output_dir`` is set.
+    """
+    default_prefix = None
+
+    def __init__(self,
+                 num_thresholds: int = 99,
+                 tolerance: float = 0,
+                 ignore_index: int = 255,
+                 output_dir: Optional[str] = None,
+                 keep_results: bool = False,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None):
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        if num_thresholds < 1:
+            raise ValueError(f'num_thresholds must be >= 1, got '
+                             f'{num_thresholds}')
+        if tolerance < 0:
+            raise ValueError(f'tolerance must be >= 0, got {tolerance}')
+        self.thresholds = np.arange(1, num_thresholds + 1) / (
+            num_thresholds + 1)
+        self.tolerance = tolerance
+        self.ignore_index = ignore_index
+        self.output_dir = output_dir
+        if output_dir:
+            os.makedirs(output_dir, exist_ok=True)
+
+    @staticmethod
+    def crack_probability(seg_logits: torch.Tensor) -> torch.Tensor:
+        """Crack probability map from (C, H, W) logits."""
+        if seg_logits.shape[0] == 1:
+            return seg_logits[0].float().sigmoid()
+        return seg_logits.float().softmax(dim=0)[1]
+
+    def _counts_above(self, values: np.ndarray) -> np.ndarray:
+        """For every threshold t_j, how many values are > t_j."""
+        above = np.searchsorted(self.thresholds, values, side='left')
+        hist = np.bincount(above, minlength=len(self.thresholds) + 1)
+        return hist[::-1].cumsum()[::-1][1:]
+
+    def image_counts(self, prob: np.ndarray, pred: np.ndarray,
+                     gt: np.ndarray) -> dict:
+        """Everything the metrics need from one image, as small arrays."""
+        valid = gt != self.ignore_index
+        crack = (gt == 1) & valid
+        pred = (pred == 1) & valid
+        if self.tolerance > 0:
+            disk = _disk(self.tolerance)
+            near_crack = cv2.dilate(crack.astype(np.uint8), disk) > 0
+            near_pred = cv2.dilate(pred.astype(np.uint8), disk) > 0
+            # A crack pixel is found at t if some pixel within the disk
+            # has probability > t: a grey dilation of the probabilities.
+            masked = np.where(valid, prob, 0).astype(np.float32)
+            best_near = cv2.dilate(masked, disk)
+        else:
+            near_crack, near_pred, best_near = crack, pred, prob
+        return dict(
+            tp=int((pred & crack).sum()),
+            fp=int((pred & ~crack & valid).sum()),
+            fn=int((~pred & crack).sum()),
+            tn=int((~pred & ~crack & valid).sum()),
+            pred_hits=int((pred & near_crack).sum()),
+            crack_hits=int((crack & near_pred).sum()),
+            num_pred=int(pred.sum()),
+            num_crack=int(crack.sum()),
+            sweep_pred=self._counts_above(prob[valid]),
+            sweep_pred_hits=self._counts_above(prob[valid & near_crack]),
+            sweep_crack_hits=self._counts_above(best_near[crack]))
+
+    def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
+        for sample in data_samples:
+            pred = sample['pred_sem_seg']['data'].squeeze(0).cpu().numpy()
+            gt = sample['gt_sem_seg']['data'].squeeze(0).cpu().numpy()
+            prob = self.crack_probability(
+                sample['seg_logits']['data']).cpu().numpy()
+            self.results.append(self.image_counts(prob, pred, gt))
+            if self.output_dir:
+                name = osp.splitext(osp.basename(sample['img_path']))[0]
+                cv2.imwrite(
+                    osp.join(self.output_dir, name + '.png'),
+                    pred.astype(np.uint8))
+
+    def compute_metrics(self, results: list) -> dict:
+        total = {
+            key: sum(r[key] for r in results)
+            for key in results[0] if not key.startswith('sweep')
+        }
+        sweep = {
+            key: np.sum([r[key] for r in results], axis=0)
+            for key in results[0] if key.startswith('sweep')
+        }
+        crack_iou = _ratio(total['tp'], total['tp'] + total['fp'] +
+                           total['fn'], 1.0)
+        background_iou = _ratio(total['tn'], total['tn'] + total['fp'] +
+                                total['fn'], 1.0)
+        precision = _ratio(total['pred_hits'], total['num_pred'], 1.0)
+        recall = _ratio(total['crack_hits'], total['num_crack'], 1.0)
+
+        sweep_precision = _ratio(sweep['sweep_pred_hits'],
+                                 sweep['sweep_pred'], 1.0)
+        sweep_recall = _ratio(sweep['sweep_crack_hits'], total['num_crack'],
+                              1.0)
+        sweep_f = _f_score(sweep_precision, sweep_recall)
+        recall_drop = sweep_recall - np.append(sweep_recall[1:], 0.0)
+        ap = float((recall_drop * sweep_precision).sum())
+
+        image_best_f, image_iou, image_p, image_r = [], [], [], []
+        for r in results:
+            p = _ratio(r['sweep_pred_hits'], r['sweep_pred'], 1.0)
+            rc = _ratio(r['sweep_crack_hits'], r['num_crack'], 1.0)
+            image_best_f.append(_f_score(p, rc).max())
+            image_iou.append(
+                _ratio(r['tp'], r['tp'] + r['fp'] + r['fn'], 1.0))
+            image_p.append(_ratio(r['pred_hits'], r['num_pred'], 1.0))
+            image_r.append(_ratio(r['crack_hits'], r['num_crack'], 1.0))
+        image_f = _f_score(image_p, image_r)
+
+        metrics = OrderedDict(
+            crack_iou=crack_iou,
+            crack_f1=_f_score(precision, recall),
+            precision=precision,
+            recall=recall,
+            background_iou=background_iou,
+            miou=(crack_iou + background_iou) / 2,
+            ods=sweep_f.max(),
+            ois=np.mean(image_best_f),
+            ap=ap,
+            mean_image_crack_iou=np.mean(image_iou),
+            mean_image_f1=np.mean(image_f),
+            mean_image_precision=np.mean(image_p),
+            mean_image_recall=np.mean(image_r))
+        metrics = OrderedDict(
+            (key, round(float(value) * 100, 2)) for key, value in
+            metrics.items())
+        metrics['ods_threshold'] = round(
+            float(self.thresholds[int(sweep_f.argmax())]), 3)
+
+        table = PrettyTable(field_names=['metric', 'value'])
+        for key, value in metrics.items():
+            table.add_row([key, value])
+        title = 'crack metrics' + (
+            f' (tolerance {self.tolerance} px)' if self.tolerance else '')
+        print_log(f'{title}:\n' + table.get_string(),
+                  logger=MMLogger.get_current_instance())
+        return dict(metrics)

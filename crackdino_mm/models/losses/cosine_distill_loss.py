@@ -1,0 +1,26 @@
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmseg.registry import MODELS
+
+from .channel_kl_distill_loss import align_to_teacher
+
+
+@MODELS.register_module()
+class CosineDistillLoss(nn.Module):
+    """1 - cosine similarity over channels, averaged over positions."""
+
+    def __init__(self, loss_weight: float = 1.0, loss_name: str = 'loss_kd'):
+        super().__init__()
+        self.loss_weight = loss_weight
+        self._loss_name = loss_name
+
+    def forward(self, student: torch.Tensor,
+                teacher: torch.Tensor) -> torch.Tensor:
+        student = align_to_teacher(student.float(), teacher.float())
+        cosine = F.cosine_similarity(student, teacher.float(), dim=1)
+        return self.loss_weight * (1 - cosine).mean()
+
+    @property
+    def loss_name(self):
+        return self._loss_name

@@ -1,0 +1,125 @@
+from typing import List, Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+from mmcv.cnn import ConvModule
+from mmengine.model import BaseModule
+from mmseg.models.utils import resize
+from mmseg.registry import MODELS
+
+
+@MODELS.register_module()
+class CAFM(BaseModule):
+    """Channel-attention fusion of features projected into several spaces.
+
+    Every input (a backbone level) is projected into each branch's space by
+    a 1x1 conv + norm + activation, or kept as it is when its width already
+    equals the branch's. In distillation one branch stands for one teacher,
+    and ``project`` gives exactly the maps aligned to that teacher. The
+    projections of the fused inputs are concatenated (resized to the first
+    one's size), re-weighted per channel by sigmoid gates from global
+    pooling and a bottleneck MLP, and fused by a 1x1 and a 3x3 conv.
+    Without teachers it is a plain fusion neck, e.g. of several backbone
+    levels with one branch.
+
+    Args:
+        in_channels (int | Sequence[int]): Channels of each input.
+        branch_channels (Sequence[int]): Width of each branch.
+        out_channels (int): Channels of the fused output.
+        fuse_indices (Sequence[int]): Inputs that are fused (negative
+            indices count from the end). Defaults to the last one.
+        num_inputs (int): Number of inputs when ``in_channels`` is an int
+            (e.g. 3 for the student's blocks 3, 7 and 11). Defaults to 1.
+        reduction (int): Bottleneck ratio of the attention MLP.
+    """
+
+    def __init__(self,
+                 in_channels: Union[int, Sequence[int]],
+                 branch_channels: Sequence[int],
+                 out_channels: int = 1024,
+                 fuse_indices: Sequence[int] = (-1, ),
+                 num_inputs: int = 1,
+                 reduction: int = 4,
+                 norm_cfg: dict = dict(type='BN', requires_grad=True),
+                 act_cfg: dict = dict(type='ReLU'),
+                 align_corners: bool = False,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        if isinstance(in_channels, int):
+            in_channels = [in_channels] * num_inputs
+        if not branch_channels:
+            raise ValueError('CAFM needs at least one branch')
+        if not fuse_indices:
+            raise ValueError('CAFM needs at least one input to fuse')
+        self.in_channels = list(in_channels)
+        self.num_inputs = len(self.in_channels)
+        for index in fuse_indices:
+            if not -self.num_inputs <= index < self.num_inputs:
+                raise ValueError(f'fuse index {index} is outside the '
+                                 f'{self.num_inputs} inputs')
+        self.fuse_indices = [i % self.num_inputs for i in fuse_indices]
+        self.branch_channels = list(branch_channels)
+        self.align_corners = align_corners
+
+        self.projections = nn.ModuleList()
+        for width in self.branch_channels:
+            self.projections.append(
+                nn.ModuleList(
+                    nn.Identity() if channels == width else ConvModule(
+                        channels, width, 1, norm_cfg=norm_cfg,
+                        act_cfg=act_cfg) for channels in self.in_channels))
+
+        fused = sum(self.branch_channels) * len(self.fuse_indices)
+        hidden = max(fused // reduction, 1)
+        self.attention = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(fused, hidden),
+            nn.ReLU(inplace=True), nn.Linear(hidden, fused), nn.Sigmoid())
+        self.fusion = nn.Sequential(
+            ConvModule(fused, out_channels, 1, norm_cfg=norm_cfg,
+                       act_cfg=act_cfg),
+            ConvModule(out_channels, out_channels, 3, padding=1,
+                       norm_cfg=norm_cfg, act_cfg=act_cfg))
+
+    def _check_inputs(self, inputs):
+        if len(inputs) != self.num_inputs:
+            raise ValueError(f'CAFM was built for {self.num_inputs} inputs '
+                             f'but got {len(inputs)}')
+
+    def project(self,
+                inputs: Sequence[torch.Tensor],
+                indices: Optional[Sequence[int]] = None
+                ) -> List[List[torch.Tensor]]:
+        """Projections ``[branch][k]`` of ``inputs[indices[k]]``."""
+        self._check_inputs(inputs)
+        indices = range(self.num_inputs) if indices is None else indices
+        return [[branch[i](inputs[i]) for i in indices]
+                for branch in self.projections]
+
+    def gates(self, projections: List[List[torch.Tensor]]) -> torch.Tensor:
+        """Per-channel attention gates (B, C) in (0, 1) of the fusion."""
+        return self.attention(self._concat(projections))
+
+    def _concat(self, projections):
+        maps = [m for branch in projections for m in branch]
+        size = maps[0].shape[2:]
+        maps = [
+            m if m.shape[2:] == size else resize(
+                m, size=size, mode='bilinear',
+                align_corners=self.align_corners) for m in maps
+        ]
+        return torch.cat(maps, dim=1)
+
+    def fuse(self, projections: List[List[torch.Tensor]]) -> torch.Tensor:
+        """Fuse projections ``[branch][k]`` of the fused inputs."""
+        x = self._concat(projections)
+        x = x * self.attention(x)[:, :, None, None]
+        return self.fusion(x)
+
+    def forward(self, inputs, return_projections: bool = False):
+        if not return_projections:
+            fused = self.fuse(self.project(inputs, self.fuse_indices))
+            return (fused, )
+        projections = self.project(inputs)
+        chosen = [[branch[i] for i in self.fuse_indices]
+                  for branch in projections]
+        return (self.fuse(chosen), ), projections

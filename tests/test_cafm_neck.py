@@ -1,0 +1,68 @@
+import pytest
+import torch
+from mmseg.registry import MODELS
+
+
+def inputs(num, channels=32, size=(6, 7), batch=2):
+    g = torch.Generator().manual_seed(0)
+    return [torch.randn(batch, channels, *size, generator=g)
+            for _ in range(num)]
+
+
+@pytest.mark.parametrize('branches', [(48, ), (48, 32), (48, 32, 16)])
+@pytest.mark.parametrize('fuse_indices', [(-1, ), (0, 2)])
+def test_shapes_for_any_number_of_branches(branches, fuse_indices):
+    neck = MODELS.build(dict(type='CAFM', in_channels=32, num_inputs=3,
+                             branch_channels=branches, out_channels=24,
+                             fuse_indices=fuse_indices))
+    (fused, ) = neck(inputs(3))
+    assert fused.shape == (2, 24, 6, 7)
+    projections = neck.project(inputs(3))
+    assert len(projections) == len(branches)
+    for width, branch in zip(branches, projections):
+        assert [p.shape[1] for p in branch] == [width] * 3
+    # Identity where widths match, a 1x1 projection otherwise.
+    for width, modules in zip(branches, neck.projections):
+        assert all(isinstance(m, torch.nn.Identity) == (width == 32)
+                   for m in modules)
+
+
+def test_gates_are_strictly_between_zero_and_one():
+    neck = MODELS.build(dict(type='CAFM', in_channels=32, num_inputs=2,
+                             branch_channels=(48, 32), out_channels=16,
+                             fuse_indices=(0, 1)))
+    x = [t * 50 for t in inputs(2)]  # large activations
+    gates = neck.gates(neck.project(x, neck.fuse_indices))
+    assert gates.shape == (2, (48 + 32) * 2)
+    assert (gates > 0).all() and (gates < 1).all()
+
+
+def test_returned_projections_are_the_ones_fused():
+    neck = MODELS.build(dict(type='CAFM', in_channels=[32, 32, 40],
+                             branch_channels=(48, 40), out_channels=16))
+    neck.eval()
+    x = inputs(2) + [torch.randn(2, 40, 3, 4)]
+    (fused, ), projections = neck(x, return_projections=True)
+    assert [p.shape[1] for p in projections[1]] == [40, 40, 40]
+    # Fusing the returned projections of the last input reproduces the
+    # output, and the maps of another size were resized to the first's.
+    refused = neck.fuse([[projections[0][2]], [projections[1][2]]])
+    assert torch.allclose(fused, refused)
+    assert fused.shape[2:] == (3, 4)
+    assert torch.equal(neck(x)[0], fused)
+    # A loss on the projections of an unfused input reaches its conv.
+    neck.train()
+    _, projections = neck(x, return_projections=True)
+    projections[0][0].square().mean().backward()
+    assert neck.projections[0][0].conv.weight.grad.abs().sum() > 0
+    assert neck.projections[0][2].conv.weight.grad is None
+
+
+def test_bad_configuration():
+    with pytest.raises(ValueError, match='fuse index 3'):
+        MODELS.build(dict(type='CAFM', in_channels=32, num_inputs=3,
+                          branch_channels=(8, ), fuse_indices=(3, )))
+    neck = MODELS.build(dict(type='CAFM', in_channels=32, num_inputs=3,
+                             branch_channels=(8, )))
+    with pytest.raises(ValueError, match='3 inputs but got 2'):
+        neck(inputs(2))

@@ -1,0 +1,157 @@
+"""End-to-end demo on synthetic cracks, on the CPU in a few minutes.
+
+Stage 1 trains two DINOv2-architecture teachers of different widths from
+scratch (no pretrained weights are needed); stage 2 distils both into a
+smaller student with the CAFM neck and the Lipschitz head; stage 3 exports
+the student alone, evaluates it on the synthetic test split and writes the
+metrics table and image | ground truth | prediction pictures.
+
+    python tools/demo.py --work-dir work_dirs/demo
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+
+import cv2
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIGS = osp.join(REPO, 'configs', 'demo')
+TEACHERS = {
+    'teacher_large': 'dinov2-teacher-l_vit-t6_400it_synthetic-224x224.py',
+    'teacher_base': 'dinov2-teacher-b_vit-t4_400it_synthetic-224x224.py',
+}
+DISTILLER = 'crackdino_vit-t4_400it_synthetic-224x224.py'
+STUDENT = 'crackdino-student_vit-t4_synthetic-224x224.py'
+METRIC_ROWS = [
+    ('crack_iou', 'crack IoU'),
+    ('crack_f1', 'crack F1'),
+    ('precision', 'precision'),
+    ('recall', 'recall (crack pixel accuracy)'),
+    ('background_iou', 'background IoU'),
+    ('miou', 'mIoU'),
+    ('ods', 'ODS'),
+    ('ois', 'OIS'),
+    ('ap', 'AP'),
+]
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--work-dir', default='work_dirs/demo')
+    parser.add_argument(
+        '--num-pictures', type=int, default=6,
+        help='test images drawn as image | ground truth | prediction')
+    return parser.parse_args()
+
+
+def run(cmd):
+    print('+', ' '.join(cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=REPO)
+
+
+def last_checkpoint(work_dir):
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(pointer):
+        raise FileNotFoundError(f'no checkpoint was written in {work_dir}')
+    with open(pointer) as f:
+        return f.read().strip()
+
+
+def train(config, work_dir, options=()):
+    cmd = [sys.executable, osp.join(REPO, 'tools', 'train.py'),
+           osp.join(CONFIGS, config), '--work-dir', work_dir]
+    if options:
+        cmd += ['--cfg-options', *options]
+    run(cmd)
+    return last_checkpoint(work_dir)
+
+
+def evaluate(config, checkpoint, work_dir, num_pictures):
+    """Test the exported student; return its metrics and write pictures."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    from crackdino_mm.visualization import side_by_side
+
+    cfg = Config.fromfile(osp.join(CONFIGS, config))
+    cfg.work_dir = work_dir
+    cfg.load_from = checkpoint
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+
+    picture_dir = osp.join(work_dir, 'pictures')
+    os.makedirs(picture_dir, exist_ok=True)
+    dataset = runner.test_dataloader.dataset
+    model = runner.model.eval()
+    for index in range(min(num_pictures, len(dataset))):
+        img, gt = dataset.render(index)
+        with torch.no_grad():
+            result = model.test_step(
+                runner.test_dataloader.collate_fn([dataset[index]]))[0]
+        pred = result.pred_sem_seg.data[0].cpu().numpy()
+        path = osp.join(picture_dir, f'test_{index:03d}.png')
+        cv2.imwrite(path, side_by_side(img, gt, pred))
+    return metrics, picture_dir
+
+
+def write_table(metrics, stage_seconds, path):
+    lines = ['| metric (synthetic test split) | value (%) |', '|---|---|']
+    for key, name in METRIC_ROWS:
+        matches = [v for k, v in metrics.items() if k.split('/')[-1] == key]
+        if matches:
+            lines.append(f'| {name} | {float(matches[0]):.2f} |')
+    lines += ['', '| stage | seconds |', '|---|---|']
+    lines += [f'| {name} | {sec:.0f} |' for name, sec in stage_seconds]
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    return '\n'.join(lines)
+
+
+def main():
+    args = parse_args()
+    work_dir = osp.abspath(args.work_dir)
+    os.makedirs(work_dir, exist_ok=True)
+    start, stage_seconds = time.time(), []
+
+    teacher_options = []
+    for k, (name, config) in enumerate(TEACHERS.items()):
+        tic = time.time()
+        ckpt = train(config, osp.join(work_dir, name))
+        stage_seconds.append((f'train {name}', time.time() - tic))
+        teacher_options.append(
+            f'model.teachers.{k}.backbone.init_cfg.checkpoint={ckpt}')
+
+    tic = time.time()
+    distiller_ckpt = train(DISTILLER, osp.join(work_dir, 'distill'),
+                           teacher_options)
+    stage_seconds.append(('distil the student', time.time() - tic))
+
+    tic = time.time()
+    student_ckpt = osp.join(work_dir, 'student.pth')
+    run([sys.executable, osp.join(REPO, 'tools', 'export_student.py'),
+         distiller_ckpt, student_ckpt])
+    metrics, picture_dir = evaluate(STUDENT, student_ckpt,
+                                    osp.join(work_dir, 'test'),
+                                    args.num_pictures)
+    stage_seconds.append(('export and test the student', time.time() - tic))
+    stage_seconds.append(('total', time.time() - start))
+
+    with open(osp.join(work_dir, 'metrics.json'), 'w') as f:
+        json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2)
+    table = write_table(metrics, stage_seconds,
+                        osp.join(work_dir, 'metrics.md'))
+    print('\n' + table)
+    print(f'\nmetrics: {osp.join(work_dir, "metrics.md")}\n'
+          f'pictures: {picture_dir}')
+    crack_iou = [v for k, v in metrics.items() if k.endswith('crack_iou')]
+    if crack_iou:
+        print(f'crack IoU {float(crack_iou[0]):.2f} %')
+
+
+if __name__ == '__main__':
+    main()
