@@ -1,3 +1,8 @@
+from .deepcrack import DeepCrackDataset
 from .synthetic_crack import SyntheticCrackDataset
+from .transforms import LoadCrackAnnotations, binarize_crack_mask
 
-__all__ = ['SyntheticCrackDataset']
+__all__ = [
+    'DeepCrackDataset', 'SyntheticCrackDataset', 'LoadCrackAnnotations',
+    'binarize_crack_mask'
+]

@@ -1,0 +1,49 @@
+# DeepCrack, official split: 300 training and 237 test images (544x384,
+# some portrait). Masks are 0/255 on disk; LoadCrackAnnotations maps them
+# to 0/1 (255 is MMSeg's ignore index). Training: random rescale, square
+# crops, rot-90 + flips, photometric jitter; testing: whole images at
+# their original size (the DINOv2 backbone pads to a multiple of 14).
+# Sliding windows instead: --cfg-options model.test_cfg.mode=slide
+# model.test_cfg.crop_size="(448,448)" model.test_cfg.stride="(336,336)"
+dataset_type = 'DeepCrackDataset'
+data_root = 'data/DeepCrack'
+crop_size = (448, 448)
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadCrackAnnotations'),
+    dict(type='RandomResize', scale=(544, 384), ratio_range=(0.75, 1.5),
+         keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=1.0),
+    dict(type='RandomRotFlip', rotate_prob=0.0, flip_prob=0.5),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackSegInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadCrackAnnotations'),
+    dict(type='PackSegInputs'),
+]
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_prefix=dict(img_path='train_img', seg_map_path='train_lab'),
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_prefix=dict(img_path='test_img', seg_map_path='test_lab'),
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='CrackMetric')
+test_evaluator = val_evaluator

@@ -1,0 +1,55 @@
+import cv2
+import mmcv
+import numpy as np
+from mmcv.transforms import LoadAnnotations as MMCVLoadAnnotations
+from mmengine import fileio
+from mmseg.registry import TRANSFORMS
+
+
+def binarize_crack_mask(mask: np.ndarray, path: str = '<mask>') -> np.ndarray:
+    """Map a crack mask of any common encoding to 0/1 (uint8).
+
+    Accepts 0/1 and 0/255 masks, JPEG masks with compression noise
+    (thresholded at half the value range), 16-bit masks, and RGB/RGBA masks
+    (the colour channels' luminance; alpha is ignored).
+    """
+    if mask is None:
+        raise OSError(f'cannot read the mask {path}')
+    if mask.ndim == 3:
+        colour = mask[..., :3]
+        mask = cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY) \
+            if colour.shape[-1] == 3 else colour[..., 0]
+    if mask.ndim != 2:
+        raise ValueError(f'{path}: expected a 2-D mask, got shape '
+                         f'{mask.shape}')
+    if mask.max() <= 1:
+        return (mask == 1).astype(np.uint8)
+    half = 32767 if mask.dtype == np.uint16 else 127
+    return (mask > half).astype(np.uint8)
+
+
+@TRANSFORMS.register_module()
+class LoadCrackAnnotations(MMCVLoadAnnotations):
+    """Load a crack mask as 0 (background) / 1 (crack) labels.
+
+    Use it in place of MMSeg's ``LoadAnnotations`` for crack data: masks
+    stored as 0/255 (DeepCrack) would otherwise mark every crack pixel
+    with 255, MMSeg's ignore index. The mask must have the image's size.
+    """
+
+    def __init__(self, backend_args=None):
+        super().__init__(with_bbox=False, with_label=False, with_seg=True,
+                         with_keypoints=False, backend_args=backend_args)
+
+    def _load_seg_map(self, results: dict) -> None:
+        path = results['seg_map_path']
+        data = fileio.get(path, backend_args=self.backend_args)
+        mask = mmcv.imfrombytes(data, flag='unchanged', backend='cv2')
+        mask = binarize_crack_mask(mask, path)
+        if 'img' in results and results['img'].shape[:2] != mask.shape:
+            raise ValueError(
+                f'mask {path} is {mask.shape[1]}x{mask.shape[0]} but image '
+                f'{results.get("img_path")} is {results["img"].shape[1]}x'
+                f'{results["img"].shape[0]}')
+        results['gt_seg_map'] = mask
+        results['seg_fields'].append('gt_seg_map')
