@@ -9,11 +9,12 @@ from crackdino_mm.evaluation import CrackMetric
 
 
 def make_sample(prob, gt, threshold=0.5, two_channel=False):
-    logit = torch.logit(torch.from_numpy(prob).double().clamp(1e-9, 1 - 1e-9))
     if two_channel:  # softmax of (0, l) gives sigmoid(l) on channel 1
+        logit = torch.logit(
+            torch.from_numpy(prob).double().clamp(1e-9, 1 - 1e-9))
         logits = torch.stack([torch.zeros_like(logit), logit])
-    else:
-        logits = logit[None]
+    else:  # MMSeg stores a 1-channel output's sigmoid as seg_logits
+        logits = torch.from_numpy(prob)[None]
     sample = SegDataSample()
     sample.seg_logits = PixelData(data=logits)
     sample.pred_sem_seg = PixelData(

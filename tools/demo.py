@@ -125,6 +125,8 @@ def main():
         stage_seconds.append((f'train {name}', time.time() - tic))
         teacher_options.append(
             f'model.teachers.{k}.backbone.init_cfg.checkpoint={ckpt}')
+    # The student starts from the base teacher, as DINOv2-B in the method.
+    teacher_options.append(f'model.backbone.init_cfg.checkpoint={ckpt}')
 
     tic = time.time()
     distiller_ckpt = train(DISTILLER, osp.join(work_dir, 'distill'),

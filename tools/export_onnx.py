@@ -16,6 +16,7 @@ import sys
 import numpy as np
 import torch
 from mmseg.apis import init_model
+from torch.nn.utils import parametrize
 
 
 class CrackProbabilityModel(torch.nn.Module):
@@ -42,6 +43,19 @@ class CrackProbabilityModel(torch.nn.Module):
         return torch.softmax(logits, dim=1)[:, 1:]
 
 
+def bake_parametrizations(model: torch.nn.Module) -> None:
+    """Replace parametrized weights (spectral norm) by their current value.
+
+    In eval mode spectral normalisation divides by a fixed sigma, so the
+    normalised weight is a constant: exporting it avoids ops ONNX lacks.
+    """
+    for module in model.modules():
+        if parametrize.is_parametrized(module):
+            for name in list(module.parametrizations.keys()):
+                parametrize.remove_parametrizations(
+                    module, name, leave_parametrized=True)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
@@ -59,6 +73,7 @@ def main(argv=None):
     args = parse_args(argv)
     model = CrackProbabilityModel(
         init_model(args.config, args.checkpoint, device='cpu')).eval()
+    bake_parametrizations(model)
     example = torch.rand(1, 3, *args.shape) * 255
     torch.onnx.export(
         model, (example, ), args.out, dynamo=False,

@@ -29,6 +29,7 @@ from mmseg.apis import init_model
 from mmseg.structures import SegDataSample
 from tqdm import tqdm
 
+from crackdino_mm.evaluation import CrackMetric
 from crackdino_mm.quantification import measure_cracks
 from crackdino_mm.visualization import overlay_mask
 
@@ -109,10 +110,7 @@ def crack_probability(model, img, crop_size, stride):
     with torch.no_grad():
         result = model.test_step(dict(inputs=[inputs],
                                       data_samples=[sample]))[0]
-    logits = result.seg_logits.data
-    if logits.shape[0] == 1:
-        return torch.sigmoid(logits[0]).cpu().numpy()
-    return torch.softmax(logits, dim=0)[1].cpu().numpy()
+    return CrackMetric.crack_probability(result.seg_logits.data).cpu().numpy()
 
 
 def main(argv=None):

@@ -5,3 +5,5 @@ _base_ = [
     '../_base_/default_runtime.py',
     '../_base_/schedules/schedule_2k_adamw-cosine.py'
 ]
+crop_size = (448, 448)
+model = dict(data_preprocessor=dict(size=crop_size))

@@ -9,6 +9,7 @@ model = dict(
     type='DualTeacherDistiller',
     backbone=dict(
         init_cfg=dict(
+            _delete_=True,
             type='Pretrained',
             checkpoint=teacher_dir + '/teacher_base/iter_400.pth',
             prefix='backbone.')),

@@ -38,7 +38,8 @@ class CrackMetric(BaseMetric):
     At the model's decision (``pred_sem_seg``), counted over the whole
     dataset: crack IoU, background IoU, mIoU, and crack precision, recall
     (= crack pixel accuracy) and F1. From the crack probabilities
-    (``seg_logits``: sigmoid of a 1-channel output or softmax channel 1),
+    (``seg_logits``: a 1-channel output's sigmoid, which MMSeg stores
+    there, or channel 1 of a 2-class softmax),
     over ``num_thresholds`` thresholds evenly spaced in (0, 1): ODS (best
     dataset-level F), OIS (mean over images of each image's best F) and AP
     (sum over the sweep of (R_j - R_j+1) * P_j, thresholds ascending).
@@ -89,9 +90,13 @@ class CrackMetric(BaseMetric):
 
     @staticmethod
     def crack_probability(seg_logits: torch.Tensor) -> torch.Tensor:
-        """Crack probability map from (C, H, W) logits."""
+        """Crack probability from a data sample's (C, H, W) ``seg_logits``.
+
+        For a 1-channel output MMSeg already stores the sigmoid there; for
+        2 classes it stores logits, so channel 1 of their softmax.
+        """
         if seg_logits.shape[0] == 1:
-            return seg_logits[0].float().sigmoid()
+            return seg_logits[0].float()
         return seg_logits.float().softmax(dim=0)[1]
 
     def _counts_above(self, values: np.ndarray) -> np.ndarray:

@@ -281,6 +281,8 @@ class DINOv2(VisionTransformer):
     def forward(self, x: torch.Tensor) -> tuple:
         batch = x.shape[0]
         x, (grid_h, grid_w) = self.patch_embed(x)
+        # Plain ints also when traced (ONNX export at a fixed size).
+        grid_h, grid_w = int(grid_h), int(grid_w)
         x = torch.cat([self.cls_token.expand(batch, -1, -1), x], dim=1)
         x = x + self.interpolate_pos_embed(grid_h, grid_w, x.dtype)
         if self.register_tokens is not None:
