@@ -1,0 +1,91 @@
+"""Pixel-space attacks on a model trained on synthetic cracks."""
+import os.path as osp
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config, ConfigDict
+from mmengine.optim import OptimWrapper
+from mmengine.runner import Runner
+from mmseg.registry import DATASETS, METRICS, MODELS
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(REPO, 'tools'))
+import robustness  # noqa: E402
+
+CONFIG = osp.join(REPO, 'configs', 'demo',
+                  'dinov2-teacher-b_vit-t4_400it_synthetic-224x224.py')
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """A small crack segmenter trained briefly at 112x112, and its data."""
+    cfg = Config.fromfile(CONFIG)
+    cfg.model.data_preprocessor.size = (112, 112)
+    cfg.model.backbone.img_size = 112
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    train = cfg.train_dataloader
+    train.update(batch_size=8, num_workers=0, persistent_workers=False)
+    train.dataset.update(img_size=(112, 112), num_samples=64)
+    loader = Runner.build_dataloader(train)
+    wrapper = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=2e-3))
+    model.train()
+    for step, data in zip(range(150), loader):
+        model.train_step(data, wrapper)
+    model.eval()
+    path = str(tmp_path_factory.mktemp('robust') / 'model.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
+    test = cfg.test_dataloader
+    test.update(num_workers=0, persistent_workers=False)
+    test.dataset.update(img_size=(112, 112), num_samples=6)
+    return cfg, model, path, Runner.build_dataloader(test)
+
+
+def test_perturbation_stays_in_the_pixel_budget(trained):
+    _, model, _, loader = trained
+    attack = robustness.PixelSpaceAttack(model, steps=3)
+    data = next(iter(loader))
+    pixels = torch.stack(data['inputs']).float()
+    for method in ('fgsm', 'pgd'):
+        adv = attack(pixels, data['data_samples'], 8.0, method)
+        assert (adv - pixels).abs().max() <= 8.0 + 1e-4
+        assert adv.min() >= 0 and adv.max() <= 255
+        assert (adv != pixels).float().mean() > 0.5  # it really perturbs
+
+
+def test_clean_matches_test_and_attacks_hurt(trained):
+    cfg, model, _, loader = trained
+    for param in model.parameters():
+        param.requires_grad_(False)
+    attack = robustness.PixelSpaceAttack(model, steps=5)
+    results = robustness.evaluate(model, loader, dict(type='CrackMetric'),
+                                  attack, [0, 8, 32], ['pgd', 'fgsm'])
+    # Epsilon 0 is exactly the plain test.
+    metric = METRICS.build(dict(type='CrackMetric'))
+    for data in loader:
+        with torch.no_grad():
+            metric.process(data, [r.to_dict() for r in model.test_step(data)])
+    clean = metric.compute_metrics(metric.results)
+    assert results['clean'] == clean
+    assert clean['crack_f1'] > 20  # the model learnt something
+    for method in ('pgd', 'fgsm'):
+        f1 = [clean['crack_f1'], results[f'{method}_eps8']['crack_f1'],
+              results[f'{method}_eps32']['crack_f1']]
+        assert f1[0] > f1[1] > f1[2], (method, f1)
+
+
+def test_command_line(trained, tmp_path, capsys):
+    cfg, _, path, _ = trained
+    config = tmp_path / 'cfg.py'
+    cfg.dump(str(config))
+    out = tmp_path / 'r.json'
+    assert robustness.main([str(config), path, '--eps', '4', '--steps', '2',
+                            '--limit', '2', '--attack', 'both', '--out',
+                            str(out), '--cfg-options',
+                            'test_dataloader.dataset.num_samples=2']) == 0
+    import json
+    report = json.load(open(out))
+    assert set(report['results']) == {'clean', 'pgd_eps4', 'fgsm_eps4'}
+    assert '| pgd_eps4 |' in capsys.readouterr().out
