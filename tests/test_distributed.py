@@ -32,7 +32,10 @@ def test_dist_train_two_processes(tmp_path):
         backbone = dict(teacher.backbone)
         backbone.pop('init_cfg')
         path = str(tmp_path / f'teacher{k}.pth')
-        torch.save(MODELS.build(backbone).state_dict(), path)
+        # Stage-1 segmentor checkpoints: the backbone under 'backbone.'.
+        weights = MODELS.build(backbone).state_dict()
+        torch.save(dict(state_dict={f'backbone.{k}': v
+                                    for k, v in weights.items()}), path)
         options.append(
             f'model.teachers.{k}.backbone.init_cfg.checkpoint={path}')
     options.append(f'model.backbone.init_cfg.checkpoint={path}')

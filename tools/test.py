@@ -3,6 +3,8 @@ import argparse
 import os
 import os.path as osp
 
+import torch
+import torch.distributed as dist
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
@@ -57,6 +59,21 @@ def enable_visualization(cfg, args):
     return cfg
 
 
+def use_cpu_processes(cfg):
+    """Distributed runs without a GPU: gloo and CPU-side DDP.
+
+    mmengine's PyTorch launcher selects a CUDA device for every process
+    and wraps the model with the process's GPU; on a CPU-only machine the
+    process group is started here (gloo) and DDP gets no device.
+    """
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+
+
 def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
@@ -81,6 +98,8 @@ def main():
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
 
+    if args.launcher == 'pytorch' and not torch.cuda.is_available():
+        use_cpu_processes(cfg)
     runner = Runner.from_cfg(cfg)
     runner.test()
 

@@ -4,6 +4,8 @@ import logging
 import os
 import os.path as osp
 
+import torch
+import torch.distributed as dist
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
@@ -41,6 +43,21 @@ def parse_args():
     return args
 
 
+def use_cpu_processes(cfg):
+    """Distributed runs without a GPU: gloo and CPU-side DDP.
+
+    mmengine's PyTorch launcher selects a CUDA device for every process
+    and wraps the model with the process's GPU; on a CPU-only machine the
+    process group is started here (gloo) and DDP gets no device.
+    """
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+
+
 def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
@@ -63,6 +80,8 @@ def main():
             cfg.optim_wrapper.loss_scale = 'dynamic'
     cfg.resume = args.resume
 
+    if args.launcher == 'pytorch' and not torch.cuda.is_available():
+        use_cpu_processes(cfg)
     if 'runner_type' in cfg:
         runner = RUNNERS.build(cfg)
     else:
