@@ -14,7 +14,7 @@ from mmseg.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(REPO, 'configs', 'demo',
-                  'crackdino_vit-t4_400it_synthetic-224x224.py')
+                  'crackdino_vit-t4_500it_synthetic-224x224.py')
 
 
 def free_port():

@@ -14,7 +14,7 @@ sys.path.insert(0, osp.join(REPO, 'tools'))
 import robustness  # noqa: E402
 
 CONFIG = osp.join(REPO, 'configs', 'demo',
-                  'dinov2-teacher-b_vit-t4_400it_synthetic-224x224.py')
+                  'dinov2-teacher-b_vit-t4_300it_synthetic-224x224.py')
 
 
 @pytest.fixture(scope='module')

@@ -18,7 +18,7 @@ model = dict(
         dropout_ratio=0.1,
         num_classes=2,
         out_channels=1,
-        threshold=0.5,
+        threshold={{_base_.crack_threshold}},
         norm_cfg={{_base_.norm_cfg}},
         align_corners=False,
         loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=True,

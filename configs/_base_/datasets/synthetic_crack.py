@@ -32,6 +32,18 @@ val_dataloader = dict(
         img_size=img_size,
         seed=1,
         pipeline=test_pipeline))
-test_dataloader = val_dataloader
+# A third seed for testing, so that choices made on the validation split
+# (e.g. the demo's decision threshold) are measured on unseen images.
+test_dataloader = dict(
+    batch_size=1,
+    num_workers=1,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        num_samples=50,
+        img_size=img_size,
+        seed=2,
+        pipeline=test_pipeline))
 val_evaluator = dict(type='CrackMetric')
 test_evaluator = val_evaluator

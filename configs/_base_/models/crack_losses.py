@@ -1,6 +1,7 @@
 # One decode loss for every model on the crack data, as the reference uses:
 # crack-weighted binary cross-entropy (weight 4 on crack pixels) + soft Dice,
-# on a 1-channel sigmoid output thresholded at 0.5.
+# on a 1-channel sigmoid output, thresholded at 0.5 as the reference.
+crack_threshold = 0.5
 crack_loss = [
     dict(type='CrossEntropyLoss', use_sigmoid=True, class_weight=[4.0],
          loss_weight=1.0),

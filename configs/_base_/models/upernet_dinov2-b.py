@@ -29,7 +29,7 @@ model = dict(
         align_corners=False,
         num_classes=2,
         out_channels=1,
-        threshold=0.5,
+        threshold={{_base_.crack_threshold}},
         loss_decode={{_base_.crack_loss}}),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

@@ -4,7 +4,7 @@
 _base_ = [
     '../_base_/models/crackdino_student.py',
     '../_base_/datasets/synthetic_crack.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/schedule_demo-400it.py'
+    '../_base_/schedules/schedule_demo-300it.py'
 ]
 model = dict(
     data_preprocessor=dict(size=(224, 224)),

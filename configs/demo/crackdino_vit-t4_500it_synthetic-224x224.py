@@ -11,7 +11,7 @@ model = dict(
         init_cfg=dict(
             _delete_=True,
             type='Pretrained',
-            checkpoint=teacher_dir + '/teacher_base/iter_400.pth',
+            checkpoint=teacher_dir + '/teacher_base/iter_300.pth',
             prefix='backbone.')),
     teachers=[
         dict(
@@ -24,7 +24,7 @@ model = dict(
                 frozen=True,
                 init_cfg=dict(
                     type='Pretrained',
-                    checkpoint=teacher_dir + '/teacher_large/iter_400.pth',
+                    checkpoint=teacher_dir + '/teacher_large/iter_300.pth',
                     prefix='backbone.')),
             teacher_layers=(1, 3, 5),
             student_layers=(1, 2, 3),
@@ -39,7 +39,7 @@ model = dict(
                 frozen=True,
                 init_cfg=dict(
                     type='Pretrained',
-                    checkpoint=teacher_dir + '/teacher_base/iter_400.pth',
+                    checkpoint=teacher_dir + '/teacher_base/iter_300.pth',
                     prefix='backbone.')),
             teacher_layers=(1, 2, 3),
             student_layers=(1, 2, 3),
@@ -51,3 +51,13 @@ model = dict(
     center_momentum=0.9)
 optim_wrapper = dict(
     paramwise_cfg=dict(custom_keys=dict(backbone=dict(lr_mult=0.1))))
+# 500 iterations for this stage.
+max_iters = 500
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-2, by_epoch=False, begin=0,
+         end=50),
+    dict(type='CosineAnnealingLR', eta_min=0.0, by_epoch=False, begin=50,
+         end=max_iters),
+]
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+default_hooks = dict(checkpoint=dict(interval=max_iters))
