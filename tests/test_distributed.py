@@ -1,10 +1,15 @@
-"""Two-process DDP training of the distiller through tools/dist_train.sh
-(gloo on the CPU): frozen teachers must not break gradient sync."""
+"""Two-process DDP training of the distiller (gloo on the CPU): frozen
+teachers must not break gradient synchronisation. Run as a script under
+torchrun (``--worker DIR``), this file is also the worker of the
+synchronisation test."""
+import argparse
 import os
 import os.path as osp
+import pathlib
 import shutil
 import socket
 import subprocess
+import sys
 
 import pytest
 import torch
@@ -51,7 +56,8 @@ def test_dist_train_two_processes(tmp_path):
         'model.teachers.0.backbone.img_size=112',
         'model.teachers.1.backbone.img_size=112'
     ]
-    env = dict(os.environ, PORT=str(free_port()), OMP_NUM_THREADS='1')
+    env = dict(os.environ, PORT=str(free_port()), OMP_NUM_THREADS='1',
+               PYTHON=sys.executable)
     work_dir = tmp_path / 'work'
     proc = subprocess.run(
         ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), CONFIG, '2',
@@ -65,3 +71,68 @@ def test_dist_train_two_processes(tmp_path):
     keys = checkpoint['state_dict']
     assert not any(k.startswith('teachers.') for k in keys)
     assert 'teacher_centers.t0_l0' in keys
+
+
+def ddp_worker(work_dir):
+    """Each process trains the same tiny distiller on its own images for a
+    few steps through mmengine's DDP wrapper (no find_unused_parameters),
+    then checks that all processes hold the same student and centres and
+    that the teachers are still exactly their files."""
+    import crackdino_mm  # noqa: F401
+    from mmengine.model import MMDistributedDataParallel
+    from mmseg.utils import register_all_modules
+
+    from test_distiller import batch, build, distiller_cfg, optim
+    register_all_modules(init_default_scope=True)
+    torch.set_num_threads(1)
+    dist.init_process_group(backend='gloo')
+    rank = dist.get_rank()
+    # Same seeds: every process writes identical teacher files of its own.
+    local = pathlib.Path(work_dir) / f'rank{rank}'
+    local.mkdir(parents=True)
+    cfg = distiller_cfg(local)
+    torch.manual_seed(0)
+    model = build(cfg)
+    start = [p.detach().clone() for p in model.parameters()
+             if p.requires_grad]
+    ddp = MMDistributedDataParallel(module=model, device_ids=None)
+    assert not ddp.find_unused_parameters
+    wrapper = optim(model)
+    for step in range(3):
+        ddp.train_step(batch(seed=100 * rank + step), wrapper)
+
+    def same_on_all_processes(tensor):
+        copies = [torch.empty_like(tensor) for _ in range(2)]
+        dist.all_gather(copies, tensor)
+        return torch.equal(copies[0], copies[1])
+
+    student = [p.detach() for p in model.parameters() if p.requires_grad]
+    assert same_on_all_processes(torch.cat([p.flatten() for p in student]))
+    assert any(not torch.equal(a, b) for a, b in zip(start, student))
+    centres = torch.cat([b.flatten()
+                         for b in model.teacher_centers.buffers()])
+    assert torch.count_nonzero(centres) and same_on_all_processes(centres)
+    for k, teacher in enumerate(cfg['teachers']):
+        weights = torch.load(teacher['backbone']['init_cfg']['checkpoint'])
+        state = model.teachers[k].state_dict()
+        assert all(torch.equal(state[name], value)
+                   for name, value in weights.items())
+    dist.destroy_process_group()
+
+
+@pytest.mark.skipif(not dist.is_gloo_available(), reason='needs gloo')
+def test_ddp_keeps_processes_in_sync_with_frozen_teachers(tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    proc = subprocess.run(
+        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
+         '2', '--master_addr', '127.0.0.1', '--master_port',
+         str(free_port()), osp.abspath(__file__), '--worker',
+         str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+
+
+if __name__ == '__main__':
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--worker', required=True, metavar='DIR')
+    ddp_worker(parser.parse_args().worker)

@@ -12,7 +12,7 @@ PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PYTHONPATH="$HERE/..:${PYTHONPATH:-}" \
-exec python -m torch.distributed.run \
+exec "${PYTHON:-python}" -m torch.distributed.run \
     --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
     --nproc_per_node="$NPROCS" --master_port="$PORT" \
     "$HERE/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "$@"

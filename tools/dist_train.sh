@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_train.sh CONFIG NUM_PROCS [train.py options...]
-# Multi-process training with PyTorch DDP through torchrun; on the CPU the
+# Multi-process training with PyTorch DDP through torchrun ($PYTHON, default
+# python, runs it); on the CPU the
 # configs use the gloo backend.
 set -euo pipefail
 CONFIG=$1
@@ -12,7 +13,7 @@ PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PYTHONPATH="$HERE/..:${PYTHONPATH:-}" \
-exec python -m torch.distributed.run \
+exec "${PYTHON:-python}" -m torch.distributed.run \
     --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
     --nproc_per_node="$NPROCS" --master_port="$PORT" \
     "$HERE/train.py" "$CONFIG" --launcher pytorch "$@"

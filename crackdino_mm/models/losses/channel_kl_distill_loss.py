@@ -7,7 +7,13 @@ from mmseg.registry import MODELS
 
 def align_to_teacher(student: torch.Tensor,
                      teacher: torch.Tensor) -> torch.Tensor:
-    """Resize a student map (bilinear) to the teacher map's spatial size."""
+    """Resize a student map (bilinear) to the teacher map's spatial size;
+    their channels must already agree."""
+    if student.dim() != 4 or teacher.dim() != 4 or \
+            student.shape[0] != teacher.shape[0]:
+        raise ValueError('expected student and teacher maps (N, C, H, W) of '
+                         f'the same batch, got {tuple(student.shape)} and '
+                         f'{tuple(teacher.shape)}')
     if student.shape[2:] != teacher.shape[2:]:
         student = resize(student, size=teacher.shape[2:], mode='bilinear',
                          align_corners=False)
@@ -22,34 +28,51 @@ def align_to_teacher(student: torch.Tensor,
 class ChannelKLDistillLoss(nn.Module):
     """Channel-wise KL divergence of temperature-softened feature maps.
 
-    At every position both maps are L2-normalised over channels, turned into
-    distributions over channels by softmax(x / T), and compared with
-    KL(teacher || student), multiplied by T^2. Unlike a sum over positions
-    (the reference's ``batchmean`` on whole maps), the KL is averaged over
-    positions and images, so its scale does not depend on the resolution.
+    The student map is first resized (bilinear) to the teacher map's size.
+    At every position both maps are L2-normalised over channels and turned
+    into distributions over channels by ``softmax(x / T)``; the loss is
+    ``KL(teacher || student)`` (summed over channels) times ``T ** 2``.
+
+    Args:
+        temperature (float): Softmax temperature T.
+        reduction (str): ``'mean'``: the KL is averaged over images and
+            positions (every position is one sample), so the scale does not
+            depend on the resolution. ``'batchmean'``: summed over positions
+            and divided by the number of images, as ``F.kl_div(...,
+            reduction='batchmean')`` on whole maps in the reference.
+        loss_weight (float): Weight of the loss.
+        loss_name (str): Name of the loss.
     """
 
     def __init__(self,
                  temperature: float = 3.0,
+                 reduction: str = 'mean',
                  loss_weight: float = 1.0,
                  loss_name: str = 'loss_kd'):
         super().__init__()
         if temperature <= 0:
             raise ValueError(f'temperature must be > 0, got {temperature}')
+        if reduction not in ('mean', 'batchmean'):
+            raise ValueError("reduction must be 'mean' or 'batchmean', got "
+                             f'{reduction!r}')
         self.temperature = temperature
+        self.reduction = reduction
         self.loss_weight = loss_weight
         self._loss_name = loss_name
 
     def forward(self, student: torch.Tensor,
                 teacher: torch.Tensor) -> torch.Tensor:
-        student = align_to_teacher(student.float(), teacher.float())
+        teacher = teacher.float()
+        student = align_to_teacher(student.float(), teacher)
         t = self.temperature
-        log_p_student = F.log_softmax(
-            F.normalize(student, dim=1) / t, dim=1)
-        log_p_teacher = F.log_softmax(
-            F.normalize(teacher.float(), dim=1) / t, dim=1)
+        log_p_student = F.log_softmax(F.normalize(student, dim=1) / t, dim=1)
+        log_p_teacher = F.log_softmax(F.normalize(teacher, dim=1) / t, dim=1)
         kl = (log_p_teacher.exp() * (log_p_teacher - log_p_student)).sum(1)
-        return self.loss_weight * kl.mean() * t * t
+        if self.reduction == 'mean':
+            kl = kl.mean()
+        else:
+            kl = kl.sum() / kl.shape[0]
+        return self.loss_weight * kl * t * t
 
     @property
     def loss_name(self):

@@ -8,7 +8,8 @@ from .channel_kl_distill_loss import align_to_teacher
 
 @MODELS.register_module()
 class CosineDistillLoss(nn.Module):
-    """1 - cosine similarity over channels, averaged over positions."""
+    """1 - cosine similarity over channels, averaged over images and
+    positions (the student map resized to the teacher's first)."""
 
     def __init__(self, loss_weight: float = 1.0, loss_name: str = 'loss_kd'):
         super().__init__()

@@ -8,7 +8,8 @@ from .channel_kl_distill_loss import align_to_teacher
 
 @MODELS.register_module()
 class MSEDistillLoss(nn.Module):
-    """Mean squared error between feature maps.
+    """Mean squared error between feature maps (the student map resized to
+    the teacher's first), averaged over all elements.
 
     With ``normalize=True`` (default) both maps are L2-normalised over
     channels first, which makes the loss independent of the two feature

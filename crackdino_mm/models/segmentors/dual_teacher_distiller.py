@@ -1,24 +1,39 @@
+import contextlib
+import copy
+import inspect
 import os.path as osp
 import re
 from typing import List, Optional, Sequence
 
 import torch
 import torch.nn as nn
-from mmengine.model import ModuleList
+from mmengine.dist import all_reduce
+from mmengine.runner.checkpoint import CheckpointLoader
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 
 _TEACHER_KEY = re.compile(r'(^|\.)teachers\.')
+_TEACHER_KEYS = ('backbone', 'teacher_layers', 'student_layers', 'weight')
+_OPTIONAL_TEACHER_KEYS = ('layer_weights', 'allow_random_init')
 
 
-def _out_positions(backbone: nn.Module, layers: Sequence[int],
-                   who: str) -> List[int]:
-    """Positions of block indices in a backbone's ``out_indices``."""
+def _output_positions(backbone: nn.Module, layers: Sequence[int],
+                      who: str) -> List[int]:
+    """Positions in a backbone's outputs of the given block indices.
+
+    Block indices are 0-based; negative ones count from the end when the
+    backbone has ``num_layers``. Each must be in the backbone's
+    ``out_indices``; the output at that index's position is the map used.
+    """
     out_indices = getattr(backbone, 'out_indices', None)
     if out_indices is None:
         raise TypeError(f'the {who} backbone {type(backbone).__name__} has no '
-                        '`out_indices` to map distilled layers to outputs')
+                        '`out_indices` to find the distilled layers in')
     out_indices = [int(i) for i in out_indices]
+    num_layers = getattr(backbone, 'num_layers', None)
+    if num_layers is not None:
+        layers = [layer % num_layers if layer < 0 else layer
+                  for layer in layers]
     missing = [layer for layer in layers if layer not in out_indices]
     if missing:
         raise ValueError(f'{who} layers {missing} are not among the {who} '
@@ -26,48 +41,88 @@ def _out_positions(backbone: nn.Module, layers: Sequence[int],
     return [out_indices.index(layer) for layer in layers]
 
 
+def _pretrained_checkpoint(backbone_cfg: dict):
+    """``(checkpoint, prefix)`` of a ``Pretrained`` init_cfg, else None."""
+    init_cfg = backbone_cfg.get('init_cfg') or {}
+    if init_cfg.get('type') != 'Pretrained' or not init_cfg.get('checkpoint'):
+        return None
+    return init_cfg['checkpoint'], init_cfg.get('prefix')
+
+
 @MODELS.register_module()
 class DualTeacherDistiller(EncoderDecoder):
     """A student segmentor distilled from frozen teacher backbones.
 
-    The student is a plain ``EncoderDecoder`` (backbone, neck, decode head),
-    so a checkpoint of it loads into the student config once the teacher
-    keys are dropped (``tools/export_student.py``). The neck must be able
-    to project the student's features into each teacher's space
-    (``project``/``return_projections``, as ``CAFM``): branch k of the
-    neck is aligned with teacher k, layer by layer.
+    The student (backbone, neck, decode and auxiliary heads) is built by
+    ``EncoderDecoder`` itself, so its state-dict keys are those of the
+    plain student; ``tools/export_student.py`` drops the rest (see
+    ``DISTILLER_ONLY_PREFIXES``) and ``student_config`` gives the student's
+    config.
 
-    Each teacher runs only inside ``loss`` (training): frozen, in eval mode
-    whatever ``train()`` is called with, under ``torch.no_grad()``; its
-    features are centred by a running mean per distilled layer (buffers,
-    saved with the checkpoint; subtracted, then updated with momentum as in
-    DINO) before the distillation loss. Teacher weights are not written
-    into checkpoints: they are reloaded from their own files by
-    ``init_weights`` (which the runner calls before training and resuming).
+    **Neck.** The neck must project the student's features into each
+    teacher's space: it needs ``branch_channels`` (one width per teacher,
+    branch k for teacher k) and ``forward(inputs, return_projections=True)``
+    returning ``(outputs, projections)`` with ``projections[k][i]`` = branch
+    k's projection of backbone output i (``CAFM`` does this, computing each
+    projection once for fusion and distillation). Any other neck, or no
+    neck, is a config error. Under DDP every student output should be fused
+    or distilled: a projection that is neither gets no gradient, which
+    needs ``find_unused_parameters=True``; the frozen teachers need nothing.
 
-    Losses: every segmentation loss of the heads is scaled by
-    ``seg_weight`` (0.7); the head's own ``loss_gp`` keeps its weight;
-    ``loss_distill_t{k}`` = ``distill_weight`` (0.3) x teacher weight x
-    sum over layer pairs i of ``layer_weights[i]`` x distillation loss.
+    **Teachers** run only inside ``loss`` (training), on the student's
+    preprocessed inputs (same normalisation and size): in eval mode
+    whatever ``train()`` is called with, with ``requires_grad=False`` (DDP
+    leaves them out; mmengine's optimizer constructor skips them with
+    ``paramwise_cfg``, and without it the optimizer never steps them as
+    they get no gradient), under ``torch.no_grad()``. Their weights are not
+    written into checkpoints, and loading a checkpoint without them is not
+    an error, even with strict keys: ``init_weights`` (which the runner
+    calls before training, resumed or not) loads each teacher strictly from
+    its own ``init_cfg`` checkpoint, through the backbone's
+    ``load_pretrained(path, prefix)`` when it has one (DINOv2's
+    official-file loader), else as a state dict with strict keys. A local
+    checkpoint file that does not exist fails the build.
+
+    **Centring.** Each distilled teacher map has a running centre (one
+    value per channel, a buffer saved with the checkpoint): the map minus
+    the centre goes into the loss; then, in training only, ``centre =
+    m * centre + (1 - m) * batch mean`` (mean over images and positions,
+    averaged over processes when distributed), as DINO does.
+
+    **Losses.** Every segmentation loss of the heads is scaled by
+    ``seg_weight``; the decode head's ``loss_gp`` keeps its own weight (it
+    is a regulariser, not a segmentation loss). Per teacher k,
+    ``loss_distill_t{k}`` = ``distill_weight`` x ``weight_k`` x sum over
+    layer pairs i of ``layer_weights_k[i]`` x ``distill_loss(student
+    projection, centred teacher map)``.
 
     Args:
-        teachers (list[dict]): One dict per teacher with ``backbone`` (any
-            backbone config MMSeg or mmpretrain builds, with
-            ``init_cfg=dict(type='Pretrained', checkpoint=...)``),
-            ``teacher_layers`` (teacher block indices, among that
-            backbone's ``out_indices``), ``student_layers`` (student block
-            indices, among the student backbone's ``out_indices``),
-            ``weight``, and optionally ``allow_random_init=True`` to allow a
-            teacher without a checkpoint (tests and benchmarks only).
-        distill_loss (dict): Distillation loss config.
-        layer_weights (Sequence[float], optional): Weight of each layer
-            pair; defaults to (i + 1) / n for pair i of n (deeper layers
-            count more), as the reference.
-        distill_weight (float): Weight of the distillation losses.
+        teachers (list[dict]): One dict per teacher with
+            ``backbone``: any backbone config MMSeg/mmpretrain builds, with
+            ``init_cfg=dict(type='Pretrained', checkpoint=PATH[, prefix])``;
+            ``teacher_layers``: teacher block indices (0-based), each among
+            that backbone's ``out_indices``;
+            ``student_layers``: student block indices, each among the
+            student backbone's ``out_indices``, paired with
+            ``teacher_layers`` one to one;
+            ``weight``: the teacher's weight;
+            optional ``layer_weights``: weight of each layer pair (default
+            ``(i + 1) / n`` for pair i of n: deeper pairs count more);
+            optional ``allow_random_init=True``: accept a teacher without a
+            checkpoint (random weights; for tests and benchmarks only).
+        distill_loss (dict): Distillation loss, called as
+            ``loss(student_map, teacher_map)``.
+        distill_weight (float): Weight of all distillation losses.
         seg_weight (float): Weight of the segmentation losses.
-        center_momentum (float): Momentum of the teacher-feature centres.
-        teacher_autocast (bool): Run the teachers under bf16 autocast.
+        center_momentum (float): Momentum m of the teacher centres, in
+            [0, 1).
+        teacher_autocast (bool): Run the teachers under bfloat16 autocast
+            on the input's device (their maps are cast back to float32).
     """
+
+    #: State-dict prefixes of the parts that are not the student.
+    DISTILLER_ONLY_PREFIXES = ('teachers.', 'teacher_centers.',
+                               'distill_loss.')
 
     def __init__(self,
                  backbone: dict,
@@ -77,7 +132,6 @@ class DualTeacherDistiller(EncoderDecoder):
                  auxiliary_head: Optional[dict] = None,
                  distill_loss: dict = dict(
                      type='ChannelKLDistillLoss', temperature=3.0),
-                 layer_weights: Optional[Sequence[float]] = None,
                  distill_weight: float = 0.3,
                  seg_weight: float = 0.7,
                  center_momentum: float = 0.9,
@@ -99,98 +153,124 @@ class DualTeacherDistiller(EncoderDecoder):
             init_cfg=init_cfg)
         if not teachers:
             raise ValueError('DualTeacherDistiller needs at least one teacher')
-        if not (hasattr(self, 'neck') and hasattr(self.neck, 'project')):
-            raise TypeError(
-                'the distiller needs a neck that projects student features '
-                'into each teacher space (e.g. CAFM with one branch per '
-                'teacher)')
-        branches = list(self.neck.branch_channels)
+        branches = self._neck_branches()
         if len(branches) != len(teachers):
-            raise ValueError(f'the neck has {len(branches)} branches for '
-                             f'{len(teachers)} teachers')
+            raise ValueError(f'the neck has {len(branches)} projection '
+                             f'branches for {len(teachers)} teachers')
         if not 0 <= center_momentum < 1:
             raise ValueError(
                 f'center_momentum must be in [0, 1), got {center_momentum}')
-        self.distill_weight = distill_weight
-        self.seg_weight = seg_weight
-        self.center_momentum = center_momentum
+        self.distill_weight = float(distill_weight)
+        self.seg_weight = float(seg_weight)
+        self.center_momentum = float(center_momentum)
         self.teacher_autocast = teacher_autocast
         self.distill_loss = MODELS.build(distill_loss)
 
-        # mmengine's ModuleList passes init_weights on to the teachers.
-        self.teachers = ModuleList()
+        # A plain ModuleList: the parent's init_weights does not recurse
+        # into the teachers; ``init_weights`` below loads them.
+        self.teachers = nn.ModuleList()
         self.teacher_checkpoints = []
         self.teacher_weights = []
+        self.layer_weights = []
         self.teacher_positions = []
         self.student_positions = []
         self.teacher_centers = nn.Module()
-        num_pairs = None
         for k, spec in enumerate(teachers):
-            spec = dict(spec)
-            required = {'backbone', 'teacher_layers', 'student_layers',
-                        'weight'}
-            if not required <= set(spec):
-                raise KeyError(f'teacher {k} needs the keys {sorted(required)}'
-                               f', got {sorted(spec)}')
-            allow_random = spec.pop('allow_random_init', False)
-            backbone_cfg = spec.pop('backbone')
-            teacher_layers = list(spec.pop('teacher_layers'))
-            student_layers = list(spec.pop('student_layers'))
-            weight = float(spec.pop('weight'))
-            if spec:
-                raise KeyError(f'teacher {k}: unknown keys {sorted(spec)}')
-            if len(teacher_layers) != len(student_layers):
-                raise ValueError(
-                    f'teacher {k}: {len(teacher_layers)} teacher layers for '
-                    f'{len(student_layers)} student layers')
-            if num_pairs not in (None, len(teacher_layers)) and \
-                    layer_weights is None:
-                raise ValueError('teachers with different numbers of layer '
-                                 'pairs need explicit layer_weights')
-            num_pairs = len(teacher_layers)
-            self.teacher_checkpoints.append(
-                self._teacher_checkpoint(k, backbone_cfg, allow_random))
-            teacher = MODELS.build(backbone_cfg)
-            width = getattr(teacher, 'embed_dims', branches[k])
-            if width != branches[k]:
+            spec = self._check_teacher_spec(k, spec)
+            teacher = MODELS.build(spec['backbone'])
+            width = getattr(teacher, 'embed_dims', None)
+            if width is not None and width != branches[k]:
                 raise ValueError(
                     f'teacher {k} has {width} channels but neck branch {k} '
-                    f'projects to {branches[k]}')
-            for param in teacher.parameters():
-                param.requires_grad = False
-            self.teachers.append(teacher.eval())
-            self.teacher_weights.append(weight)
-            self.teacher_positions.append(
-                _out_positions(teacher, teacher_layers, f'teacher {k}'))
-            self.student_positions.append(
-                _out_positions(self.backbone, student_layers, 'student'))
-            for j in range(len(teacher_layers)):
+                    f'projects to {branches[k]}: the neck\'s '
+                    'branch_channels must list the teachers\' widths in order')
+            teacher.requires_grad_(False)
+            teacher.eval()  # some backbones' train() returns None
+            self.teachers.append(teacher)
+            self.teacher_checkpoints.append(spec['checkpoint'])
+            self.teacher_weights.append(spec['weight'])
+            self.layer_weights.append(spec['layer_weights'])
+            self.teacher_positions.append(_output_positions(
+                teacher, spec['teacher_layers'], f'teacher {k}'))
+            self.student_positions.append(_output_positions(
+                self.backbone, spec['student_layers'], 'student'))
+            for i in range(len(spec['teacher_layers'])):
                 self.teacher_centers.register_buffer(
-                    f't{k}_l{j}', torch.zeros(branches[k]))
-        if layer_weights is None:
-            layer_weights = [(i + 1) / num_pairs for i in range(num_pairs)]
-        if len(layer_weights) != num_pairs:
-            raise ValueError(f'{len(layer_weights)} layer_weights for '
-                             f'{num_pairs} layer pairs')
-        self.layer_weights = [float(w) for w in layer_weights]
+                    f't{k}_l{i}', torch.zeros(branches[k]))
         self._register_state_dict_hook(self._drop_teacher_weights)
         self.register_load_state_dict_post_hook(self._teachers_not_missing)
 
+    def _neck_branches(self) -> List[int]:
+        neck = getattr(self, 'neck', None)
+        has_projections = neck is not None and hasattr(
+            neck, 'branch_channels') and 'return_projections' in \
+            inspect.signature(neck.forward).parameters
+        if not has_projections:
+            raise TypeError(
+                'DualTeacherDistiller needs a neck that projects the student '
+                'features into each teacher space (`branch_channels` and '
+                '`forward(inputs, return_projections=True)`, e.g. CAFM with '
+                f'one branch per teacher); got {type(neck).__name__}')
+        return [int(width) for width in neck.branch_channels]
+
     @staticmethod
-    def _teacher_checkpoint(k, backbone_cfg, allow_random):
-        init_cfg = backbone_cfg.get('init_cfg') or {}
-        checkpoint = init_cfg.get('checkpoint') if init_cfg.get(
-            'type') == 'Pretrained' else None
-        if checkpoint is None and not allow_random:
+    def _check_teacher_spec(k: int, spec: dict) -> dict:
+        missing = [key for key in _TEACHER_KEYS if key not in spec]
+        unknown = sorted(set(spec) - set(_TEACHER_KEYS) -
+                         set(_OPTIONAL_TEACHER_KEYS))
+        if missing or unknown:
+            raise KeyError(f'teachers[{k}]: missing keys {missing}, unknown '
+                           f'keys {unknown}; expected {list(_TEACHER_KEYS)} '
+                           f'and optionally {list(_OPTIONAL_TEACHER_KEYS)}')
+        teacher_layers = [int(i) for i in spec['teacher_layers']]
+        student_layers = [int(i) for i in spec['student_layers']]
+        if not teacher_layers or len(teacher_layers) != len(student_layers):
             raise ValueError(
-                f'teacher {k} has no pretrained checkpoint: set backbone '
-                "init_cfg=dict(type='Pretrained', checkpoint=PATH) (or "
-                'allow_random_init=True for tests)')
-        return checkpoint
+                f'teachers[{k}]: teacher_layers {teacher_layers} and '
+                f'student_layers {student_layers} must pair up one to one')
+        n = len(teacher_layers)
+        layer_weights = spec.get('layer_weights')
+        if layer_weights is None:
+            layer_weights = [(i + 1) / n for i in range(n)]
+        if len(layer_weights) != n:
+            raise ValueError(f'teachers[{k}]: {len(layer_weights)} '
+                             f'layer_weights for {n} layer pairs')
+        weight = float(spec['weight'])
+        if weight < 0:
+            raise ValueError(f'teachers[{k}]: weight must be >= 0, got '
+                             f'{weight}')
+        backbone = copy.deepcopy(spec['backbone'])
+        checkpoint = _pretrained_checkpoint(backbone)
+        if checkpoint is None and not spec.get('allow_random_init', False):
+            raise ValueError(
+                f'teachers[{k}] has no pretrained checkpoint: set its '
+                "backbone's init_cfg=dict(type='Pretrained', checkpoint=PATH)"
+                ' (allow_random_init=True accepts random weights, for tests)')
+        if checkpoint is not None:
+            path = checkpoint[0]
+            if '://' not in path and not osp.isfile(path):
+                raise FileNotFoundError(
+                    f'teachers[{k}]: checkpoint file {path} not found')
+        return dict(backbone=backbone, teacher_layers=teacher_layers,
+                    student_layers=student_layers, weight=weight,
+                    layer_weights=[float(w) for w in layer_weights],
+                    checkpoint=checkpoint)
+
+    @classmethod
+    def student_config(cls, model_cfg: dict) -> dict:
+        """The plain ``EncoderDecoder`` config of a distiller config."""
+        own = set(inspect.signature(cls.__init__).parameters) - set(
+            inspect.signature(EncoderDecoder.__init__).parameters)
+        student = copy.deepcopy(model_cfg)
+        for key in own:
+            student.pop(key, None)
+        student['type'] = 'EncoderDecoder'
+        return student
 
     @staticmethod
     def _drop_teacher_weights(module, state_dict, prefix, local_metadata):
-        for key in [k for k in state_dict if k.startswith(prefix + 'teachers.')]:
+        for key in [k for k in state_dict
+                    if k.startswith(prefix + 'teachers.')]:
             del state_dict[key]
         return state_dict
 
@@ -200,64 +280,89 @@ class DualTeacherDistiller(EncoderDecoder):
         missing[:] = [k for k in missing if not _TEACHER_KEY.search(k)]
 
     def init_weights(self):
-        absent = [
-            path for path in self.teacher_checkpoints
-            if path is not None and '://' not in path and not osp.isfile(path)
-        ]
-        if absent:
-            raise FileNotFoundError(
-                'teacher checkpoint(s) not found: ' + ', '.join(absent))
+        """Load every teacher from its checkpoint, then init the student."""
+        for k, (teacher, checkpoint) in enumerate(
+                zip(self.teachers, self.teacher_checkpoints)):
+            if checkpoint is None:
+                if hasattr(teacher, 'init_weights'):
+                    teacher.init_weights()
+            elif hasattr(teacher, 'load_pretrained'):
+                teacher.load_pretrained(*checkpoint)
+            else:
+                self._load_teacher_strictly(k, teacher, *checkpoint)
         super().init_weights()
+
+    @staticmethod
+    def _load_teacher_strictly(k, teacher, path, prefix=None):
+        checkpoint = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+        state_dict = checkpoint.get('state_dict', checkpoint)
+        if prefix:
+            state_dict = {key[len(prefix):]: value
+                          for key, value in state_dict.items()
+                          if key.startswith(prefix)}
+        try:
+            teacher.load_state_dict(state_dict, strict=True)
+        except RuntimeError as error:
+            raise KeyError(f'teachers[{k}]: checkpoint {path} does not fit '
+                           f'{type(teacher).__name__}: {error}') from error
 
     def train(self, mode: bool = True):
         super().train(mode)
-        for teacher in self.teachers:
-            teacher.train(False)
+        self.teachers.train(False)
         return self
 
-    def teacher_features(self, inputs: torch.Tensor) -> List[List[torch.Tensor]]:
-        """Distilled maps ``[teacher][pair]`` of every teacher, no grad."""
+    def teacher_features(self,
+                         inputs: torch.Tensor) -> List[List[torch.Tensor]]:
+        """Distilled float32 maps ``[teacher][pair]``, computed without
+        gradient (raw, not centred)."""
+        autocast = torch.autocast(
+            device_type=inputs.device.type, dtype=torch.bfloat16
+        ) if self.teacher_autocast else contextlib.nullcontext()
         features = []
-        with torch.no_grad(), torch.autocast(
-                device_type=inputs.device.type, dtype=torch.bfloat16,
-                enabled=self.teacher_autocast):
+        with torch.no_grad(), autocast:
             for teacher, positions in zip(self.teachers,
                                           self.teacher_positions):
                 outs = teacher(inputs)
-                outs = [o[0] if isinstance(o, (list, tuple)) else o
-                        for o in outs]
+                # An output may be [featmap, class token]: take the map.
+                outs = [out[0] if isinstance(out, (list, tuple)) else out
+                        for out in outs]
                 features.append([outs[p].float() for p in positions])
         return features
 
-    def center(self, k: int, j: int, feat: torch.Tensor) -> torch.Tensor:
-        """Subtract the running centre of teacher k, pair j; update it."""
-        center = getattr(self.teacher_centers, f't{k}_l{j}')
+    def center(self, k: int, i: int, feat: torch.Tensor) -> torch.Tensor:
+        """Teacher k's map of pair i minus its centre; updates the centre
+        when training."""
+        center = getattr(self.teacher_centers, f't{k}_l{i}')
+        if feat.shape[1] != center.numel():
+            raise ValueError(
+                f'teacher {k} gives {feat.shape[1]} channels at pair {i} but '
+                f'neck branch {k} projects to {center.numel()}')
         centred = feat - center[None, :, None, None]
         if self.training:
-            with torch.no_grad():
-                center.mul_(self.center_momentum).add_(
-                    feat.mean(dim=(0, 2, 3)), alpha=1 - self.center_momentum)
+            batch_mean = feat.mean(dim=(0, 2, 3))
+            all_reduce(batch_mean, op='mean')
+            center.mul_(self.center_momentum).add_(
+                batch_mean, alpha=1 - self.center_momentum)
         return centred
 
     def loss(self, inputs: torch.Tensor, data_samples) -> dict:
         feats = self.backbone(inputs)
         fused, projections = self.neck(feats, return_projections=True)
-        losses = {}
         seg_losses = self._decode_head_forward_train(fused, data_samples)
         if self.with_auxiliary_head:
             seg_losses.update(
                 self._auxiliary_head_forward_train(fused, data_samples))
+        losses = {}
         for name, value in seg_losses.items():
-            scaled = 'loss' in name and not name.endswith('loss_gp')
-            losses[name] = value * self.seg_weight if scaled else value
+            is_seg_loss = 'loss' in name and not name.endswith('loss_gp')
+            losses[name] = value * self.seg_weight if is_seg_loss else value
 
         for k, teacher_maps in enumerate(self.teacher_features(inputs)):
             loss = 0.
-            for j, (teacher_map, position) in enumerate(
+            for i, (teacher_map, position) in enumerate(
                     zip(teacher_maps, self.student_positions[k])):
-                student_map = projections[k][position]
-                loss = loss + self.layer_weights[j] * self.distill_loss(
-                    student_map, self.center(k, j, teacher_map))
+                loss = loss + self.layer_weights[k][i] * self.distill_loss(
+                    projections[k][position], self.center(k, i, teacher_map))
             losses[f'loss_distill_t{k}'] = (
                 self.distill_weight * self.teacher_weights[k] * loss)
         return losses
