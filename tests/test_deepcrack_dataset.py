@@ -52,11 +52,12 @@ def test_every_mask_encoding_loads_as_clean_binary(tmp_path):
         'd_rgb': (rgb, '.png'),
         'e_rgba': (rgba, '.png'),
         'f_16bit': (line_mask().astype(np.uint16) * 257, '.png'),
+        'g_16bit_0_255': (line_mask().astype(np.uint16), '.png'),
     })
     noisy = cv2.imread(str(tmp_path / 'lab' / 'c_jpeg.jpg'), 0)
     assert len(np.unique(noisy)) > 2  # really has compression noise
     dataset = build(tmp_path)
-    assert len(dataset) == 6
+    assert len(dataset) == 7
     for i in range(len(dataset)):
         labels = dataset[i]['data_samples'].gt_sem_seg.data[0].numpy()
         assert np.array_equal(labels, truth), dataset[i]['data_samples'] \

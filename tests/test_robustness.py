@@ -76,14 +76,18 @@ def test_clean_matches_test_and_attacks_hurt(trained):
         assert f1[0] > f1[1] > f1[2], (method, f1)
 
 
-def test_command_line(trained, tmp_path, capsys):
+@pytest.mark.parametrize('destination', ['--out', '--work-dir'])
+def test_command_line(trained, tmp_path, capsys, destination):
     cfg, _, path, _ = trained
     config = tmp_path / 'cfg.py'
     cfg.dump(str(config))
-    out = tmp_path / 'r.json'
+    if destination == '--out':
+        target, out = tmp_path / 'r.json', tmp_path / 'r.json'
+    else:
+        target, out = tmp_path / 'work', tmp_path / 'work' / 'robustness.json'
     assert robustness.main([str(config), path, '--eps', '4', '--steps', '2',
-                            '--limit', '2', '--attack', 'both', '--out',
-                            str(out), '--cfg-options',
+                            '--limit', '2', '--attack', 'both', destination,
+                            str(target), '--cfg-options',
                             'test_dataloader.dataset.num_samples=2']) == 0
     import json
     report = json.load(open(out))

@@ -1,7 +1,7 @@
 """Crack metrics under FGSM/PGD attacks made in pixel space.
 
     python tools/robustness.py CONFIG CHECKPOINT [--eps 1 2 4 8] \
-        [--attack pgd] [--steps 10] [--out robustness.json]
+        [--attack pgd] [--steps 10] [--out robustness.json] [--work-dir DIR]
 
 The perturbation is added to the raw 0-255 pixels before the model's own
 normalisation (its SegDataPreProcessor), bounded by epsilon in L-infinity
@@ -12,11 +12,14 @@ steps of ``--step-size`` (default 2.5 * eps / steps), maximising the
 segmentation loss against the ground truth: binary cross-entropy for a
 1-channel output, cross-entropy for class logits, over non-ignored pixels.
 Epsilon 0 is the clean evaluation. Every epsilon is evaluated with
-CrackMetric on the config's test set; the table is printed and, with
-``--out``, written as JSON.
+CrackMetric on the config's test set; the table is printed and written
+as JSON to ``--out``, or to ``WORK_DIR/robustness.json`` with
+``--work-dir``.
 """
 import argparse
 import json
+import os
+import os.path as osp
 import sys
 from typing import Dict, List
 
@@ -47,6 +50,9 @@ def parse_args(argv=None):
                         help='evaluate only the first N test images')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', help='JSON file for the results')
+    parser.add_argument('--work-dir',
+                        help='folder for robustness.json when --out is not '
+                        'given')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args(argv)
@@ -164,14 +170,19 @@ def main(argv=None):
     metric_cfg = dict(type='CrackMetric')
     if cfg.get('test_evaluator', {}).get('type') == 'CrackMetric':
         metric_cfg = dict(cfg.test_evaluator)
+        # One metric per attack: prediction PNGs would overwrite each other.
+        metric_cfg.pop('output_dir', None)
     methods = ['fgsm', 'pgd'] if args.attack == 'both' else [args.attack]
     attack = PixelSpaceAttack(model, args.steps, args.step_size, args.seed)
     results = evaluate(model, dataloader, metric_cfg, attack, args.eps,
                        methods, args.limit)
     keys = ['crack_iou', 'crack_f1', 'precision', 'recall', 'ods', 'ois']
     print(format_table(results, keys))
-    if args.out:
-        with open(args.out, 'w') as f:
+    out = args.out or (args.work_dir
+                       and osp.join(args.work_dir, 'robustness.json'))
+    if out:
+        os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+        with open(out, 'w') as f:
             json.dump(dict(config=args.config, checkpoint=args.checkpoint,
                            eps_pixel_units=args.eps, steps=args.steps,
                            results=results), f, indent=2)

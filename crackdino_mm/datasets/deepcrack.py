@@ -37,8 +37,8 @@ class DeepCrackDataset(BaseSegDataset):
 
     Args:
         check_files (bool): Decode every file once (at 1/8 scale; about
-            2 s for DeepCrack's 1074 files) to catch broken ones before
-            training starts.
+            1 s on one core for DeepCrack's 1074 files) to catch broken
+            ones before training starts.
     """
     METAINFO = dict(
         classes=('background', 'crack'), palette=[[0, 0, 0], [255, 64, 0]])

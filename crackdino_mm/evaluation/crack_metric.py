@@ -50,10 +50,18 @@ class CrackMetric(BaseMetric):
     correct if a ground-truth crack pixel lies within Euclidean distance t,
     and recall counts a ground-truth pixel as found if a predicted pixel
     lies within t (the tolerant matching of crack benchmarks); IoU stays
-    exact. Conventions for empty sets: precision is 1 when nothing is
-    predicted, recall is 1 when there is no crack, F = 2PR / (P + R), and
-    the IoU of an image with neither crack nor prediction is 1. Pixels
-    labelled ``ignore_index`` are left out. Results are percentages.
+    exact. The Euclidean neighbourhood is a disk of radius t. Instead of a
+    distance transform per threshold, each image costs three dilations:
+    the ground truth, the decision, and a grey dilation of the
+    probabilities (a crack pixel is recalled at threshold s when the
+    largest probability within t exceeds s), so the sweep stays one
+    histogram per image whatever the number of thresholds.
+
+    Conventions for empty sets: precision is 1 when nothing is predicted,
+    recall is 1 when there is no crack, F = 2PR / (P + R) (0 when both are
+    0), and the IoU of an image with neither crack nor prediction is 1.
+    Pixels labelled ``ignore_index`` are left out. Results are
+    percentages.
 
     Args:
         num_thresholds (int): Thresholds of the probability sweep.

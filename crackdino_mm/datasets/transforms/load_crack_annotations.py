@@ -10,8 +10,9 @@ def binarize_crack_mask(mask: np.ndarray, path: str = '<mask>') -> np.ndarray:
     """Map a crack mask of any common encoding to 0/1 (uint8).
 
     Accepts 0/1 and 0/255 masks, JPEG masks with compression noise
-    (thresholded at half the value range), 16-bit masks, and RGB/RGBA masks
-    (the colour channels' luminance; alpha is ignored).
+    (thresholded at half the value range), 16-bit masks (0/65535, or 0/255
+    stored in 16 bits), and RGB/RGBA masks (the colour channels'
+    luminance; alpha is ignored).
     """
     if mask is None:
         raise OSError(f'cannot read the mask {path}')
@@ -22,9 +23,11 @@ def binarize_crack_mask(mask: np.ndarray, path: str = '<mask>') -> np.ndarray:
     if mask.ndim != 2:
         raise ValueError(f'{path}: expected a 2-D mask, got shape '
                          f'{mask.shape}')
-    if mask.max() <= 1:
+    top = mask.max()
+    if top <= 1:
         return (mask == 1).astype(np.uint8)
-    half = 32767 if mask.dtype == np.uint16 else 127
+    # A 16-bit file holding 0/255 values is thresholded like an 8-bit one.
+    half = 32767 if top > 255 else 127
     return (mask > half).astype(np.uint8)
 
 
