@@ -1,0 +1,45 @@
+# The CPU-scale distiller: the ViT-192/12 student aligned at blocks 3, 7, 11
+# with a "large" teacher (width 192, 24 blocks; blocks 7, 15, 23, as
+# DINOv2-L) and a "base" teacher (width 192, 12 blocks; blocks 3, 7, 11, as
+# DINOv2-B), both trained in stage 1. Losses and weights as the method.
+_base_ = ['./crackdino_student_vit-w192d12.py']
+model = dict(
+    type='DualTeacherDistiller',
+    teachers=[
+        dict(
+            backbone=dict(
+                type='DINOv2',
+                arch=dict(embed_dims=192, num_layers=24, num_heads=3,
+                          feedforward_channels=768),
+                img_size=224,
+                out_indices=(7, 15, 23),
+                frozen=True,
+                init_cfg=dict(
+                    type='Pretrained',
+                    checkpoint={{_base_.teacher_dir}} +
+                    '/teacher_large/iter_300.pth',
+                    prefix='backbone.')),
+            teacher_layers=(7, 15, 23),
+            student_layers=(3, 7, 11),
+            weight=0.6),
+        dict(
+            backbone=dict(
+                type='DINOv2',
+                arch=dict(embed_dims=192, num_layers=12, num_heads=3,
+                          feedforward_channels=768),
+                img_size=224,
+                out_indices=(3, 7, 11),
+                frozen=True,
+                init_cfg=dict(
+                    type='Pretrained',
+                    checkpoint={{_base_.teacher_dir}} +
+                    '/teacher_base/iter_300.pth',
+                    prefix='backbone.')),
+            teacher_layers=(3, 7, 11),
+            student_layers=(3, 7, 11),
+            weight=0.4),
+    ],
+    distill_loss=dict(type='ChannelKLDistillLoss', temperature=3.0),
+    distill_weight=0.3,
+    seg_weight=0.7,
+    center_momentum=0.9)
