@@ -18,15 +18,25 @@ recorded is skipped, so the runs can be spread over several sittings.
 import argparse
 import datetime
 import json
+import multiprocessing
 import os
 import os.path as osp
+import resource
 import subprocess
 import sys
 import time
 
+import cv2
+import numpy as np
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG_DIR = 'configs/cpu_benchmark'
 RESULTS = osp.join(REPO, 'benchmarks', 'results', 'deepcrack_cpu.json')
+FIGURE = osp.join(REPO, 'benchmarks', 'results', 'deepcrack_cpu_predictions.png')
+REPORT = osp.join(REPO, 'benchmarks', 'RESULTS.md')
+# Landscape test images at the 10/50/70/90 % quantiles of crack share
+# (1.4, 3.5, 4.9 and 10.1 % of the pixels): thin to wide cracks.
+FIGURE_IMAGES = ('11294', '11296-22', '11266-3', '11215-13')
 SCHEDULE = '300it'
 
 
@@ -178,24 +188,308 @@ def cmd_train(args):
               ' s', flush=True)
 
 
+def checkpoint_of(name, work_dir):
+    path = osp.join(REPO, work_dir, name, f'iter_{SCHEDULE[:-2]}.pth')
+    return path if osp.isfile(path) else None
+
+
+def build_trained(name, work_dir):
+    """The deployable model of an entry (a distiller's student alone),
+    with its trained weights loaded with strict keys."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    from crackdino_mm.models.segmentors import DualTeacherDistiller
+    init_default_scope('mmseg')
+    model_cfg = Config.fromfile(osp.join(REPO, ENTRIES[name][0])).model
+    if model_cfg.type == 'DualTeacherDistiller':
+        model_cfg = DualTeacherDistiller.student_config(model_cfg)
+    model = MODELS.build(model_cfg)
+    state = torch.load(checkpoint_of(name, work_dir), map_location='cpu',
+                       weights_only=False)['state_dict']
+    model.load_state_dict({
+        k: v
+        for k, v in state.items()
+        if not k.startswith(DualTeacherDistiller.DISTILLER_ONLY_PREFIXES)
+    })
+    return model.eval()
+
+
+def predict(model, img):
+    """Crack mask (0/1) and probability of a BGR image, at its own size."""
+    import torch
+    from mmseg.structures import SegDataSample
+    height, width = img.shape[:2]
+    sample = SegDataSample(metainfo=dict(
+        ori_shape=(height, width), img_shape=(height, width),
+        pad_shape=(height, width)))
+    inputs = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+    with torch.no_grad():
+        result = model.test_step(dict(inputs=[inputs],
+                                      data_samples=[sample]))[0]
+    return result.pred_sem_seg.data[0].numpy().astype(np.uint8)
+
+
+def synthetic_batch(batch_size, size, rng):
+    """A training batch of random pixels with about 3 % crack labels."""
+    import torch
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    samples = []
+    for _ in range(batch_size):
+        label = torch.from_numpy(rng.random((1, size, size)) < 0.03).long()
+        sample = SegDataSample(gt_sem_seg=PixelData(data=label))
+        sample.set_metainfo(dict(img_shape=(size, size),
+                                 pad_shape=(size, size),
+                                 ori_shape=(size, size)))
+        samples.append(sample)
+    inputs = [
+        torch.from_numpy(rng.integers(0, 256, (3, size, size), np.uint8))
+        for _ in range(batch_size)
+    ]
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def measure_one(name, work_dir, threads, queue):
+    """Inference images/s at 448x448 (the deployable model) and training
+    s/step (batch 8, 224x224, the config's optimiser), in a process of its
+    own so that its peak RSS is this entry's alone."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.optim import build_optim_wrapper
+    from mmseg.registry import MODELS
+    torch.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+
+    model = build_trained(name, work_dir)
+    img = rng.integers(0, 256, (448, 448, 3), np.uint8)
+    for _ in range(2):
+        predict(model, img)
+    runs = 10
+    tic = time.perf_counter()
+    for _ in range(runs):
+        predict(model, img)
+    images_per_second = runs / (time.perf_counter() - tic)
+    inference_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    cfg = Config.fromfile(osp.join(REPO, ENTRIES[name][0]))
+    train_model = MODELS.build(cfg.model)
+    train_model.init_weights()
+    train_model.train()
+    wrapper = build_optim_wrapper(train_model, cfg.optim_wrapper)
+    batch = synthetic_batch(8, 224, rng)
+    # A multiple of 4 steps: the Lipschitz penalty runs every 4th step.
+    warmup, steps = 2, 8
+    for _ in range(warmup):
+        train_model.train_step(batch, wrapper)
+    tic = time.perf_counter()
+    for _ in range(steps):
+        train_model.train_step(batch, wrapper)
+    queue.put(dict(
+        threads=threads,
+        inference_images_per_second_448=round(images_per_second, 3),
+        inference_peak_rss_mib=round(inference_rss / 1024),
+        train_step_seconds_b8_224=round(
+            (time.perf_counter() - tic) / steps, 3)))
+
+
+def cmd_measure(args):
+    """Speed of every trained entry, one process each, in one run."""
+    results = load_results()
+    names = [n for n in (args.only or ENTRIES)
+             if checkpoint_of(n, args.work_dir)]
+    context = multiprocessing.get_context('spawn')
+    for name in names:
+        queue = context.Queue()
+        proc = context.Process(target=measure_one,
+                               args=(name, args.work_dir, args.threads,
+                                     queue))
+        proc.start()
+        figures = queue.get()
+        proc.join()
+        results = load_results()
+        results.setdefault(name, {})['speed'] = dict(
+            figures, command='python benchmarks/deepcrack_cpu.py measure',
+            date=datetime.date.today().isoformat())
+        save_results(results)
+        print(f'{name}: {figures}', flush=True)
+
+
+def caption(panel, text):
+    bar = np.full((24, panel.shape[1], 3), 255, np.uint8)
+    cv2.putText(bar, text, (4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                (0, 0, 0), 1, cv2.LINE_AA)
+    return np.concatenate([bar, panel], axis=0)
+
+
+def cmd_figure(args):
+    """Test images | ground truth | each trained entry's prediction."""
+    from crackdino_mm.datasets.transforms import binarize_crack_mask
+    from crackdino_mm.visualization import overlay_mask
+    names = [n for n in ENTRIES if checkpoint_of(n, args.work_dir)]
+    if not names:
+        raise SystemExit('no trained entry: run the train stage first')
+    models = {name: build_trained(name, args.work_dir) for name in names}
+    rows = []
+    for image_name in FIGURE_IMAGES:
+        path = osp.join(args.data_root, 'test_img', image_name + '.jpg')
+        img = cv2.imread(path, cv2.IMREAD_COLOR)
+        if img is None:
+            raise FileNotFoundError(f'cannot read test image {path}')
+        mask_path = osp.join(args.data_root, 'test_lab', image_name + '.png')
+        gt = binarize_crack_mask(
+            cv2.imread(mask_path, cv2.IMREAD_UNCHANGED), mask_path)
+        panels = [caption(img, image_name),
+                  caption(overlay_mask(img, gt), 'ground truth')]
+        panels += [caption(overlay_mask(img, predict(models[n], img)), n)
+                   for n in names]
+        rows.append(np.concatenate(panels, axis=1))
+    grid = np.concatenate(rows, axis=0)
+    grid = cv2.resize(grid, None, fx=0.5, fy=0.5,
+                      interpolation=cv2.INTER_AREA)
+    os.makedirs(osp.dirname(FIGURE), exist_ok=True)
+    cv2.imwrite(FIGURE, grid)
+    print(f'wrote {FIGURE}')
+
+
+ACCURACY_COLUMNS = [('crack_iou', 'crack IoU'), ('crack_f1', 'F1'),
+                    ('precision', 'P'), ('recall', 'R'), ('ods', 'ODS'),
+                    ('ois', 'OIS'), ('ap', 'AP')]
+ABLATION = ('student_plain', 'student_lipschitz', 'distill_plain',
+            'crackdino')
+
+
+def _cell(value, digits=2):
+    return '' if value is None else f'{value:.{digits}f}'
+
+
+def cmd_report(args):
+    """Write benchmarks/RESULTS.md from the recorded results."""
+    results = load_results()
+    lines = [
+        '# CPU-scale DeepCrack benchmark', '',
+        'Written by `python benchmarks/deepcrack_cpu.py report` from '
+        '`benchmarks/results/deepcrack_cpu.json`; every figure comes from '
+        'the command recorded next to it there.', '',
+        '## Setup', '',
+        'No GPU and no pretrained weights are available where this runs, so '
+        'the project\'s configs are scaled down (`configs/cpu_benchmark/`) '
+        'and trained from the 300 official DeepCrack training images with '
+        'one budget for every entry: **300 iterations at batch 8, 224x224 '
+        'crops** (8 epochs), AdamW lr 5e-4, warm-up + cosine, gradient '
+        'clipping 1.0, the crack-weighted BCE + Dice loss. Each is then '
+        'evaluated on the 237 test images at their own size, threshold '
+        '0.5, metrics summed over the dataset (ODS/OIS/AP sweep the '
+        'threshold; tolerance 0 px).', '',
+        '- Stage 1 trains the teachers from scratch: "base" = DINOv2 '
+        'architecture, width 192, 12 blocks (ViT-Ti/14); "large" = width '
+        '192, 24 blocks.',
+        '- The students have the base teacher\'s architecture and start '
+        'from its backbone (as the method\'s student starts from '
+        'DINOv2-B). The distillers align student blocks 3/7/11 with the '
+        'large teacher\'s 7/15/23 and the base teacher\'s 3/7/11 (channel '
+        'KL, T = 3, weights 0.6/0.4, 0.7 segmentation + 0.3 '
+        'distillation, centring momentum 0.9).',
+        '- Training runs one at a time on the 2 cores; the wall times below '
+        'are what each run took (other work on the machine slows them), '
+        'the speed columns come from one separate `measure` run, so they '
+        'compare with each other.', '',
+        '## Reproduce', '', '```bash',
+        'python benchmarks/deepcrack_cpu.py train     # every entry, '
+        'skips recorded ones',
+        'python benchmarks/deepcrack_cpu.py measure   # speed, one '
+        'process per entry',
+        'python benchmarks/deepcrack_cpu.py figure',
+        'python benchmarks/deepcrack_cpu.py report', '```', '',
+        '## Accuracy on the 237 test images (%)', '',
+        '| entry | what | ' + ' | '.join(n for _, n in ACCURACY_COLUMNS) +
+        ' |', '|---|---|' + '---|' * len(ACCURACY_COLUMNS)
+    ]
+    for name, (_, description, _) in ENTRIES.items():
+        train = results.get(name, {}).get('train')
+        if train is None:
+            lines.append(f'| {name} | {description} | not run yet |' +
+                         ' |' * (len(ACCURACY_COLUMNS) - 1))
+            continue
+        metrics = train['metrics']
+        lines.append(f'| {name} | {description} | ' + ' | '.join(
+            _cell(metrics.get(key)) for key, _ in ACCURACY_COLUMNS) + ' |')
+
+    done = [n for n in ABLATION if 'train' in results.get(n, {})]
+    if len(done) > 1:
+        base = results[done[0]]['train']['metrics']
+        lines += ['', f'### Ablation: change against `{done[0]}`', '',
+                  '| entry | crack IoU | F1 | ODS |', '|---|---|---|---|']
+        for name in done[1:]:
+            metrics = results[name]['train']['metrics']
+            lines.append(f'| {name} | ' + ' | '.join(
+                f'{metrics[k] - base[k]:+.2f}'
+                for k in ('crack_iou', 'crack_f1', 'ods')) + ' |')
+
+    lines += [
+        '', '## Cost', '',
+        '| entry | training wall (s) | training step in that run (s) | '
+        'training peak RSS (MiB) | measured step, batch 8, 224 (s) | '
+        'inference at 448x448 (images/s) | inference peak RSS (MiB) |',
+        '|---|---|---|---|---|---|---|'
+    ]
+    for name in ENTRIES:
+        train = results.get(name, {}).get('train', {})
+        speed = results.get(name, {}).get('speed', {})
+        if not train:
+            continue
+        lines.append(' | '.join([
+            f'| {name}', _cell(train.get('train_wall_seconds'), 0),
+            _cell(train.get('step_seconds')),
+            _cell(train.get('train_peak_rss_mib'), 0),
+            _cell(speed.get('train_step_seconds_b8_224')),
+            _cell(speed.get('inference_images_per_second_448')),
+            _cell(speed.get('inference_peak_rss_mib'), 0)
+        ]) + ' |')
+    lines += ['', 'Distillers are measured at inference as the deployable '
+              'student alone (teachers removed, as `tools/export_student.py` '
+              'writes it).', '', '## Commands', '']
+    for name in ENTRIES:
+        train = results.get(name, {}).get('train')
+        if train:
+            lines.append(f'- `{name}` (commit {train["commit"]}, '
+                         f'{train["date"]}): `{train["command"]}`')
+    if osp.isfile(FIGURE):
+        lines += ['', '## Test predictions', '',
+                  '![test images, ground truth and each entry\'s '
+                  'prediction](results/deepcrack_cpu_predictions.png)', '',
+                  'Rows: test images ' + ', '.join(FIGURE_IMAGES) +
+                  '; columns: image, ground truth, then each trained '
+                  'entry (threshold 0.5).']
+    with open(REPORT, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    print(f'wrote {REPORT}')
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split('\n')[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('\n', 1)[1])
-    parser.add_argument('stage', choices=['train'])
+    parser.add_argument('stage', choices=['train', 'measure', 'figure',
+                                          'report'])
     parser.add_argument('--only', nargs='+', metavar='NAME',
                         help=f'entries to run (default all): {list(ENTRIES)}')
     parser.add_argument('--force', action='store_true',
                         help='rerun entries that are recorded already')
     parser.add_argument('--data-root', default=default_data_root())
     parser.add_argument('--work-dir', default='work_dirs/cpu_benchmark')
+    parser.add_argument('--threads', type=int, default=2,
+                        help='torch threads for the measure stage')
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    {'train': cmd_train}[args.stage](args)
+    dict(train=cmd_train, measure=cmd_measure, figure=cmd_figure,
+         report=cmd_report)[args.stage](args)
 
 
 if __name__ == '__main__':

@@ -31,8 +31,11 @@ def shrink(cfg):
     model.data_preprocessor.size = (SIZE, SIZE)
     widths = {}
 
-    def tiny_dinov2(backbone, large=False):
-        backbone.arch = copy.deepcopy(TINY_VIT_L if large else TINY_VIT)
+    def tiny_dinov2(backbone):
+        arch = backbone.arch
+        deep = arch == 'dinov2_vitl14' or (isinstance(arch, dict)
+                                           and arch['num_layers'] == 24)
+        backbone.arch = copy.deepcopy(TINY_VIT_L if deep else TINY_VIT)
         backbone.init_cfg = None
         backbone.img_size = SIZE
         return backbone.arch['embed_dims']
@@ -51,9 +54,7 @@ def shrink(cfg):
     else:
         model.backbone.pop('init_cfg', None)
     for k, teacher in enumerate(model.get('teachers', [])):
-        widths[k] = tiny_dinov2(teacher.backbone,
-                                large=teacher.backbone.arch ==
-                                'dinov2_vitl14')
+        widths[k] = tiny_dinov2(teacher.backbone)
         teacher.allow_random_init = True
     if widths:
         model.neck.branch_channels = [widths[k] for k in sorted(widths)]

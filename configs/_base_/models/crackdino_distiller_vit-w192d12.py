@@ -16,8 +16,8 @@ model = dict(
                 frozen=True,
                 init_cfg=dict(
                     type='Pretrained',
-                    checkpoint={{_base_.teacher_dir}} +
-                    '/teacher_large/iter_300.pth',
+                    checkpoint='work_dirs/cpu_benchmark/teacher_large/'
+                    'iter_300.pth',
                     prefix='backbone.')),
             teacher_layers=(7, 15, 23),
             student_layers=(3, 7, 11),
@@ -32,8 +32,8 @@ model = dict(
                 frozen=True,
                 init_cfg=dict(
                     type='Pretrained',
-                    checkpoint={{_base_.teacher_dir}} +
-                    '/teacher_base/iter_300.pth',
+                    checkpoint='work_dirs/cpu_benchmark/teacher_base/'
+                    'iter_300.pth',
                     prefix='backbone.')),
             teacher_layers=(3, 7, 11),
             student_layers=(3, 7, 11),

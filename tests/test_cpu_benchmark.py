@@ -1,0 +1,131 @@
+"""benchmarks/deepcrack_cpu.py: entries, commands, log parsing, report and
+the deployable model it measures."""
+import importlib.util
+import json
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmseg.registry import MODELS
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+@pytest.fixture(scope='module')
+def bench():
+    spec = importlib.util.spec_from_file_location(
+        'deepcrack_cpu', osp.join(REPO, 'benchmarks', 'deepcrack_cpu.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_entries_match_their_configs(bench):
+    for name, (config, _, teachers) in bench.ENTRIES.items():
+        cfg = Config.fromfile(osp.join(REPO, config))
+        assert cfg.train_cfg.max_iters == int(bench.SCHEDULE[:-2]), name
+        # The configs' own teacher paths are where stage 1 writes them.
+        if cfg.model.type == 'DualTeacherDistiller':
+            paths = [t.backbone.init_cfg.checkpoint
+                     for t in cfg.model.teachers]
+            assert paths == [
+                bench.teacher_checkpoint('work_dirs/cpu_benchmark', t)
+                for t in ('teacher_large', 'teacher_base')
+            ]
+            assert cfg.model.teachers[0].backbone.arch.num_layers == 24
+        if teachers:
+            assert cfg.model.backbone.init_cfg.checkpoint == \
+                bench.teacher_checkpoint('work_dirs/cpu_benchmark',
+                                         'teacher_base')
+        else:
+            assert cfg.model.backbone.init_cfg is None, name
+
+
+def test_train_command_points_at_data_and_teachers(bench):
+    cmd = bench.train_command('crackdino', '/data/DC', 'runs')
+    options = cmd[cmd.index('--cfg-options') + 1:]
+    assert cmd[:3] == ['python', 'tools/train.py',
+                       bench.ENTRIES['crackdino'][0]]
+    assert cmd[cmd.index('--work-dir') + 1] == osp.join('runs', 'crackdino')
+    for loader in ('train', 'val', 'test'):
+        assert f'{loader}_dataloader.dataset.data_root=/data/DC' in options
+    assert ('model.teachers.0.backbone.init_cfg.checkpoint='
+            'runs/teacher_large/iter_300.pth') in options
+    assert ('model.teachers.1.backbone.init_cfg.checkpoint='
+            'runs/teacher_base/iter_300.pth') in options
+    assert ('model.backbone.init_cfg.checkpoint='
+            'runs/teacher_base/iter_300.pth') in options
+    teacher_options = bench.train_command('teacher_large', '/d', 'runs')
+    assert not any('init_cfg' in o for o in teacher_options)
+
+
+def test_read_scalars_skips_start_up_and_takes_final_evaluation(
+        bench, tmp_path):
+    run = tmp_path / '20260101_000000' / 'vis_data'
+    run.mkdir(parents=True)
+    records = [
+        dict(loss=2.0, time=9.0, data_time=1.0, step=25),
+        dict(loss=1.0, time=2.0, data_time=0.2, step=50),
+        dict(loss=0.5, time=4.0, data_time=0.4, step=75),
+        dict(crack_iou=40.0, crack_f1=57.1, step=75),
+    ]
+    (run / 'scalars.json').write_text(
+        '\n'.join(json.dumps(r) for r in records) + '\n')
+    parsed = bench.read_scalars(str(tmp_path))
+    assert parsed['step_seconds'] == pytest.approx(3.0)
+    assert parsed['data_seconds'] == pytest.approx(0.3)
+    assert parsed['final_loss'] == 0.5
+    assert parsed['metrics'] == dict(crack_iou=40.0, crack_f1=57.1)
+    (run / 'scalars.json').write_text(json.dumps(records[0]) + '\n')
+    with pytest.raises(RuntimeError, match='no evaluation'):
+        bench.read_scalars(str(tmp_path))
+
+
+def test_report_lists_missing_entries_and_ablation_changes(
+        bench, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, 'RESULTS', str(tmp_path / 'r.json'))
+    monkeypatch.setattr(bench, 'REPORT', str(tmp_path / 'RESULTS.md'))
+    monkeypatch.setattr(bench, 'FIGURE', str(tmp_path / 'none.png'))
+
+    def record(iou, f1, ods):
+        return dict(train=dict(
+            metrics=dict(crack_iou=iou, crack_f1=f1, ods=ods),
+            command='python tools/train.py X', commit='abc', date='d',
+            train_wall_seconds=900.0, step_seconds=2.5,
+            train_peak_rss_mib=1500))
+
+    bench.save_results(dict(student_plain=record(40.0, 57.0, 60.0),
+                            crackdino=record(43.5, 56.0, 61.25)))
+    bench.cmd_report(None)
+    text = (tmp_path / 'RESULTS.md').read_text()
+    assert '| teacher_large |' in text and 'not run yet' in text
+    assert '| crackdino | +3.50 | -1.00 | +1.25 |' in text
+    assert '`python tools/train.py X`' in text
+
+
+def test_deployable_model_loads_a_distiller_checkpoint(
+        bench, tmp_path, monkeypatch):
+    """A distiller's checkpoint loads with strict keys into its student,
+    which then segments an image of any size."""
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(osp.join(REPO, bench.ENTRIES['crackdino'][0]))
+    for teacher in cfg.model.teachers:
+        teacher.backbone.init_cfg = None
+        teacher.allow_random_init = True
+    torch.manual_seed(0)
+    distiller = MODELS.build(cfg.model)
+    run_dir = tmp_path / 'crackdino'
+    run_dir.mkdir()
+    state = distiller.state_dict()
+    assert any(k.startswith(distiller.DISTILLER_ONLY_PREFIXES)
+               for k in state)
+    torch.save(dict(state_dict=state), run_dir / 'iter_300.pth')
+    model = bench.build_trained('crackdino', str(tmp_path))
+    assert type(model).__name__ == 'EncoderDecoder'
+    assert torch.equal(model.backbone.cls_token,
+                       distiller.backbone.cls_token)
+    mask = bench.predict(model, np.zeros((50, 71, 3), np.uint8))
+    assert mask.shape == (50, 71) and set(np.unique(mask)) <= {0, 1}
