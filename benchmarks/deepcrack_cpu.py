@@ -62,6 +62,15 @@ ENTRIES = {
     'crackdino': (_config('crackdino_vit-w192d12'),
                   'full method: dual teachers + CAFM + Lipschitz head',
                   ('teacher_base', 'teacher_large')),
+    'unet': (_config('fcn_unet-s5-d16-w16'),
+             'MMSeg UNet (width 16) + FCN head, from scratch', ()),
+    'deeplabv3plus': (_config('deeplabv3plus_r18-d8'),
+                      'MMSeg DeepLabV3+ R-18-d8, from scratch', ()),
+    'segformer': (_config('segformer_mit-b0'),
+                  'MMSeg SegFormer MiT-B0, from scratch', ()),
+    'upernet_vit': (_config('upernet_vit-w192d12'),
+                    'ViT-192/12 (from the base teacher) + MMSeg UPerHead',
+                    ('teacher_base', )),
 }
 
 

@@ -40,8 +40,9 @@ def test_entries_match_their_configs(bench):
             assert cfg.model.backbone.init_cfg.checkpoint == \
                 bench.teacher_checkpoint('work_dirs/cpu_benchmark',
                                          'teacher_base')
-        else:
-            assert cfg.model.backbone.init_cfg is None, name
+        else:  # from scratch
+            assert cfg.model.backbone.get('init_cfg') is None, name
+            assert not cfg.model.get('pretrained'), name
 
 
 def test_train_command_points_at_data_and_teachers(bench):
