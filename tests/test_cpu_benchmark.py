@@ -26,7 +26,7 @@ def bench():
 def test_entries_match_their_configs(bench):
     for name, (config, _, teachers) in bench.ENTRIES.items():
         cfg = Config.fromfile(osp.join(REPO, config))
-        assert cfg.train_cfg.max_iters == int(bench.SCHEDULE[:-2]), name
+        assert cfg.train_cfg.max_iters == bench.MAX_ITERS, name
         # The configs' own teacher paths are where stage 1 writes them.
         if cfg.model.type == 'DualTeacherDistiller':
             paths = [t.backbone.init_cfg.checkpoint
@@ -54,11 +54,11 @@ def test_train_command_points_at_data_and_teachers(bench):
     for loader in ('train', 'val', 'test'):
         assert f'{loader}_dataloader.dataset.data_root=/data/DC' in options
     assert ('model.teachers.0.backbone.init_cfg.checkpoint='
-            'runs/teacher_large/iter_300.pth') in options
+            'runs/teacher_large/iter_1000.pth') in options
     assert ('model.teachers.1.backbone.init_cfg.checkpoint='
-            'runs/teacher_base/iter_300.pth') in options
+            'runs/teacher_base/iter_1000.pth') in options
     assert ('model.backbone.init_cfg.checkpoint='
-            'runs/teacher_base/iter_300.pth') in options
+            'runs/teacher_base/iter_1000.pth') in options
     teacher_options = bench.train_command('teacher_large', '/d', 'runs')
     assert not any('init_cfg' in o for o in teacher_options)
 
@@ -123,7 +123,7 @@ def test_deployable_model_loads_a_distiller_checkpoint(
     state = distiller.state_dict()
     assert any(k.startswith(distiller.DISTILLER_ONLY_PREFIXES)
                for k in state)
-    torch.save(dict(state_dict=state), run_dir / 'iter_300.pth')
+    torch.save(dict(state_dict=state), run_dir / 'iter_1000.pth')
     model = bench.build_trained('crackdino', str(tmp_path))
     assert type(model).__name__ == 'EncoderDecoder'
     assert torch.equal(model.backbone.cls_token,

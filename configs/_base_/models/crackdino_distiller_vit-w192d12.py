@@ -17,7 +17,7 @@ model = dict(
                 init_cfg=dict(
                     type='Pretrained',
                     checkpoint='work_dirs/cpu_benchmark/teacher_large/'
-                    'iter_300.pth',
+                    'iter_1000.pth',
                     prefix='backbone.')),
             teacher_layers=(7, 15, 23),
             student_layers=(3, 7, 11),
@@ -33,7 +33,7 @@ model = dict(
                 init_cfg=dict(
                     type='Pretrained',
                     checkpoint='work_dirs/cpu_benchmark/teacher_base/'
-                    'iter_300.pth',
+                    'iter_1000.pth',
                     prefix='backbone.')),
             teacher_layers=(3, 7, 11),
             student_layers=(3, 7, 11),

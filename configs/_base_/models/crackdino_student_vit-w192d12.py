@@ -12,7 +12,7 @@ model = dict(
         img_size=224,
         drop_path_rate=0.0,
         init_cfg=dict(
-            checkpoint=teacher_dir + '/teacher_base/iter_300.pth',
+            checkpoint=teacher_dir + '/teacher_base/iter_1000.pth',
             prefix='backbone.')),
     neck=dict(in_channels=192, branch_channels=(192, 192), out_channels=192),
     decode_head=dict(

@@ -2,7 +2,7 @@
 # MMSeg's R-18 head widths, from scratch.
 _base_ = [
     '../_base_/models/deeplabv3plus_r50-d8.py', '../_base_/datasets/deepcrack-224x224.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_300it_adamw-cosine.py'
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_1k_adamw-cosine.py'
 ]
 model = dict(
     data_preprocessor=dict(size=(224, 224)),

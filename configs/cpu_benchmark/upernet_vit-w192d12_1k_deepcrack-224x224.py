@@ -3,7 +3,7 @@
 # (MultiLevelNeck + UPerHead) instead of CAFM and the Lipschitz head.
 _base_ = [
     '../_base_/models/upernet_dinov2-b.py', '../_base_/datasets/deepcrack-224x224.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_300it_adamw-cosine.py'
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_1k_adamw-cosine.py'
 ]
 model = dict(
     data_preprocessor=dict(size=(224, 224)),
@@ -13,7 +13,7 @@ model = dict(
         img_size=224,
         drop_path_rate=0.0,
         init_cfg=dict(
-            checkpoint='work_dirs/cpu_benchmark/teacher_base/iter_300.pth',
+            checkpoint='work_dirs/cpu_benchmark/teacher_base/iter_1000.pth',
             prefix='backbone.')),
     neck=dict(in_channels=[192, 192, 192, 192], out_channels=192),
     decode_head=dict(in_channels=[192, 192, 192, 192], channels=128))

@@ -2,6 +2,6 @@
 _base_ = [
     '../_base_/models/crackdino_distiller_vit-w192d12.py',
     '../_base_/datasets/deepcrack-224x224.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/schedule_300it_adamw-cosine.py'
+    '../_base_/schedules/schedule_1k_adamw-cosine.py'
 ]
 model = dict(data_preprocessor=dict(size=(224, 224)))

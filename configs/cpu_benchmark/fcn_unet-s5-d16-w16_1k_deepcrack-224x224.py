@@ -3,7 +3,7 @@
 # head, from scratch.
 _base_ = [
     '../_base_/models/fcn_unet_s5-d16.py', '../_base_/datasets/deepcrack-224x224.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_300it_adamw-cosine.py'
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_1k_adamw-cosine.py'
 ]
 model = dict(
     data_preprocessor=dict(size=(224, 224)),

@@ -4,7 +4,7 @@
 _base_ = [
     '../_base_/models/crackdino_student_vit-w192d12.py',
     '../_base_/datasets/deepcrack-224x224.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/schedule_300it_adamw-cosine.py'
+    '../_base_/schedules/schedule_1k_adamw-cosine.py'
 ]
 model = dict(
     data_preprocessor=dict(size=(224, 224)),
