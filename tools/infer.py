@@ -94,15 +94,9 @@ def collect_images(inputs):
     return list(dict.fromkeys(files))
 
 
-def crack_probability(model, img, crop_size, stride):
-    """Per-pixel crack probability of a BGR image, at the image's size."""
+def window_probability(model, img):
+    """Per-pixel crack probability of a BGR image, in one forward pass."""
     height, width = img.shape[:2]
-    if max(height, width) > crop_size:
-        model.test_cfg = ConfigDict(
-            mode='slide', crop_size=(crop_size, crop_size),
-            stride=(stride, stride))
-    else:
-        model.test_cfg = ConfigDict(mode='whole')
     sample = SegDataSample(
         metainfo=dict(ori_shape=(height, width), img_shape=(height, width),
                       pad_shape=(height, width), scale_factor=(1.0, 1.0)))
@@ -111,6 +105,58 @@ def crack_probability(model, img, crop_size, stride):
         result = model.test_step(dict(inputs=[inputs],
                                       data_samples=[sample]))[0]
     return CrackMetric.crack_probability(result.seg_logits.data).cpu().numpy()
+
+
+def window_starts(size, crop_size, stride):
+    """Window starts along one axis, as MMSeg's slide inference places
+    them: every ``stride`` pixels, the last window flush with the end."""
+    last = max(size - crop_size, 0)
+    return [min(start, last) for start in range(0, last + stride, stride)]
+
+
+def coverage(size, starts, crop_size):
+    """How many windows cover each pixel along one axis."""
+    covers = np.zeros(size, np.float32)
+    for start in starts:
+        covers[start:start + crop_size] += 1
+    return covers
+
+
+def crack_probability(model, img, crop_size, stride):
+    """Per-pixel crack probability of a BGR image, at the image's size.
+
+    An image larger than the crop is segmented window by window and the
+    windows' probabilities are averaged where they overlap. Only a window
+    at a time goes through the model and one float32 map of the image is
+    kept, so memory grows by 4 bytes per pixel whatever the model predicts
+    (MMSeg's slide inference holds float copies of the whole normalised
+    image and allocates a whole-image logit map for every window).
+    """
+    model.test_cfg = ConfigDict(mode='whole')
+    height, width = img.shape[:2]
+    if max(height, width) <= crop_size:
+        return window_probability(model, img)
+    ys = window_starts(height, crop_size, stride)
+    xs = window_starts(width, crop_size, stride)
+    prob = np.zeros((height, width), np.float32)
+    for y in ys:
+        for x in xs:
+            prob[y:y + crop_size, x:x + crop_size] += window_probability(
+                model, img[y:y + crop_size, x:x + crop_size])
+    # The windows form a grid: a pixel is covered by the windows over its
+    # row times those over its column.
+    prob /= coverage(height, ys, crop_size)[:, None]
+    prob /= coverage(width, xs, crop_size)
+    return prob
+
+
+def paint_overlay(img, mask, band=256):
+    """``overlay_mask`` band by band of rows, so its float copies of the
+    painted pixels stay the size of a band, not of the photo."""
+    out = np.empty_like(img)
+    for y in range(0, img.shape[0], band):
+        out[y:y + band] = overlay_mask(img[y:y + band], mask[y:y + band])
+    return out
 
 
 def main(argv=None):
@@ -128,10 +174,11 @@ def main(argv=None):
             continue
         prob = crack_probability(model, img, args.crop_size, args.stride)
         mask = (prob > args.threshold).astype(np.uint8)
+        del prob
         name = osp.splitext(osp.basename(path))[0]
         cv2.imwrite(osp.join(args.out_dir, 'masks', name + '.png'), mask * 255)
         cv2.imwrite(osp.join(args.out_dir, 'overlays', name + '.jpg'),
-                    overlay_mask(img, mask))
+                    paint_overlay(img, mask))
         measurements = measure_cracks(mask, args.mm_per_pixel, args.min_area)
         rows.append(dict(image=path, height=img.shape[0], width=img.shape[1],
                          **measurements.as_dict()))
