@@ -193,8 +193,12 @@ def measure_cracks(mask: np.ndarray,
     area = float(np.count_nonzero(binary))
     skeleton = skeletonize(binary)
     if area:
-        dist = cv2.distanceTransform(binary, cv2.DIST_L2,
-                                     cv2.DIST_MASK_PRECISE)
+        # Outside the photo counts as background, so a mask that is crack
+        # everywhere still has finite distances (otherwise OpenCV returns a
+        # huge value where no background pixel exists).
+        dist = cv2.distanceTransform(
+            cv2.copyMakeBorder(binary, 1, 1, 1, 1, cv2.BORDER_CONSTANT, 0),
+            cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
         # Thinning eats about half a width at each free end: add it back.
         neighbours = cv2.filter2D(skeleton, cv2.CV_16S, np.ones((3, 3)),
                                   borderType=cv2.BORDER_CONSTANT) - skeleton

@@ -93,6 +93,20 @@ def test_millimetres():
         measure_cracks(mask, mm_per_pixel=0)
 
 
+def test_mask_that_is_all_crack_has_finite_width():
+    result = measure_cracks(np.ones((40, 60), np.uint8))
+    assert result.area == 40 * 60 and result.num_cracks == 1
+    assert abs(result.max_width - 40) <= 2
+    assert 40 <= result.length <= 80
+
+
+def test_crack_cut_by_both_borders():
+    mask = band([(0, 200), (499, 200)], 7)
+    result = measure_cracks(mask)
+    assert result.length == pytest.approx(500, rel=0.1)
+    assert result.max_width == pytest.approx(7, rel=0.1)
+
+
 def test_empty_mask():
     result = measure_cracks(np.zeros((50, 60), np.uint8))
     assert (result.area, result.length, result.mean_width, result.max_width,
