@@ -144,9 +144,13 @@ def read_scalars(run_dir):
 
 
 def run_training(name, args):
-    cmd = train_command(name, args.data_root, args.work_dir)
+    cmd = train_command(name, osp.relpath(args.data_root, REPO),
+                        args.work_dir)
     printable = ' '.join(cmd)
     print(f'+ {printable}', flush=True)
+    commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
+                            cwd=REPO, capture_output=True,
+                            text=True).stdout.strip()
     env = dict(os.environ, PYTHONUNBUFFERED='1')
     tic = time.time()
     proc = subprocess.Popen([sys.executable] + cmd[1:], cwd=REPO, env=env)
@@ -162,9 +166,7 @@ def run_training(name, args):
         command=printable,
         train_wall_seconds=round(seconds, 1),
         train_peak_rss_mib=round(usage.ru_maxrss / 1024),
-        commit=subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
-                              cwd=REPO, capture_output=True,
-                              text=True).stdout.strip(),
+        commit=commit,
         date=datetime.date.today().isoformat(),
         **read_scalars(osp.join(REPO, args.work_dir, name)))
     return record
