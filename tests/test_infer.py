@@ -69,11 +69,13 @@ def test_folder_glob_and_bad_files(checkpoint, tmp_path):
 
 
 # Runs tools/infer.py (argv[2:]) in a fresh interpreter that prints its own
-# peak RSS. With argv[1] == 'noise', every window's prediction is replaced
+# peak RSS: VmHWM, the high-water mark of this process's memory map. (Not
+# getrusage's ru_maxrss: Linux carries the parent's peak across fork and
+# exec, so under a long pytest run it reports pytest's size.) With argv[1] == 'noise', every window's prediction is replaced
 # by pixel noise, the most pieces a mask can have, and OpenCV and PyTorch
 # use 32 threads, as on a many-core machine.
 PEAK_RSS_RUNNER = """
-import resource, runpy, sys
+import runpy, sys
 if sys.argv[1] == 'noise':
     import cv2, torch
     from crackdino_mm.evaluation import CrackMetric
@@ -88,7 +90,9 @@ try:
     runpy.run_path(sys.argv[0], run_name='__main__')
 except SystemExit as e:
     code = e.code
-print('PEAK_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+with open('/proc/self/status') as status:
+    peak = next(line for line in status if line.startswith('VmHWM:'))
+print('PEAK_KIB', peak.split()[1])
 sys.exit(code)
 """
 
