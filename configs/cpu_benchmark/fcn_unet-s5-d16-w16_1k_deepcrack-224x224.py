@@ -2,25 +2,12 @@
 # width 16 (a quarter of the original) with its FCN head and auxiliary
 # head, from scratch.
 _base_ = [
-    '../_base_/models/fcn_unet_s5-d16.py', '../_base_/datasets/deepcrack-224x224.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_1k_adamw-cosine.py'
+    '../_base_/models/fcn_unet_s5-d16.py',
+    '../_base_/datasets/deepcrack-224x224.py', '../_base_/default_runtime.py',
+    '../_base_/schedules/schedule_1k_adamw-cosine.py'
 ]
 model = dict(
     data_preprocessor=dict(size=(224, 224)),
     backbone=dict(base_channels=16),
     decode_head=dict(in_channels=16, channels=16),
-    auxiliary_head=dict(
-        type='FCNHead',
-        in_channels=32,
-        in_index=3,
-        channels=16,
-        num_convs=1,
-        concat_input=False,
-        dropout_ratio=0.1,
-        num_classes=2,
-        out_channels=1,
-        threshold={{_base_.crack_threshold}},
-        norm_cfg={{_base_.norm_cfg}},
-        align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=True,
-                         class_weight=[4.0], loss_weight=0.4)))
+    auxiliary_head=dict(in_channels=32, channels=16))

@@ -1,4 +1,5 @@
-# UNet (5 stages, 1/16 bottleneck) with an FCN head: MMSeg's UNet baseline.
+# UNet (5 stages, 1/16 bottleneck) with an FCN head and an auxiliary FCN
+# head on the 1/8 decoder stage: MMSeg's UNet baseline.
 # Inputs must be multiples of 16 (DeepCrack's 544x384 are).
 _base_ = ['./crack_losses.py']
 model = dict(
@@ -33,5 +34,20 @@ model = dict(
         out_channels=1,
         threshold={{_base_.crack_threshold}},
         loss_decode={{_base_.crack_loss}}),
+    auxiliary_head=dict(
+        type='FCNHead',
+        in_channels=128,
+        in_index=3,
+        channels=64,
+        num_convs=1,
+        concat_input=False,
+        dropout_ratio=0.1,
+        num_classes=2,
+        out_channels=1,
+        threshold={{_base_.crack_threshold}},
+        norm_cfg={{_base_.norm_cfg}},
+        align_corners=False,
+        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=True,
+                         class_weight=[4.0], loss_weight=0.4)),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
