@@ -11,9 +11,11 @@ teacher's backbone and the distillers learn from both teachers.
     python benchmarks/deepcrack_cpu.py figure      # test predictions PNG
     python benchmarks/deepcrack_cpu.py report      # benchmarks/RESULTS.md
 
-Each finished training is recorded in ``benchmarks/results/deepcrack_cpu.json``
-(metrics, wall time, peak memory, the exact command); an entry already
-recorded is skipped, so the runs can be spread over several sittings.
+The train stage runs ``tools/train.py`` and then evaluates the final
+checkpoint with ``tools/test.py``; both are recorded in
+``benchmarks/results/deepcrack_cpu.json`` (exact commands, wall time, peak
+memory, step time, test metrics). Recorded trainings and evaluations are
+skipped, so the runs can be spread over several sittings.
 """
 import argparse
 import datetime
@@ -96,6 +98,7 @@ def save_results(results):
 
 
 def teacher_checkpoint(work_dir, teacher):
+    """Final checkpoint of an entry (a teacher's is the distillers')."""
     return osp.join(work_dir, teacher, f'iter_{MAX_ITERS}.pth')
 
 
@@ -120,32 +123,62 @@ def train_command(name, data_root, work_dir):
     ]
 
 
+def test_command(name, data_root, work_dir):
+    """The tools/test.py command line evaluating an entry's final
+    checkpoint on the test split."""
+    return [
+        'python', 'tools/test.py', ENTRIES[name][0],
+        teacher_checkpoint(work_dir, name), '--work-dir',
+        osp.join(work_dir, name, 'test'), '--cfg-options',
+        f'test_dataloader.dataset.data_root={data_root}'
+    ]
+
+
+def _latest_run(run_dir, relative_path):
+    """``relative_path`` (with ``{run}`` for the run's timestamp) in the
+    newest mmengine run under ``run_dir`` that has it."""
+    paths = [
+        osp.join(run_dir, d, relative_path.format(run=d))
+        for d in sorted(os.listdir(run_dir)) if osp.isdir(osp.join(run_dir, d))
+    ]
+    paths = [p for p in paths if osp.isfile(p)]
+    if not paths:
+        raise FileNotFoundError(
+            f'no {relative_path.format(run="<timestamp>")} under {run_dir}')
+    return paths[-1]
+
+
 def read_scalars(run_dir):
-    """Training-step times and the final evaluation of one mmengine run."""
-    runs = sorted(
-        d for d in os.listdir(run_dir)
-        if osp.isfile(osp.join(run_dir, d, 'vis_data', 'scalars.json')))
-    if not runs:
-        raise FileNotFoundError(f'no scalars.json under {run_dir}')
-    path = osp.join(run_dir, runs[-1], 'vis_data', 'scalars.json')
+    """Training-step times and final loss of one mmengine training run."""
+    path = _latest_run(run_dir, osp.join('vis_data', 'scalars.json'))
     with open(path) as f:
         records = [json.loads(line) for line in f if line.strip()]
     steps = [r for r in records if 'time' in r and 'loss' in r]
-    evals = [r for r in records if 'crack_iou' in r]
-    if not evals:
-        raise RuntimeError(f'{path} has no evaluation: did training finish?')
+    if not steps:
+        raise RuntimeError(f'{path} has no training step: did it start?')
     # The first logged window includes start-up (data workers, allocator).
     timed = steps[1:] or steps
     return dict(
         step_seconds=sum(r['time'] for r in timed) / len(timed),
         data_seconds=sum(r['data_time'] for r in timed) / len(timed),
-        final_loss=steps[-1]['loss'] if steps else None,
-        metrics={k: v for k, v in evals[-1].items() if k != 'step'})
+        final_loss=steps[-1]['loss'])
 
 
-def run_training(name, args):
-    cmd = train_command(name, osp.relpath(args.data_root, REPO),
-                        args.work_dir)
+def read_test_metrics(test_dir):
+    """The metrics tools/test.py wrote for its newest run."""
+    path = _latest_run(test_dir, '{run}.json')
+    with open(path) as f:
+        metrics = json.load(f)
+    if 'crack_iou' not in metrics:
+        raise RuntimeError(f'{path} has no crack metrics: {sorted(metrics)}')
+    return {
+        k: v
+        for k, v in metrics.items() if k not in ('data_time', 'time', 'step')
+    }
+
+
+def run_tool(name, cmd):
+    """Run a tools/ command; its wall time, peak RSS and the commit."""
     printable = ' '.join(cmd)
     print(f'+ {printable}', flush=True)
     commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
@@ -159,17 +192,32 @@ def run_training(name, args):
     seconds = time.time() - tic
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
-        raise SystemExit(f'{name}: training failed with exit code {code}')
-    record = dict(
+        raise SystemExit(f'{name}: {cmd[1]} failed with exit code {code}')
+    return dict(command=printable, commit=commit,
+                date=datetime.date.today().isoformat(),
+                wall_seconds=round(seconds, 1),
+                peak_rss_mib=round(usage.ru_maxrss / 1024))
+
+
+def run_training(name, args):
+    run = run_tool(name, train_command(
+        name, osp.relpath(args.data_root, REPO), args.work_dir))
+    return dict(
         config=ENTRIES[name][0],
         description=ENTRIES[name][1],
-        command=printable,
-        train_wall_seconds=round(seconds, 1),
-        train_peak_rss_mib=round(usage.ru_maxrss / 1024),
-        commit=commit,
-        date=datetime.date.today().isoformat(),
+        command=run['command'],
+        train_wall_seconds=run['wall_seconds'],
+        train_peak_rss_mib=run['peak_rss_mib'],
+        commit=run['commit'],
+        date=run['date'],
         **read_scalars(osp.join(REPO, args.work_dir, name)))
-    return record
+
+
+def run_test(name, args):
+    run = run_tool(name, test_command(
+        name, osp.relpath(args.data_root, REPO), args.work_dir))
+    return dict(run, metrics=read_test_metrics(
+        osp.join(REPO, args.work_dir, name, 'test')))
 
 
 def cmd_train(args):
@@ -178,26 +226,37 @@ def cmd_train(args):
     if unknown:
         raise SystemExit(f'unknown entries {unknown}; known: {list(ENTRIES)}')
     for name in names:
-        results = load_results()
-        if name in results and not args.force:
+        recorded = load_results().get(name, {})
+        trained = 'train' in recorded and not args.force
+        if trained and 'test' in recorded:
             print(f'{name}: recorded already (use --force to rerun)')
             continue
-        missing = [
-            t for t in ENTRIES[name][2]
-            if not osp.isfile(
-                osp.join(REPO, teacher_checkpoint(args.work_dir, t)))
-        ]
-        if missing:
-            raise SystemExit(f'{name} needs the stage-1 teachers {missing} '
-                             'trained first')
-        record = run_training(name, args)
-        results = load_results()
-        results[name] = dict(results.get(name, {}), train=record)
-        save_results(results)
-        metrics = record['metrics']
+        if not trained:
+            missing = [
+                t for t in ENTRIES[name][2]
+                if not osp.isfile(
+                    osp.join(REPO, teacher_checkpoint(args.work_dir, t)))
+            ]
+            if missing:
+                raise SystemExit(f'{name} needs the stage-1 teachers '
+                                 f'{missing} trained first')
+            _record(name, train=run_training(name, args))
+        if not osp.isfile(
+                osp.join(REPO, teacher_checkpoint(args.work_dir, name))):
+            raise SystemExit(f'{name} is recorded as trained but its '
+                             'checkpoint is not in --work-dir; rerun it with '
+                             '--force')
+        test = run_test(name, args)
+        _record(name, test=test)
+        metrics = test['metrics']
         print(f'{name}: crack IoU {metrics["crack_iou"]:.2f}, F1 '
-              f'{metrics["crack_f1"]:.2f}, {record["train_wall_seconds"]:.0f}'
-              ' s', flush=True)
+              f'{metrics["crack_f1"]:.2f}', flush=True)
+
+
+def _record(name, **parts):
+    results = load_results()
+    results[name] = dict(results.get(name, {}), **parts)
+    save_results(results)
 
 
 def checkpoint_of(name, work_dir):
@@ -265,9 +324,10 @@ def synthetic_batch(batch_size, size, rng):
 
 
 def measure_one(name, work_dir, threads, queue):
-    """Inference images/s at 448x448 (the deployable model) and training
-    s/step (batch 8, 224x224, the config's optimiser), in a process of its
-    own so that its peak RSS is this entry's alone."""
+    """Inference images/s at 448x448 (the deployable model, predicting as
+    in the evaluation: nine 224x224 windows) and training s/step (batch 8,
+    224x224, the config's optimiser), in a process of its own so that its
+    peak RSS is this entry's alone."""
     import torch
     from mmengine.config import Config
     from mmengine.optim import build_optim_wrapper
@@ -391,10 +451,12 @@ def cmd_report(args):
         'and trained from the 300 official DeepCrack training images with '
         'one budget for every entry: **1000 iterations at batch 8, 224x224 '
         'crops** (27 epochs), AdamW lr 5e-4, warm-up + cosine, gradient '
-        'clipping 1.0, the crack-weighted BCE + Dice loss. Each is then '
-        'evaluated on the 237 test images at their own size, threshold '
-        '0.5, metrics summed over the dataset (ODS/OIS/AP sweep the '
-        'threshold; tolerance 0 px).', '',
+        'clipping 1.0, the crack-weighted BCE + Dice loss. The final '
+        'checkpoint is then evaluated by `tools/test.py` on the 237 test '
+        'images at their own size, predicted by 224x224 sliding windows '
+        '(stride 160, the training crop size), threshold 0.5, metrics '
+        'summed over the dataset (ODS/OIS/AP sweep the threshold; '
+        'tolerance 0 px).', '',
         '- Stage 1 trains the teachers from scratch: "base" = DINOv2 '
         'architecture, width 192, 12 blocks (ViT-Ti/14); "large" = width '
         '192, 24 blocks.',
@@ -420,22 +482,22 @@ def cmd_report(args):
         ' |', '|---|---|' + '---|' * len(ACCURACY_COLUMNS)
     ]
     for name, (_, description, _) in ENTRIES.items():
-        train = results.get(name, {}).get('train')
-        if train is None:
+        test = results.get(name, {}).get('test')
+        if test is None:
             lines.append(f'| {name} | {description} | not run yet |' +
                          ' |' * (len(ACCURACY_COLUMNS) - 1))
             continue
-        metrics = train['metrics']
+        metrics = test['metrics']
         lines.append(f'| {name} | {description} | ' + ' | '.join(
             _cell(metrics.get(key)) for key, _ in ACCURACY_COLUMNS) + ' |')
 
-    done = [n for n in ABLATION if 'train' in results.get(n, {})]
+    done = [n for n in ABLATION if 'test' in results.get(n, {})]
     if len(done) > 1:
-        base = results[done[0]]['train']['metrics']
+        base = results[done[0]]['test']['metrics']
         lines += ['', f'### Ablation: change against `{done[0]}`', '',
                   '| entry | crack IoU | F1 | ODS |', '|---|---|---|---|']
         for name in done[1:]:
-            metrics = results[name]['train']['metrics']
+            metrics = results[name]['test']['metrics']
             lines.append(f'| {name} | ' + ' | '.join(
                 f'{metrics[k] - base[k]:+.2f}'
                 for k in ('crack_iou', 'crack_f1', 'ods')) + ' |')
@@ -460,14 +522,17 @@ def cmd_report(args):
             _cell(speed.get('inference_images_per_second_448')),
             _cell(speed.get('inference_peak_rss_mib'), 0)
         ]) + ' |')
-    lines += ['', 'Distillers are measured at inference as the deployable '
-              'student alone (teachers removed, as `tools/export_student.py` '
-              'writes it).', '', '## Commands', '']
+    lines += ['', 'Inference predicts a 448x448 image as the evaluation '
+              'does (nine 224x224 windows, stride 160). Distillers are '
+              'measured at inference as the deployable student alone '
+              '(teachers removed, as `tools/export_student.py` writes it).',
+              '', '## Commands', '']
     for name in ENTRIES:
-        train = results.get(name, {}).get('train')
-        if train:
-            lines.append(f'- `{name}` (commit {train["commit"]}, '
-                         f'{train["date"]}): `{train["command"]}`')
+        for stage in ('train', 'test'):
+            run = results.get(name, {}).get(stage)
+            if run:
+                lines.append(f'- `{name}` {stage} (commit {run["commit"]}, '
+                             f'{run["date"]}): `{run["command"]}`')
     if osp.isfile(FIGURE):
         lines += ['', '## Test predictions', '',
                   '![test images, ground truth and each entry\'s '

@@ -63,15 +63,56 @@ def test_train_command_points_at_data_and_teachers(bench):
     assert not any('init_cfg' in o for o in teacher_options)
 
 
-def test_read_scalars_skips_start_up_and_takes_final_evaluation(
-        bench, tmp_path):
+def test_configs_predict_by_training_size_windows(bench):
+    """Every entry is evaluated alike: 224x224 windows, the training crop,
+    so no ViT sees padding or a resized position grid at test time; and
+    training does not evaluate (tools/test.py does, once)."""
+    for name, (config, _, _) in bench.ENTRIES.items():
+        cfg = Config.fromfile(osp.join(REPO, config))
+        test_cfg = cfg.model.test_cfg
+        assert test_cfg.mode == 'slide', name
+        assert tuple(test_cfg.crop_size) == (224, 224), name
+        assert tuple(test_cfg.stride) == (160, 160), name
+        assert cfg.train_cfg.val_begin > cfg.train_cfg.max_iters, name
+
+
+def test_test_command_evaluates_the_final_checkpoint(bench):
+    cmd = bench.test_command('unet', '/data/DC', 'runs')
+    assert cmd[:4] == ['python', 'tools/test.py', bench.ENTRIES['unet'][0],
+                       'runs/unet/iter_1000.pth']
+    assert cmd[cmd.index('--work-dir') + 1] == osp.join('runs', 'unet',
+                                                        'test')
+    assert cmd[cmd.index('--cfg-options') + 1:] == [
+        'test_dataloader.dataset.data_root=/data/DC'
+    ]
+
+
+def test_read_test_metrics_takes_the_newest_run(bench, tmp_path):
+    for run, iou in (('20260101_000000', 10.0), ('20260102_000000', 45.5)):
+        (tmp_path / run).mkdir()
+        (tmp_path / run / f'{run}.json').write_text(
+            json.dumps(dict(crack_iou=iou, ods=60.0, time=0.2,
+                            data_time=0.01)))
+    assert bench.read_test_metrics(str(tmp_path)) == dict(crack_iou=45.5,
+                                                          ods=60.0)
+    (tmp_path / '20260103_000000').mkdir()  # a run that wrote nothing
+    assert bench.read_test_metrics(str(tmp_path))['crack_iou'] == 45.5
+    (tmp_path / '20260104_000000').mkdir()
+    (tmp_path / '20260104_000000' / '20260104_000000.json').write_text(
+        json.dumps(dict(time=0.2)))
+    with pytest.raises(RuntimeError, match='no crack metrics'):
+        bench.read_test_metrics(str(tmp_path))
+    with pytest.raises(FileNotFoundError, match='no <timestamp>.json'):
+        bench.read_test_metrics(str(tmp_path / '20260103_000000'))
+
+
+def test_read_scalars_skips_start_up(bench, tmp_path):
     run = tmp_path / '20260101_000000' / 'vis_data'
     run.mkdir(parents=True)
     records = [
         dict(loss=2.0, time=9.0, data_time=1.0, step=25),
         dict(loss=1.0, time=2.0, data_time=0.2, step=50),
         dict(loss=0.5, time=4.0, data_time=0.4, step=75),
-        dict(crack_iou=40.0, crack_f1=57.1, step=75),
     ]
     (run / 'scalars.json').write_text(
         '\n'.join(json.dumps(r) for r in records) + '\n')
@@ -79,9 +120,8 @@ def test_read_scalars_skips_start_up_and_takes_final_evaluation(
     assert parsed['step_seconds'] == pytest.approx(3.0)
     assert parsed['data_seconds'] == pytest.approx(0.3)
     assert parsed['final_loss'] == 0.5
-    assert parsed['metrics'] == dict(crack_iou=40.0, crack_f1=57.1)
-    (run / 'scalars.json').write_text(json.dumps(records[0]) + '\n')
-    with pytest.raises(RuntimeError, match='no evaluation'):
+    (run / 'scalars.json').write_text(json.dumps(dict(lr=0.1)) + '\n')
+    with pytest.raises(RuntimeError, match='no training step'):
         bench.read_scalars(str(tmp_path))
 
 
@@ -92,11 +132,13 @@ def test_report_lists_missing_entries_and_ablation_changes(
     monkeypatch.setattr(bench, 'FIGURE', str(tmp_path / 'none.png'))
 
     def record(iou, f1, ods):
-        return dict(train=dict(
-            metrics=dict(crack_iou=iou, crack_f1=f1, ods=ods),
-            command='python tools/train.py X', commit='abc', date='d',
-            train_wall_seconds=900.0, step_seconds=2.5,
-            train_peak_rss_mib=1500))
+        return dict(
+            train=dict(command='python tools/train.py X', commit='abc',
+                       date='d', train_wall_seconds=900.0, step_seconds=2.5,
+                       train_peak_rss_mib=1500),
+            test=dict(metrics=dict(crack_iou=iou, crack_f1=f1, ods=ods),
+                      command='python tools/test.py X', commit='abc',
+                      date='d'))
 
     bench.save_results(dict(student_plain=record(40.0, 57.0, 60.0),
                             crackdino=record(43.5, 56.0, 61.25)))
@@ -105,6 +147,7 @@ def test_report_lists_missing_entries_and_ablation_changes(
     assert '| teacher_large |' in text and 'not run yet' in text
     assert '| crackdino | +3.50 | -1.00 | +1.25 |' in text
     assert '`python tools/train.py X`' in text
+    assert '`python tools/test.py X`' in text
 
 
 def test_deployable_model_loads_a_distiller_checkpoint(
@@ -130,3 +173,41 @@ def test_deployable_model_loads_a_distiller_checkpoint(
                        distiller.backbone.cls_token)
     mask = bench.predict(model, np.zeros((50, 71, 3), np.uint8))
     assert mask.shape == (50, 71) and set(np.unique(mask)) <= {0, 1}
+
+
+def test_train_stage_tests_what_is_trained_and_not_evaluated(
+        bench, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, 'RESULTS', str(tmp_path / 'r.json'))
+    calls = []
+    monkeypatch.setattr(bench, 'run_training',
+                        lambda name, args: calls.append(('train', name)) or
+                        dict(command='train'))
+    monkeypatch.setattr(
+        bench, 'run_test', lambda name, args: calls.append(('test', name)) or
+        dict(command='test', metrics=dict(crack_iou=50.0, crack_f1=66.0)))
+    work_dir = tmp_path / 'runs'
+    for name in ('teacher_base', 'unet'):
+        (work_dir / name).mkdir(parents=True)
+        (work_dir / name / 'iter_1000.pth').write_bytes(b'')
+    bench.save_results(dict(teacher_base=dict(train=dict(command='old'))))
+
+    def run(*extra):
+        calls.clear()
+        bench.cmd_train(bench.parse_args(
+            ['train', '--work-dir', str(work_dir), '--only', 'teacher_base',
+             'unet', *extra]))
+        return list(calls)
+
+    assert run() == [('test', 'teacher_base'), ('train', 'unet'),
+                     ('test', 'unet')]
+    results = bench.load_results()
+    assert results['teacher_base']['train'] == dict(command='old')
+    assert results['unet']['test']['metrics']['crack_iou'] == 50.0
+    assert run() == []
+    assert run('--force') == [('train', 'teacher_base'),
+                              ('test', 'teacher_base'), ('train', 'unet'),
+                              ('test', 'unet')]
+    with pytest.raises(SystemExit, match='teachers'):
+        bench.cmd_train(bench.parse_args(
+            ['train', '--work-dir', str(tmp_path / 'empty'), '--only',
+             'student_plain']))

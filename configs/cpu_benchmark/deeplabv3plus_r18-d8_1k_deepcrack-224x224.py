@@ -6,6 +6,7 @@ _base_ = [
 ]
 model = dict(
     data_preprocessor=dict(size=(224, 224)),
+    test_cfg=dict(mode='slide', crop_size=(224, 224), stride=(160, 160)),
     pretrained=None,
     backbone=dict(depth=18),
     decode_head=dict(in_channels=512, channels=128, c1_in_channels=64,

@@ -8,6 +8,7 @@ _base_ = [
 ]
 model = dict(
     data_preprocessor=dict(size=(224, 224)),
+    test_cfg=dict(mode='slide', crop_size=(224, 224), stride=(160, 160)),
     backbone=dict(base_channels=16),
     decode_head=dict(in_channels=16, channels=16),
     auxiliary_head=dict(in_channels=32, channels=16))

@@ -7,6 +7,7 @@ _base_ = [
 ]
 model = dict(
     data_preprocessor=dict(size=(224, 224)),
+    test_cfg=dict(mode='slide', crop_size=(224, 224), stride=(160, 160)),
     backbone=dict(
         arch=dict(_delete_=True, embed_dims=192, num_layers=12, num_heads=3,
                   feedforward_channels=768),

@@ -1,5 +1,9 @@
-# DeepCrack with 224x224 training crops (the CPU-scale benchmark). Testing
-# is unchanged: the 237 test images whole, at their own size.
+# DeepCrack with 224x224 training crops (the CPU-scale benchmark). The 237
+# test images keep their own size; each benchmark config predicts them with
+# 224x224 sliding windows (stride 160, 6 per image), so a ViT sees the
+# position-embedding grid and the unpadded input it was trained on (whole
+# 544x384 images would need 8 padding rows, and a false crack appeared along
+# that edge).
 _base_ = ['./deepcrack.py']
 crop_size = (224, 224)
 train_pipeline = [

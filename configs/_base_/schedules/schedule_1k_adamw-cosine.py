@@ -18,9 +18,11 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', eta_min=0.0, by_epoch=False,
          begin=warmup_iters, end=max_iters),
 ]
-# Evaluated once, at the end, on the test split (DeepCrack has no
-# validation split; the decision threshold stays at 0.5).
-train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+# No evaluation during training: the final checkpoint is evaluated on the
+# test split with tools/test.py (DeepCrack has no validation split; the
+# decision threshold stays at 0.5).
+train_cfg = dict(
+    max_iters=max_iters, val_interval=max_iters, val_begin=max_iters + 1)
 default_hooks = dict(
     logger=dict(interval=25),
     checkpoint=dict(interval=max_iters, max_keep_ckpts=1))
