@@ -469,7 +469,10 @@ def cmd_report(args):
         '- Training runs one at a time on the 2 cores; the wall times below '
         'are what each run took (other work on the machine slows them), '
         'the speed columns come from one separate `measure` run, so they '
-        'compare with each other.', '',
+        'compare with each other.',
+        '- Each entry is one run with mmengine\'s random seed (logged in its '
+        'work directory); the spread between seeds has not been measured, '
+        'so a difference of a point or two may be noise.', '',
         '## Reproduce', '', '```bash',
         'python benchmarks/deepcrack_cpu.py train     # every entry, '
         'skips recorded ones',
