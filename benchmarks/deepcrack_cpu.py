@@ -422,7 +422,7 @@ def cmd_figure(args):
     grid = cv2.resize(grid, None, fx=0.5, fy=0.5,
                       interpolation=cv2.INTER_AREA)
     os.makedirs(osp.dirname(FIGURE), exist_ok=True)
-    cv2.imwrite(FIGURE, grid)
+    cv2.imwrite(FIGURE, grid, [cv2.IMWRITE_PNG_COMPRESSION, 9])
     print(f'wrote {FIGURE}')
 
 
