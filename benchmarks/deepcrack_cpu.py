@@ -83,18 +83,26 @@ def default_data_root():
                                                       'DeepCrack')
 
 
-def load_results():
-    if not osp.isfile(RESULTS):
+def load_results_from(path):
+    if not osp.isfile(path):
         return {}
-    with open(RESULTS) as f:
+    with open(path) as f:
         return json.load(f)
 
 
-def save_results(results):
-    os.makedirs(osp.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, 'w') as f:
+def save_results_to(path, results):
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
         json.dump(results, f, indent=2)
         f.write('\n')
+
+
+def load_results():
+    return load_results_from(RESULTS)
+
+
+def save_results(results):
+    save_results_to(RESULTS, results)
 
 
 def teacher_checkpoint(work_dir, teacher):

@@ -1,8 +1,9 @@
+from .crack_folder import CrackFolderDataset
 from .deepcrack import DeepCrackDataset
 from .synthetic_crack import SyntheticCrackDataset
 from .transforms import LoadCrackAnnotations, binarize_crack_mask
 
 __all__ = [
-    'DeepCrackDataset', 'SyntheticCrackDataset', 'LoadCrackAnnotations',
-    'binarize_crack_mask'
+    'CrackFolderDataset', 'DeepCrackDataset', 'SyntheticCrackDataset',
+    'LoadCrackAnnotations', 'binarize_crack_mask'
 ]

@@ -118,6 +118,14 @@ class DualTeacherDistiller(EncoderDecoder):
             [0, 1).
         teacher_autocast (bool): Run the teachers under bfloat16 autocast
             on the input's device (their maps are cast back to float32).
+        grad_ratio_interval (int): Every this many training steps, log
+            ``distill_grad_ratio``: the norm of the distillation losses'
+            gradient on the student backbone's parameters over that of the
+            segmentation losses (two extra backward passes through the
+            student; 0 disables it). It shows whether distillation still
+            shapes the backbone: the reference recipe gives about 0.2 at
+            initialisation, 0.001 would mean it is effectively off. Under
+            DDP the ratio is this process's own (not all-reduced).
     """
 
     #: State-dict prefixes of the parts that are not the student.
@@ -131,11 +139,13 @@ class DualTeacherDistiller(EncoderDecoder):
                  neck: Optional[dict] = None,
                  auxiliary_head: Optional[dict] = None,
                  distill_loss: dict = dict(
-                     type='ChannelKLDistillLoss', temperature=3.0),
+                     type='ChannelKLDistillLoss', temperature=3.0,
+                     loss_weight=256.0),
                  distill_weight: float = 0.3,
                  seg_weight: float = 0.7,
                  center_momentum: float = 0.9,
                  teacher_autocast: bool = False,
+                 grad_ratio_interval: int = 50,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -164,6 +174,11 @@ class DualTeacherDistiller(EncoderDecoder):
         self.seg_weight = float(seg_weight)
         self.center_momentum = float(center_momentum)
         self.teacher_autocast = teacher_autocast
+        if grad_ratio_interval < 0:
+            raise ValueError('grad_ratio_interval must be >= 0, got '
+                             f'{grad_ratio_interval}')
+        self.grad_ratio_interval = int(grad_ratio_interval)
+        self._train_steps = 0
         self.distill_loss = MODELS.build(distill_loss)
 
         # A plain ModuleList: the parent's init_weights does not recurse
@@ -365,4 +380,31 @@ class DualTeacherDistiller(EncoderDecoder):
                     projections[k][position], self.center(k, i, teacher_map))
             losses[f'loss_distill_t{k}'] = (
                 self.distill_weight * self.teacher_weights[k] * loss)
+
+        due = self.grad_ratio_interval and \
+            self._train_steps % self.grad_ratio_interval == 0
+        self._train_steps += 1
+        if due and torch.is_grad_enabled():
+            seg = [v for n, v in seg_losses.items()
+                   if 'loss' in n and not n.endswith('loss_gp')]
+            distill = [v for n, v in losses.items()
+                       if n.startswith('loss_distill_t')]
+            losses['distill_grad_ratio'] = self.backbone_grad_ratio(
+                sum(distill), self.seg_weight * sum(seg))
         return losses
+
+    def backbone_grad_ratio(self, distill_loss: torch.Tensor,
+                            seg_loss: torch.Tensor) -> torch.Tensor:
+        """||d distill / d backbone|| / ||d seg / d backbone||, over the
+        student backbone's trainable parameters (graph kept for the step's
+        own backward)."""
+        params = [p for p in self.backbone.parameters() if p.requires_grad]
+
+        def norm(loss):
+            grads = torch.autograd.grad(loss, params, retain_graph=True,
+                                        allow_unused=True)
+            squares = [g.float().pow(2).sum() for g in grads if g is not None]
+            return torch.stack(squares).sum().sqrt() if squares else \
+                loss.new_zeros(())
+
+        return (norm(distill_loss) / norm(seg_loss).clamp_min(1e-12)).detach()

@@ -1,0 +1,245 @@
+"""CPU-scale test of what dual-teacher distillation transfers.
+
+"Foundation" teachers are trained on four public crack sets (no DeepCrack
+image) and evaluated zero-shot on DeepCrack; students start from the base
+teacher's backbone and are fine-tuned on the 300 DeepCrack training images
+only, with and without distillation, over several seeds; the strongest MMSeg
+baseline of the DeepCrack-only benchmark (SegFormer MiT-B0) is trained from
+scratch on DeepCrack and pre-trained on the crack sets then fine-tuned.
+Every model is evaluated in-domain (DeepCrack test) and cross-domain (the
+crack sets' test splits, which the students never trained on).
+
+    python tools/dataset_converters/lmm_crack_sets.py --source LMM_CHECKOUT
+    python benchmarks/crack_transfer_cpu.py train [--only NAME ...]
+    python benchmarks/crack_transfer_cpu.py report   # RESULTS + plot
+
+Runs and evaluations are recorded one by one in
+``benchmarks/results/crack_transfer_cpu.json`` (exact command, commit, wall
+time, peak memory, metrics) and skipped when recorded, so the benchmark
+resumes where it stopped. Train one model at a time: two would share the
+two cores.
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import deepcrack_cpu as dc  # noqa: E402
+
+REPO = dc.REPO
+RESULTS = osp.join(REPO, 'benchmarks', 'results', 'crack_transfer_cpu.json')
+WORK_DIR = 'work_dirs/crack_transfer'
+CRACK_SETS = ('Crack500', 'GAPs384', 'ShadowCrack', 'AigleRN-TRIMM')
+TEST_SETS = ('DeepCrack', ) + CRACK_SETS
+BUILD_COMMAND = ('python tools/dataset_converters/lmm_crack_sets.py '
+                 '--source <checkout of Omaralmaqtari/Lightweight-Modular-'
+                 'Model> --out data/crack_sets')
+SEEDS = (0, 1, 2)
+
+
+def _config(name, data='deepcrack'):
+    return f'configs/cpu_benchmark/{name}_1k_{data}-224x224.py'
+
+
+# arm -> (config, description, trained on, needs). "needs" are entries
+# whose final checkpoints the arm starts from or distils.
+ARMS = {
+    'teacher_base': (_config('dinov2-teacher-b_vit-w192d12', 'crack-sets'),
+                     '"base" teacher, ViT-192/12, crack sets', 'crack_sets',
+                     ()),
+    'teacher_large': (_config('dinov2-teacher-l_vit-w192d24', 'crack-sets'),
+                      '"large" teacher, ViT-192/24, crack sets',
+                      'crack_sets', ()),
+    'student_plain': (_config('crackdino-student-plainhead_vit-w192d12'),
+                      'student, plain decoder', 'deepcrack',
+                      ('teacher_base', )),
+    'student_lipschitz': (_config('crackdino-student-lipschitz_vit-w192d12'),
+                          'student + Lipschitz head', 'deepcrack',
+                          ('teacher_base', )),
+    'distill_plain': (_config('crackdino-distill-plainhead_vit-w192d12'),
+                      'student + dual-teacher distillation, plain decoder',
+                      'deepcrack', ('teacher_base', 'teacher_large')),
+    'crackdino': (_config('crackdino_vit-w192d12'),
+                  'full method: distillation + Lipschitz head', 'deepcrack',
+                  ('teacher_base', 'teacher_large')),
+    'crackdino_cosine': (_config('crackdino-cosine_vit-w192d12'),
+                         'full method, cosine distillation', 'deepcrack',
+                         ('teacher_base', 'teacher_large')),
+    'crackdino_mse': (_config('crackdino-mse_vit-w192d12'),
+                      'full method, MSE distillation', 'deepcrack',
+                      ('teacher_base', 'teacher_large')),
+    'segformer_pre': (_config('segformer_mit-b0', 'crack-sets'),
+                      'SegFormer MiT-B0, crack sets', 'crack_sets', ()),
+    'segformer_ft': (_config('segformer_mit-b0-crack-sets-pre'),
+                     'SegFormer MiT-B0, crack sets then DeepCrack',
+                     'deepcrack', ('segformer_pre', )),
+    'segformer_scratch': (_config('segformer_mit-b0'),
+                          'SegFormer MiT-B0, DeepCrack only', 'deepcrack',
+                          ()),
+}
+SEEDED = ('student_plain', 'student_lipschitz', 'distill_plain', 'crackdino',
+          'segformer_ft', 'segformer_scratch')
+
+
+def entries():
+    """Entry name -> (arm, seed), in the order they are run: teachers and
+    pre-training first, then one seed of every arm before the next seed,
+    then the single-seed loss variants."""
+    order = [('teacher_base', 0), ('teacher_large', 0), ('segformer_pre', 0)]
+    order += [(arm, seed) for seed in SEEDS for arm in SEEDED]
+    order += [('crackdino_cosine', 0), ('crackdino_mse', 0)]
+    return {entry_name(arm, seed): (arm, seed) for arm, seed in order}
+
+
+def entry_name(arm, seed):
+    return f'{arm}_s{seed}' if arm in SEEDED else arm
+
+
+def checkpoint(work_dir, name):
+    return osp.join(work_dir, name, f'iter_{dc.MAX_ITERS}.pth')
+
+
+def model_options(arm, work_dir):
+    """cfg-options pointing an arm at the checkpoints it starts from."""
+    needs = ARMS[arm][3]
+    options = []
+    if 'teacher_base' in needs:
+        options.append('model.backbone.init_cfg.checkpoint=' +
+                       checkpoint(work_dir, 'teacher_base'))
+    if 'teacher_large' in needs:
+        for index, teacher in enumerate(('teacher_large', 'teacher_base')):
+            options.append(f'model.teachers.{index}.backbone.init_cfg.'
+                           f'checkpoint={checkpoint(work_dir, teacher)}')
+    if 'segformer_pre' in needs:
+        options.append('model.backbone.init_cfg.checkpoint=' +
+                       checkpoint(work_dir, 'segformer_pre'))
+    return options
+
+
+def train_command(name, args):
+    arm, seed = entries()[name]
+    config, _, data, _ = ARMS[arm]
+    options = [f'randomness.seed={seed}']
+    if data == 'deepcrack':
+        options += [f'{loader}.dataset.data_root={args.data_root}'
+                    for loader in ('train_dataloader', 'val_dataloader',
+                                   'test_dataloader')]
+    else:
+        options += [
+            f'train_dataloader.dataset.datasets.{i}.data_root='
+            f'{osp.join(args.crack_sets_root, s)}'
+            for i, s in enumerate(CRACK_SETS)
+        ]
+    options += model_options(arm, args.work_dir)
+    return ['python', 'tools/train.py', config, '--work-dir',
+            osp.join(args.work_dir, name), '--cfg-options', *options]
+
+
+def test_root(test_set, args):
+    if test_set == 'DeepCrack':
+        return args.data_root
+    return osp.join(args.crack_sets_root, test_set)
+
+
+def test_command(name, test_set, args):
+    """tools/test.py on one test set: only its data_root changes."""
+    arm, _ = entries()[name]
+    return ['python', 'tools/test.py', ARMS[arm][0],
+            checkpoint(args.work_dir, name), '--work-dir',
+            osp.join(args.work_dir, name, f'test_{test_set}'),
+            '--cfg-options',
+            f'test_dataloader.dataset.data_root={test_root(test_set, args)}',
+            *model_options(arm, args.work_dir)]
+
+
+def check_data(args):
+    """Clear errors for data that is missing or not built yet."""
+    if not osp.isdir(osp.join(REPO, args.data_root, 'train_img')):
+        raise SystemExit(f'DeepCrack not found at {args.data_root} '
+                         '(train_img/, train_lab/, test_img/, test_lab/); '
+                         'give --data-root')
+    missing = [s for s in CRACK_SETS if not osp.isdir(
+        osp.join(REPO, args.crack_sets_root, s, 'train_img'))]
+    if missing:
+        raise SystemExit(f'crack sets {missing} are not built under '
+                         f'{args.crack_sets_root}; build them with:\n  '
+                         f'{BUILD_COMMAND}')
+
+
+def _record(name, **parts):
+    results = dc.load_results_from(RESULTS)
+    entry = results.setdefault(name, {})
+    for key, value in parts.items():
+        if isinstance(value, dict) and isinstance(entry.get(key), dict):
+            entry[key].update(value)
+        else:
+            entry[key] = value
+    dc.save_results_to(RESULTS, results)
+
+
+def cmd_train(args):
+    check_data(args)
+    known = entries()
+    names = args.only or list(known)
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise SystemExit(f'unknown entries {unknown}; known: {list(known)}')
+    for name in names:
+        arm, seed = known[name]
+        recorded = dc.load_results_from(RESULTS).get(name, {})
+        if 'train' not in recorded or args.force:
+            missing = [n for n in ARMS[arm][3] if not osp.isfile(
+                osp.join(REPO, checkpoint(args.work_dir, n)))]
+            if missing:
+                raise SystemExit(f'{name} needs {missing} trained first')
+            run = dc.run_tool(name, train_command(name, args))
+            _record(name, train=dict(
+                run, arm=arm, seed=seed, config=ARMS[arm][0],
+                **dc.read_scalars(osp.join(REPO, args.work_dir, name))),
+                test={})
+        if not osp.isfile(osp.join(REPO, checkpoint(args.work_dir, name))):
+            raise SystemExit(f'{name} is recorded as trained but its '
+                             'checkpoint is missing; rerun it with --force')
+        for test_set in TEST_SETS:
+            if test_set in dc.load_results_from(RESULTS)[name].get(
+                    'test', {}) and not args.force:
+                continue
+            run = dc.run_tool(name, test_command(name, test_set, args))
+            metrics = dc.read_test_metrics(osp.join(
+                REPO, args.work_dir, name, f'test_{test_set}'))
+            _record(name, test={test_set: dict(run, metrics=metrics)})
+            print(f'{name} on {test_set}: crack IoU '
+                  f'{metrics["crack_iou"]:.2f}, F1 {metrics["crack_f1"]:.2f},'
+                  f' ODS {metrics["ods"]:.2f}', flush=True)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split('\n', 1)[1])
+    parser.add_argument('stage', choices=['train', 'report'])
+    parser.add_argument('--only', nargs='+', metavar='NAME',
+                        help=f'entries to run (default all): '
+                        f'{list(entries())}')
+    parser.add_argument('--force', action='store_true',
+                        help='rerun entries that are recorded already')
+    parser.add_argument('--data-root',
+                        default=osp.relpath(dc.default_data_root(), REPO))
+    parser.add_argument('--crack-sets-root', default='data/crack_sets')
+    parser.add_argument('--work-dir', default=WORK_DIR)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.stage == 'train':
+        cmd_train(args)
+    else:
+        from crack_transfer_report import write_report
+        write_report(dc.load_results_from(RESULTS), entries(), ARMS,
+                     TEST_SETS)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,114 @@
+import os
+import os.path as osp
+from typing import Dict, List, Optional, Sequence
+
+import cv2
+from mmseg.datasets import BaseSegDataset
+from mmseg.registry import DATASETS
+
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
+
+
+def files_by_key(folder: str, suffix: Optional[str],
+                 problems: List[str]) -> Dict[str, str]:
+    """Files of a folder by pairing key: the name without ``suffix``, or,
+    with ``suffix=None``, the stem of every file with an image extension.
+    Two files with one key are reported in ``problems``."""
+    found = {}
+    for name in sorted(os.listdir(folder)):
+        if suffix is None:
+            key, extension = osp.splitext(name)
+            if extension.lower() not in IMAGE_SUFFIXES:
+                continue
+        elif name.endswith(suffix) and len(name) > len(suffix):
+            key = name[:-len(suffix)]
+        else:
+            continue
+        if key in found:
+            problems.append(f'two files for {key!r} in {folder}: '
+                            f'{osp.basename(found[key])} and {name}')
+        found[key] = osp.join(folder, name)
+    return found
+
+
+@DATASETS.register_module()
+class CrackFolderDataset(BaseSegDataset):
+    """Crack data as an image folder and a mask folder, paired by name.
+
+    Any public crack set, or a user's own photos, trains and tests by
+    config alone: ``data_root`` plus ``data_prefix`` name the two folders,
+    and an image pairs with the mask whose name has the same key, the name
+    without ``img_suffix`` / ``seg_map_suffix`` (``'.jpg'``,
+    ``'_mask.png'``, ...; ``None``, the default, takes the stem of any
+    .jpg/.jpeg/.png/.bmp/.tif/.tiff file). ``LoadCrackAnnotations`` maps
+    masks of any common encoding to 0/1: 0/255, 0/1, 16-bit, grey JPEG or
+    antialiased masks (thresholded at half range) and RGB/RGBA masks.
+
+    Building the dataset checks every file and raises one error that lists
+    every problem: a missing or empty folder, an image without a mask, a
+    mask without an image, two files with one key, a file that cannot be
+    decoded.
+
+    Args:
+        img_suffix (str, optional): Ending of the image file names.
+        seg_map_suffix (str, optional): Ending of the mask file names.
+        check_files (bool): Decode every file once (at 1/8 scale) to catch
+            broken ones before training starts.
+    """
+    METAINFO = dict(
+        classes=('background', 'crack'), palette=[[0, 0, 0], [255, 64, 0]])
+
+    def __init__(self,
+                 data_prefix: dict = dict(
+                     img_path='train_img', seg_map_path='train_lab'),
+                 img_suffix: Optional[str] = None,
+                 seg_map_suffix: Optional[str] = None,
+                 check_files: bool = True,
+                 **kwargs):
+        self.check_files = check_files
+        super().__init__(data_prefix=data_prefix, img_suffix=img_suffix,
+                         seg_map_suffix=seg_map_suffix, **kwargs)
+
+    def load_data_list(self) -> Sequence[dict]:
+        img_dir = self.data_prefix.get('img_path', '')
+        ann_dir = self.data_prefix.get('seg_map_path', '')
+        problems = []
+        for name, folder in (('image', img_dir), ('mask', ann_dir)):
+            if not osp.isdir(folder):
+                problems.append(f'{name} folder {folder} does not exist')
+        if problems:
+            raise FileNotFoundError(
+                f'{type(self).__name__} under {self.data_root!r}: ' +
+                '; '.join(problems))
+        images = files_by_key(img_dir, self.img_suffix, problems)
+        masks = files_by_key(ann_dir, self.seg_map_suffix, problems)
+        for name, found, folder, suffix in (
+                ('image', images, img_dir, self.img_suffix),
+                ('mask', masks, ann_dir, self.seg_map_suffix)):
+            if not found:
+                problems.append(
+                    f'no {name} in {folder} (expected names ending in '
+                    f'{suffix or " or ".join(IMAGE_SUFFIXES)})')
+        for key in sorted(set(images) - set(masks)):
+            problems.append(f'image {images[key]} has no mask in {ann_dir}')
+        for key in sorted(set(masks) - set(images)):
+            problems.append(f'mask {masks[key]} has no image in {img_dir}')
+        paired = sorted(set(images) & set(masks))
+        if self.check_files:
+            for key in paired:
+                for path in (images[key], masks[key]):
+                    if cv2.imread(path, cv2.IMREAD_REDUCED_GRAYSCALE_8) \
+                            is None:
+                        problems.append(f'{path} cannot be decoded')
+        if problems:
+            raise ValueError(
+                f'{len(problems)} problem(s) in the crack data '
+                f'({img_dir}, {ann_dir}):\n  ' + '\n  '.join(problems))
+        return [
+            dict(
+                img_path=images[key],
+                seg_map_path=masks[key],
+                label_map=self.label_map,
+                reduce_zero_label=self.reduce_zero_label,
+                seg_fields=[]) for key in paired
+        ]
