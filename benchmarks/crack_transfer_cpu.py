@@ -120,10 +120,11 @@ def train_command(name, args):
     arm, seed = entries()[name]
     config, _, data, _ = ARMS[arm]
     options = [f'randomness.seed={seed}']
+    # Validation and testing are DeepCrack's in every config.
+    options += [f'{loader}.dataset.data_root={args.data_root}'
+                for loader in ('val_dataloader', 'test_dataloader')]
     if data == 'deepcrack':
-        options += [f'{loader}.dataset.data_root={args.data_root}'
-                    for loader in ('train_dataloader', 'val_dataloader',
-                                   'test_dataloader')]
+        options.append(f'train_dataloader.dataset.data_root={args.data_root}')
     else:
         options += [
             f'train_dataloader.dataset.datasets.{i}.data_root='
