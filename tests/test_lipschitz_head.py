@@ -160,3 +160,43 @@ def test_binary_dice_targets_the_crack_class():
     # Ignored pixels do not count, whatever is predicted there.
     perfect[0, 0, 3, 0] = 20.0
     assert dice(perfect, target) < 1e-6
+
+
+@pytest.mark.parametrize('one_sided', [True, False])
+def test_penalty_is_a_bound_unless_two_sided(one_sided):
+    feats, samples = crack_batch()
+
+    def penalty(target):
+        torch.manual_seed(0)
+        head = MODELS.build(head_cfg(gp_weight=1.0, gp_target=target,
+                                     gp_one_sided=one_sided))
+        head.train()
+        losses = head.loss(feats, samples, None)
+        return float(losses['loss_gp']), float(losses['gp_grad_norm'])
+
+    _, norm = penalty(0.0)
+    below, _ = penalty(norm * 4)  # the head is far less sensitive
+    above, _ = penalty(norm / 4)
+    assert above == pytest.approx((norm * 3 / 4)**2, rel=0.05)
+    if one_sided:
+        assert below == 0.0
+    else:
+        assert below == pytest.approx((norm * 3)**2, rel=0.05)
+
+
+def test_bce_is_averaged_over_labelled_pixels_only():
+    """Padding labelled 255 changes neither loss of the crack config."""
+    from mmengine.config import Config
+    import os.path as osp
+    cfg = Config.fromfile(osp.join(osp.dirname(__file__), '..', 'configs',
+                                   '_base_', 'models', 'crack_losses.py'))
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 1, 8, 8, generator=g)
+    labels = (torch.rand(2, 8, 8, generator=g) > 0.8).long()
+    padded_logits = torch.nn.functional.pad(logits, (0, 8, 0, 8), value=3.0)
+    padded_labels = torch.nn.functional.pad(labels, (0, 8, 0, 8), value=255)
+    for loss_cfg in cfg.crack_loss:
+        loss = MODELS.build(loss_cfg)
+        torch.testing.assert_close(
+            loss(padded_logits, padded_labels, ignore_index=255),
+            loss(logits, labels, ignore_index=255))

@@ -4,4 +4,4 @@
 _base_ = ['./crackdino_vit-w192d12_1k_deepcrack-224x224.py']
 model = dict(
     distill_loss=dict(_delete_=True, type='CosineDistillLoss',
-                      loss_weight=0.037))
+                      loss_weight=0.068))

@@ -4,4 +4,4 @@
 # crackdino_distiller_vit-w192d12.py).
 _base_ = ['./crackdino_vit-w192d12_1k_deepcrack-224x224.py']
 model = dict(
-    distill_loss=dict(_delete_=True, type='MSEDistillLoss', loss_weight=3.6))
+    distill_loss=dict(_delete_=True, type='MSEDistillLoss', loss_weight=6.5))
