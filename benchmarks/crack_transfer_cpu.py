@@ -20,6 +20,7 @@ resumes where it stopped. Train one model at a time: two would share the
 two cores.
 """
 import argparse
+import json
 import os.path as osp
 import sys
 
@@ -167,6 +168,24 @@ def check_data(args):
                          f'{BUILD_COMMAND}')
 
 
+TRACED = ('distill_grad_ratio', 'decode.gp_grad_norm', 'loss_distill_t0',
+          'loss_distill_t1')
+
+
+def read_trace(run_dir):
+    """First and last logged value of the distillation and penalty
+    scalars of one training run (absent ones left out)."""
+    path = dc._latest_run(run_dir, osp.join('vis_data', 'scalars.json'))
+    with open(path) as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    trace = {}
+    for key in TRACED:
+        values = [r[key] for r in records if key in r]
+        if values:
+            trace[key] = dict(first=values[0], last=values[-1])
+    return trace
+
+
 def _record(name, **parts):
     results = dc.load_results_from(RESULTS)
     entry = results.setdefault(name, {})
@@ -196,7 +215,8 @@ def cmd_train(args):
             run = dc.run_tool(name, train_command(name, args))
             _record(name, train=dict(
                 run, arm=arm, seed=seed, config=ARMS[arm][0],
-                **dc.read_scalars(osp.join(REPO, args.work_dir, name))),
+                **dc.read_scalars(osp.join(REPO, args.work_dir, name)),
+                trace=read_trace(osp.join(REPO, args.work_dir, name))),
                 test={})
         if not osp.isfile(osp.join(REPO, checkpoint(args.work_dir, name))):
             raise SystemExit(f'{name} is recorded as trained but its '
@@ -237,9 +257,9 @@ def main(argv=None):
     if args.stage == 'train':
         cmd_train(args)
     else:
-        from crack_transfer_report import write_report
-        write_report(dc.load_results_from(RESULTS), entries(), ARMS,
-                     TEST_SETS)
+        import crack_transfer_report
+        crack_transfer_report.write(dc.load_results_from(RESULTS),
+                                    entries(), ARMS, TEST_SETS)
 
 
 if __name__ == '__main__':

@@ -70,3 +70,50 @@ def test_missing_crack_sets_name_the_build_command(bench, tmp_path,
                              '--crack-sets-root', str(tmp_path)])
     with pytest.raises(SystemExit, match='lmm_crack_sets.py --source'):
         bench.check_data(args)
+
+
+def fake_results(bench, iou_by_arm):
+    results = {}
+    for name, (arm, seed) in bench.entries().items():
+        if arm not in iou_by_arm:
+            continue
+        values = iou_by_arm[arm]
+        iou = values[seed % len(values)]
+        results[name] = dict(
+            train=dict(commit='abc', date='2026-01-01', wall_seconds=1.0,
+                       command=f'train {name}',
+                       trace={'distill_grad_ratio': dict(first=0.3,
+                                                         last=0.1)}),
+            test={s: dict(commit='abc', command=f'test {name} {s}',
+                          metrics=dict(crack_iou=iou + i, crack_f1=iou,
+                                       ods=iou))
+                  for i, s in enumerate(bench.TEST_SETS)})
+    return results
+
+
+def test_report_summarises_seeds_and_judges_by_spread(bench, tmp_path,
+                                                      monkeypatch):
+    import crack_transfer_report as report
+    import deepcrack_cpu
+    path = tmp_path / 'RESULTS.md'
+    path.write_text('intro\n\n<!-- crack_transfer_cpu -->\nstale block\n'
+                    '<!-- /crack_transfer_cpu -->\nkept\n')
+    monkeypatch.setattr(deepcrack_cpu, 'REPORT', str(path))
+    monkeypatch.setattr(report, 'PLOT', str(tmp_path / 'plot.png'))
+    results = fake_results(bench, dict(
+        student_plain=[60.0, 62.0, 64.0], crackdino=[70.0, 71.0, 72.0],
+        distill_plain=[61.0, 65.0, 63.0], teacher_base=[50.0]))
+    report.write(results, bench.entries(), bench.ARMS, bench.TEST_SETS)
+    text = path.read_text()
+    assert text.startswith('intro') and text.rstrip().endswith('kept')
+    assert 'stale block' not in text
+    # DeepCrack column: mean and sample sd of the seeds; cross-domain mean
+    # averages the four other sets (+1..+4) per seed.
+    assert '| student_plain | student, plain decoder | 62.00 ± 2.00 (3) |' \
+        in text
+    assert '64.50 ± 2.00 (3) |' in text
+    assert '| teacher_base |' in text and '| 50.00 |' in text
+    assert '| crackdino | +9.00 (exceeds the spread)' in text
+    assert '| distill_plain | +1.00 (within the spread)' in text
+    assert '0.3 → 0.1' in text
+    assert (tmp_path / 'plot.png').stat().st_size > 0

@@ -1,0 +1,176 @@
+"""Tables and plot of the crack-transfer benchmark (its ``report`` stage).
+
+Seeded arms are summarised as mean +- sample standard deviation over their
+seeds; a difference between two arms counts as real only where it exceeds
+the sum of their two spreads (their mean +- sd intervals do not overlap).
+"""
+import os.path as osp
+import statistics
+
+import deepcrack_cpu as dc
+
+PLOT = osp.join(dc.REPO, 'benchmarks', 'results', 'crack_transfer_cpu.png')
+SECTION = 'crack_transfer_cpu'
+METRICS = (('crack_iou', 'crack IoU'), ('crack_f1', 'F1'), ('ods', 'ODS'))
+BASELINE_ARM = 'student_plain'
+
+
+def arm_values(results, entries, arm, test_set, metric):
+    """The metric of every evaluated seed of an arm."""
+    return [results[name]['test'][test_set]['metrics'][metric]
+            for name, (a, _) in entries.items()
+            if a == arm and test_set in results.get(name, {}).get('test', {})]
+
+
+def cross_domain_values(results, entries, arm, test_sets, metric):
+    """Per seed, the mean of the metric over the cross-domain sets (only
+    seeds evaluated on all of them)."""
+    values = []
+    for name, (a, _) in entries.items():
+        tests = results.get(name, {}).get('test', {})
+        if a == arm and all(s in tests for s in test_sets):
+            values.append(statistics.mean(
+                tests[s]['metrics'][metric] for s in test_sets))
+    return values
+
+
+def summary(values):
+    """(mean, sd, n); sd is 0 for a single value."""
+    if not values:
+        return None
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return statistics.mean(values), sd, len(values)
+
+
+def cell(stats):
+    if stats is None:
+        return 'not run'
+    mean, sd, n = stats
+    return f'{mean:.2f}' if n == 1 else f'{mean:.2f} ± {sd:.2f} ({n})'
+
+
+def verdict(a, b):
+    """How arm a compares with arm b, by their means and spreads."""
+    if a is None or b is None:
+        return ''
+    diff = a[0] - b[0]
+    if a[2] < 2 or b[2] < 2:
+        return f'{diff:+.2f} (single seed)'
+    real = abs(diff) > a[1] + b[1]
+    return f'{diff:+.2f} ({"exceeds" if real else "within"} the spread)'
+
+
+def columns(results, entries, arm, test_sets, metric):
+    cross = test_sets[1:]
+    stats = [summary(arm_values(results, entries, arm, s, metric))
+             for s in test_sets]
+    stats.append(summary(cross_domain_values(results, entries, arm, cross,
+                                             metric)))
+    return stats
+
+
+def write(results, entries, arms, test_sets):
+    arm_order = list(dict.fromkeys(a for a, _ in entries.values()))
+    header = ['arm', 'what'] + list(test_sets) + ['cross-domain mean']
+    lines = [
+        '## Does distillation transfer? Crack-set teachers, DeepCrack '
+        'students', '',
+        'Written by `python benchmarks/crack_transfer_cpu.py report` from '
+        '`benchmarks/results/crack_transfer_cpu.json`, where each figure '
+        'sits next to the exact command and commit that produced it.', '',
+        'Teachers and the SegFormer pre-training see only the training '
+        'splits of Crack500, GAPs384, ShadowCrack and AigleRN-TRIMM (6,770 '
+        'crops; `tools/dataset_converters/lmm_crack_sets.py`), never a '
+        'DeepCrack image: their DeepCrack column is zero-shot transfer. '
+        'Students start from the base teacher\'s backbone and are '
+        'fine-tuned on the 300 DeepCrack training images only; their '
+        'crack-set columns are cross-domain (the students never trained on '
+        'those sets, their teachers trained on the training splits). One '
+        'budget for every run: 1000 iterations, batch 8, 224x224 crops, '
+        'AdamW 5e-4, warm-up + cosine. Evaluation: `tools/test.py` on each '
+        'test split at its own size, 224x224 windows, threshold 0.5, '
+        'dataset-level metrics (%). Cells: mean ± standard deviation '
+        '(number of seeds); a difference is called real only where it '
+        'exceeds the sum of the two spreads.', '']
+    for metric, title in METRICS:
+        lines += [f'### {title}', '',
+                  '| ' + ' | '.join(header) + ' |',
+                  '|' + '---|' * len(header)]
+        for arm in arm_order:
+            stats = columns(results, entries, arm, test_sets, metric)
+            lines.append(f'| {arm} | {arms[arm][1]} | ' +
+                         ' | '.join(cell(s) for s in stats) + ' |')
+        lines.append('')
+    base = columns(results, entries, BASELINE_ARM, test_sets, 'crack_iou')
+    lines += [f'### Crack IoU against `{BASELINE_ARM}`', '',
+              '| arm | ' + ' | '.join(header[2:]) + ' |',
+              '|---|' + '---|' * (len(header) - 2)]
+    for arm in arm_order:
+        if arm == BASELINE_ARM or arms[arm][2] != 'deepcrack':
+            continue
+        stats = columns(results, entries, arm, test_sets, 'crack_iou')
+        lines.append(f'| {arm} | ' + ' | '.join(
+            verdict(a, b) for a, b in zip(stats, base)) + ' |')
+    lines += ['', '### Distillation strength during training', '',
+              'Logged by the distiller every 50 steps: '
+              '`distill_grad_ratio` = norm of the distillation gradient on '
+              'the student backbone / norm of the segmentation gradient '
+              '(first and last logged value); `gp_grad_norm` = the '
+              'Lipschitz head\'s normalised input-gradient norm (bound 0.8).',
+              '', '| entry | distill_grad_ratio | loss_distill_t0 (large) | '
+              'loss_distill_t1 (base) | gp_grad_norm |', '|---|---|---|---|---|']
+    for name in entries:
+        trace = results.get(name, {}).get('train', {}).get('trace', {})
+        if not trace:
+            continue
+        cells = [trace.get(k) for k in ('distill_grad_ratio',
+                                        'loss_distill_t0', 'loss_distill_t1',
+                                        'decode.gp_grad_norm')]
+        lines.append(f'| {name} | ' + ' | '.join(
+            '' if c is None else f'{c["first"]:.4g} → {c["last"]:.4g}'
+            for c in cells) + ' |')
+    if write_plot(results, entries, arm_order, test_sets):
+        lines += ['', '![in-domain against cross-domain crack IoU per arm]'
+                  '(results/crack_transfer_cpu.png)', '',
+                  'Each point is an arm\'s mean over its seeds; bars are one '
+                  'standard deviation.']
+    lines += ['', '### Commands', '']
+    for name in entries:
+        entry = results.get(name, {})
+        if 'train' in entry:
+            run = entry['train']
+            lines.append(f'- `{name}` train (commit {run["commit"]}, '
+                         f'{run["date"]}, {run["wall_seconds"]:.0f} s): '
+                         f'`{run["command"]}`')
+        for test_set, run in entry.get('test', {}).items():
+            lines.append(f'- `{name}` test on {test_set} (commit '
+                         f'{run["commit"]}): `{run["command"]}`')
+    dc.write_section(dc.REPORT, SECTION, lines)
+    print(f'wrote {dc.REPORT}')
+
+
+def write_plot(results, entries, arm_order, test_sets):
+    """In-domain against cross-domain crack IoU, one point per arm."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    points = []
+    for arm in arm_order:
+        stats = columns(results, entries, arm, test_sets, 'crack_iou')
+        if stats[0] is not None and stats[-1] is not None:
+            points.append((arm, stats[0], stats[-1]))
+    if not points:
+        return False
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for arm, (x, x_sd, _), (y, y_sd, _) in points:
+        ax.errorbar(x, y, xerr=x_sd, yerr=y_sd, fmt='o', capsize=3)
+        ax.annotate(arm, (x, y), textcoords='offset points', xytext=(5, 5),
+                    fontsize=8)
+    ax.set_xlabel('in-domain: DeepCrack test crack IoU (%)')
+    ax.set_ylabel('cross-domain: mean crack IoU over ' +
+                  ', '.join(test_sets[1:]) + ' (%)')
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(PLOT, dpi=120)
+    plt.close(fig)
+    return True
