@@ -11,6 +11,7 @@ crack sets' test splits, which the students never trained on).
 
     python tools/dataset_converters/lmm_crack_sets.py --source LMM_CHECKOUT
     python benchmarks/crack_transfer_cpu.py train [--only NAME ...]
+    python benchmarks/crack_transfer_cpu.py analyse  # feature agreement
     python benchmarks/crack_transfer_cpu.py report   # RESULTS + plot
 
 Runs and evaluations are recorded one by one in
@@ -239,7 +240,7 @@ def parse_args(argv=None):
         description=__doc__.split('\n')[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('\n', 1)[1])
-    parser.add_argument('stage', choices=['train', 'report'])
+    parser.add_argument('stage', choices=['train', 'analyse', 'report'])
     parser.add_argument('--only', nargs='+', metavar='NAME',
                         help=f'entries to run (default all): '
                         f'{list(entries())}')
@@ -256,6 +257,17 @@ def main(argv=None):
     args = parse_args(argv)
     if args.stage == 'train':
         cmd_train(args)
+    elif args.stage == 'analyse':
+        import crack_transfer_analysis
+        check_data(args)
+        found = crack_transfer_analysis.analyse(
+            dc.load_results_from(RESULTS), entries(), ARMS,
+            {s: test_root(s, args) for s in TEST_SETS}, args.work_dir,
+            checkpoint)
+        for name, cka in found.items():
+            _record(name, analysis=dict(
+                linear_cka=cka, command='python benchmarks/'
+                'crack_transfer_cpu.py analyse', commit=dc.git_commit()))
     else:
         import crack_transfer_report
         crack_transfer_report.write(dc.load_results_from(RESULTS),

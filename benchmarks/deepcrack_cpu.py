@@ -185,13 +185,16 @@ def read_test_metrics(test_dir):
     }
 
 
+def git_commit():
+    return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=REPO,
+                          capture_output=True, text=True).stdout.strip()
+
+
 def run_tool(name, cmd):
     """Run a tools/ command; its wall time, peak RSS and the commit."""
     printable = ' '.join(cmd)
     print(f'+ {printable}', flush=True)
-    commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
-                            cwd=REPO, capture_output=True,
-                            text=True).stdout.strip()
+    commit = git_commit()
     env = dict(os.environ, PYTHONUNBUFFERED='1')
     tic = time.time()
     proc = subprocess.Popen([sys.executable] + cmd[1:], cwd=REPO, env=env)
@@ -275,6 +278,13 @@ def checkpoint_of(name, work_dir):
 def build_trained(name, work_dir):
     """The deployable model of an entry (a distiller's student alone),
     with its trained weights loaded with strict keys."""
+    return build_deployable(osp.join(REPO, ENTRIES[name][0]),
+                            checkpoint_of(name, work_dir))
+
+
+def build_deployable(config, checkpoint):
+    """A config's deployable model (a distiller's student alone) with a
+    checkpoint's weights loaded with strict keys, in eval mode."""
     import torch
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
@@ -282,11 +292,12 @@ def build_trained(name, work_dir):
 
     from crackdino_mm.models.segmentors import DualTeacherDistiller
     init_default_scope('mmseg')
-    model_cfg = Config.fromfile(osp.join(REPO, ENTRIES[name][0])).model
+    model_cfg = Config.fromfile(config).model
     if model_cfg.type == 'DualTeacherDistiller':
         model_cfg = DualTeacherDistiller.student_config(model_cfg)
+    model_cfg.backbone.init_cfg = None
     model = MODELS.build(model_cfg)
-    state = torch.load(checkpoint_of(name, work_dir), map_location='cpu',
+    state = torch.load(checkpoint, map_location='cpu',
                        weights_only=False)['state_dict']
     model.load_state_dict({
         k: v

@@ -117,3 +117,40 @@ def test_report_summarises_seeds_and_judges_by_spread(bench, tmp_path,
     assert '| distill_plain | +1.00 (within the spread)' in text
     assert '0.3 → 0.1' in text
     assert (tmp_path / 'plot.png').stat().st_size > 0
+
+
+def test_linear_cka_sees_through_rotation_and_scale(bench):
+    from crack_transfer_analysis import linear_cka
+    import torch
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(500, 16, generator=g)
+    rotation, _ = torch.linalg.qr(torch.randn(16, 16, generator=g))
+    assert linear_cka(x, 3 * x @ rotation + 1) == pytest.approx(1, abs=1e-5)
+    assert linear_cka(x, torch.randn(500, 16, generator=g)) < 0.1
+    half = torch.cat([x[:, :8], torch.randn(500, 8, generator=g)], 1)
+    assert 0.3 < linear_cka(x, half) < 0.7
+
+
+def test_block_features_read_any_block(bench):
+    from crack_transfer_analysis import block_features, with_layers
+    import numpy as np
+    from mmseg.registry import MODELS
+    model = MODELS.build(dict(
+        type='EncoderDecoder',
+        data_preprocessor=dict(type='SegDataPreProcessor', mean=[0] * 3,
+                               std=[1] * 3),
+        backbone=dict(type='DINOv2', img_size=28, out_indices=(3, ),
+                      arch=dict(embed_dims=16, num_layers=4, num_heads=2,
+                                feedforward_channels=16)),
+        decode_head=dict(type='FCNHead', in_channels=16, channels=8,
+                         num_classes=2, out_channels=1, threshold=0.5)))
+    images = [np.zeros((28, 28, 3), np.uint8), np.ones((28, 28, 3),
+                                                      np.uint8)]
+    first, last = block_features(with_layers(model.eval(), (0, 3)), images,
+                                 (0, 3))
+    assert first.shape == last.shape == (2 * 2 * 2, 16)
+    assert not torch_equal(first, last)
+
+
+def torch_equal(a, b):
+    return bool((a == b).all())

@@ -1,0 +1,113 @@
+"""What the students keep of their teachers (the ``analyse`` stage).
+
+For every trained DeepCrack student, the linear CKA (centred kernel
+alignment; Kornblith et al., 2019) between its backbone features and each
+teacher's paired-layer features on held-out test images of every test set:
+1 means the same representation up to rotation and scale, 0 none in common.
+Every student starts from the base teacher's backbone (CKA 1 with it at
+the start); distillation should keep CKA higher through fine-tuning, most
+of all on the cross-domain sets. Plain students have the same backbone, so
+the comparison needs no projection.
+"""
+import os
+import os.path as osp
+
+import cv2
+import numpy as np
+import torch
+
+import deepcrack_cpu as dc
+
+IMAGES_PER_SET = 32
+SIZE = 224
+# (teacher entry, its config, student layers, teacher layers), as the
+# distillers pair them.
+TEACHERS = (
+    ('teacher_base', 'configs/cpu_benchmark/dinov2-teacher-b_vit-w192d12_'
+     '1k_crack-sets-224x224.py', (3, 7, 11), (3, 7, 11)),
+    ('teacher_large', 'configs/cpu_benchmark/dinov2-teacher-l_vit-w192d24_'
+     '1k_crack-sets-224x224.py', (3, 7, 11), (7, 15, 23)),
+)
+
+
+def linear_cka(x, y):
+    """Linear CKA of two (samples, features) matrices."""
+    x = x - x.mean(0, keepdim=True)
+    y = y - y.mean(0, keepdim=True)
+    cross = (y.T @ x).pow(2).sum()
+    return float(cross / ((x.T @ x).pow(2).sum().sqrt() *
+                          (y.T @ y).pow(2).sum().sqrt()))
+
+
+def held_out_images(root, count=IMAGES_PER_SET):
+    """``count`` test images spread evenly over the sorted test split,
+    resized to SIZE x SIZE (BGR uint8)."""
+    folder = osp.join(root, 'test_img')
+    names = sorted(os.listdir(folder))
+    picks = [names[i] for i in np.linspace(0, len(names) - 1, count,
+                                           dtype=int)]
+    images = []
+    for name in picks:
+        img = cv2.imread(osp.join(folder, name), cv2.IMREAD_COLOR)
+        if img is None:
+            raise OSError(f'cannot read {osp.join(folder, name)}')
+        images.append(cv2.resize(img, (SIZE, SIZE),
+                                 interpolation=cv2.INTER_AREA))
+    return images
+
+
+def block_features(model, images, layers):
+    """Backbone maps of the given blocks as (images x positions, C)."""
+    backbone = model.backbone
+    positions = [list(backbone.out_indices).index(i) for i in layers]
+    batch = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2)
+    data = model.data_preprocessor(dict(inputs=list(batch)), False)
+    with torch.no_grad():
+        outs = backbone(data['inputs'])
+    outs = [o[0] if isinstance(o, (list, tuple)) else o for o in outs]
+    return [outs[p].permute(0, 2, 3, 1).flatten(0, 2).float()
+            for p in positions]
+
+
+def with_layers(model, layers):
+    """Make a DINOv2 backbone return (at least) the given blocks."""
+    model.backbone.out_indices = sorted(set(model.backbone.out_indices) |
+                                        set(layers))
+    return model
+
+
+def analyse(results, entries, arms, test_roots, work_dir, checkpoint):
+    """CKA of every trained DeepCrack student with both teachers, per test
+    set and layer pair; returns {entry: {set: {teacher: [cka, ...]}}}."""
+    teachers = {}
+    for name, config, _, t_layers in TEACHERS:
+        path = osp.join(dc.REPO, checkpoint(work_dir, name))
+        if not osp.isfile(path):
+            return {}
+        teachers[name] = with_layers(
+            dc.build_deployable(osp.join(dc.REPO, config), path), t_layers)
+    images = {s: held_out_images(osp.join(dc.REPO, root))
+              for s, root in test_roots.items()}
+    teacher_maps = {
+        (t, s): block_features(teachers[t], images[s], t_layers)
+        for t, _, _, t_layers in TEACHERS for s in images}
+    found = {}
+    for name, (arm, _) in entries.items():
+        path = osp.join(dc.REPO, checkpoint(work_dir, name))
+        if arms[arm][2] != 'deepcrack' or arm.startswith('segformer') or \
+                not osp.isfile(path):
+            continue
+        student = dc.build_deployable(osp.join(dc.REPO, arms[arm][0]), path)
+        found[name] = {}
+        for s in images:
+            found[name][s] = {}
+            for t, _, s_layers, _ in TEACHERS:
+                maps = block_features(with_layers(student, s_layers),
+                                      images[s], s_layers)
+                found[name][s][t] = [
+                    round(linear_cka(a, b), 4)
+                    for a, b in zip(maps, teacher_maps[(t, s)])]
+        print(f'{name}: ' + ', '.join(
+            f'{s} {t} {found[name][s][t]}' for s in images
+            for t, _, _, _ in TEACHERS), flush=True)
+    return found
