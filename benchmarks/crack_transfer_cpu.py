@@ -22,6 +22,7 @@ two cores.
 """
 import argparse
 import json
+import os
 import os.path as osp
 import sys
 
@@ -200,6 +201,10 @@ def _record(name, **parts):
 
 def cmd_train(args):
     check_data(args)
+    if args.threads:
+        # One intra-op thread keeps a run from thrashing when other work
+        # shares the cores (two threads then ran up to 10x slower).
+        os.environ['OMP_NUM_THREADS'] = str(args.threads)
     known = entries()
     names = args.only or list(known)
     unknown = sorted(set(names) - set(known))
@@ -216,6 +221,7 @@ def cmd_train(args):
             run = dc.run_tool(name, train_command(name, args))
             _record(name, train=dict(
                 run, arm=arm, seed=seed, config=ARMS[arm][0],
+                threads=os.environ.get('OMP_NUM_THREADS'),
                 **dc.read_scalars(osp.join(REPO, args.work_dir, name)),
                 trace=read_trace(osp.join(REPO, args.work_dir, name))),
                 test={})
@@ -250,6 +256,8 @@ def parse_args(argv=None):
                         default=osp.relpath(dc.default_data_root(), REPO))
     parser.add_argument('--crack-sets-root', default='data/crack_sets')
     parser.add_argument('--work-dir', default=WORK_DIR)
+    parser.add_argument('--threads', type=int,
+                        help='intra-op threads of each run (OMP_NUM_THREADS)')
     return parser.parse_args(argv)
 
 
