@@ -49,14 +49,8 @@ def test_evaluation_changes_only_the_data_root(bench):
     args = bench.parse_args(['train', '--work-dir', 'wd'])
     command = bench.test_command('crackdino_s1', 'GAPs384', args)
     options = command[command.index('--cfg-options') + 1:]
-    assert options[0] == 'test_dataloader.dataset.data_root=' \
-        'data/crack_sets/GAPs384'
-    assert set(options[1:]) == {
-        'model.backbone.init_cfg.checkpoint=wd/teacher_base/iter_1000.pth',
-        'model.teachers.0.backbone.init_cfg.checkpoint='
-        'wd/teacher_large/iter_1000.pth',
-        'model.teachers.1.backbone.init_cfg.checkpoint='
-        'wd/teacher_base/iter_1000.pth'}
+    assert options == [
+        'test_dataloader.dataset.data_root=data/crack_sets/GAPs384']
     assert command[3] == 'wd/crackdino_s1/iter_1000.pth'
     train = bench.train_command('segformer_ft_s2', args)
     assert 'randomness.seed=2' in train

@@ -441,9 +441,11 @@ def test_bad_configurations(tmp_path):
                 model.init_weights()
 
     absent = str(tmp_path / 'absent_large.pth')
-    # A missing file stops the build itself, before any weight is loaded.
-    fails(FileNotFoundError, 'absent_large.pth', lambda c: c['teachers'][0][
-        'backbone']['init_cfg'].update(checkpoint=absent))
+    # A missing file stops init_weights (before training), before any
+    # weight is loaded.
+    fails(FileNotFoundError, 'teachers\\[0\\]: checkpoint file .*absent_large',
+          lambda c: c['teachers'][0]['backbone']['init_cfg'].update(
+              checkpoint=absent), init=True)
     assert not osp.exists(absent)
     large = cfg['teachers'][0]['backbone']['init_cfg']['checkpoint']
     fails(KeyError, 'large.pth', lambda c: c['teachers'][1]['backbone'][
@@ -479,3 +481,20 @@ def test_random_teachers_need_an_explicit_flag(tmp_path):
     cfg['teachers'][0]['allow_random_init'] = True
     model = build(cfg)
     assert not any(p.requires_grad for p in model.teachers.parameters())
+
+
+def test_testing_a_trained_checkpoint_needs_no_teacher_file(tmp_path):
+    trained = build(distiller_cfg(tmp_path))
+    trained.train()
+    trained.train_step(batch(), optim(trained))
+    state = trained.state_dict()
+    cfg = distiller_cfg(tmp_path)
+    for teacher in cfg['teachers']:
+        teacher['backbone']['init_cfg']['checkpoint'] = str(
+            tmp_path / 'moved_away.pth')
+    model = MODELS.build(ConfigDict(cfg))  # as tools/test.py builds it
+    model.load_state_dict(state)
+    model.eval()
+    expected = trained.eval().test_step(batch(seed=3))[0].seg_logits.data
+    result = model.test_step(batch(seed=3))[0].seg_logits.data
+    torch.testing.assert_close(result, expected)

@@ -81,7 +81,10 @@ class DualTeacherDistiller(EncoderDecoder):
     its own ``init_cfg`` checkpoint, through the backbone's
     ``load_pretrained(path, prefix)`` when it has one (DINOv2's
     official-file loader), else as a state dict with strict keys. A local
-    checkpoint file that does not exist fails the build.
+    checkpoint file that does not exist fails ``init_weights`` before any
+    teacher is loaded; building the model and testing a trained checkpoint
+    (``tools/test.py``, which never calls ``init_weights``) need no teacher
+    file, since teachers never run outside training.
 
     **Centring.** Each distilled teacher map has a running centre (one
     value per channel, a buffer saved with the checkpoint): the map minus
@@ -261,11 +264,6 @@ class DualTeacherDistiller(EncoderDecoder):
                 f'teachers[{k}] has no pretrained checkpoint: set its '
                 "backbone's init_cfg=dict(type='Pretrained', checkpoint=PATH)"
                 ' (allow_random_init=True accepts random weights, for tests)')
-        if checkpoint is not None:
-            path = checkpoint[0]
-            if '://' not in path and not osp.isfile(path):
-                raise FileNotFoundError(
-                    f'teachers[{k}]: checkpoint file {path} not found')
         return dict(backbone=backbone, teacher_layers=teacher_layers,
                     student_layers=student_layers, weight=weight,
                     layer_weights=[float(w) for w in layer_weights],
@@ -296,6 +294,14 @@ class DualTeacherDistiller(EncoderDecoder):
 
     def init_weights(self):
         """Load every teacher from its checkpoint, then init the student."""
+        missing = [
+            f'teachers[{k}]: checkpoint file {checkpoint[0]} not found'
+            for k, checkpoint in enumerate(self.teacher_checkpoints)
+            if checkpoint is not None and '://' not in checkpoint[0]
+            and not osp.isfile(checkpoint[0])
+        ]
+        if missing:
+            raise FileNotFoundError('; '.join(missing))
         for k, (teacher, checkpoint) in enumerate(
                 zip(self.teachers, self.teacher_checkpoints)):
             if checkpoint is None:
