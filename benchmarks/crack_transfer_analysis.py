@@ -76,38 +76,50 @@ def with_layers(model, layers):
     return model
 
 
-def analyse(results, entries, arms, test_roots, work_dir, checkpoint):
-    """CKA of every trained DeepCrack student with both teachers, per test
-    set and layer pair; returns {entry: {set: {teacher: [cka, ...]}}}."""
-    teachers = {}
-    for name, config, _, t_layers in TEACHERS:
-        path = osp.join(dc.REPO, checkpoint(work_dir, name))
-        if not osp.isfile(path):
-            return {}
-        teachers[name] = with_layers(
-            dc.build_deployable(osp.join(dc.REPO, config), path), t_layers)
-    images = {s: held_out_images(osp.join(dc.REPO, root))
-              for s, root in test_roots.items()}
-    teacher_maps = {
-        (t, s): block_features(teachers[t], images[s], t_layers)
-        for t, _, _, t_layers in TEACHERS for s in images}
-    found = {}
-    for name, (arm, _) in entries.items():
-        path = osp.join(dc.REPO, checkpoint(work_dir, name))
-        if arms[arm][2] != 'deepcrack' or arm.startswith('segformer') or \
-                not osp.isfile(path):
-            continue
-        student = dc.build_deployable(osp.join(dc.REPO, arms[arm][0]), path)
-        found[name] = {}
-        for s in images:
-            found[name][s] = {}
-            for t, _, s_layers, _ in TEACHERS:
-                maps = block_features(with_layers(student, s_layers),
-                                      images[s], s_layers)
-                found[name][s][t] = [
+def build_teacher(config, weights, layers):
+    """A teacher's backbone (with its config's data preprocessor) from its
+    kept backbone weights, returning the given blocks."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(osp.join(dc.REPO, config)).model
+    cfg.backbone.init_cfg = None
+    model = MODELS.build(cfg)
+    state = torch.load(osp.join(dc.REPO, weights), map_location='cpu',
+                       weights_only=False)['state_dict']
+    model.backbone.load_state_dict({
+        k[len('backbone.'):]: v.float() for k, v in state.items()
+        if k.startswith('backbone.')})
+    return with_layers(model.eval(), layers)
+
+
+class Analyser:
+    """Linear CKA of students with both teachers on held-out images of
+    every test set; teachers and images are loaded once."""
+
+    def __init__(self, test_roots, source_weights):
+        self.images = {s: held_out_images(osp.join(dc.REPO, root))
+                       for s, root in test_roots.items()}
+        self.teacher_maps = {}
+        for name, config, _, layers in TEACHERS:
+            teacher = build_teacher(config, source_weights(name), layers)
+            for s, images in self.images.items():
+                self.teacher_maps[(name, s)] = block_features(
+                    teacher, images, layers)
+
+    def __call__(self, config, checkpoint):
+        """{test set: {teacher: [CKA per layer pair]}} of one student."""
+        student = dc.build_deployable(osp.join(dc.REPO, config),
+                                      osp.join(dc.REPO, checkpoint))
+        found = {}
+        for s, images in self.images.items():
+            found[s] = {}
+            for name, _, layers, _ in TEACHERS:
+                maps = block_features(with_layers(student, layers), images,
+                                      layers)
+                found[s][name] = [
                     round(linear_cka(a, b), 4)
-                    for a, b in zip(maps, teacher_maps[(t, s)])]
-        print(f'{name}: ' + ', '.join(
-            f'{s} {t} {found[name][s][t]}' for s in images
-            for t, _, _, _ in TEACHERS), flush=True)
-    return found
+                    for a, b in zip(maps, self.teacher_maps[(name, s)])]
+        return found

@@ -11,9 +11,13 @@ crack sets' test splits, which the students never trained on).
 
     python tools/dataset_converters/lmm_crack_sets.py --source LMM_CHECKOUT
     python benchmarks/crack_transfer_cpu.py train [--only NAME ...]
-    python benchmarks/crack_transfer_cpu.py analyse  # feature agreement
     python benchmarks/crack_transfer_cpu.py report   # RESULTS + plot
 
+After its evaluations, each student's features are compared with both
+teachers' (linear CKA on held-out test images, ``crack_transfer_analysis``).
+The backbones other arms start from (the two teachers, the SegFormer
+pre-training) are kept in ``benchmarks/results/crack_transfer_weights/``
+so that every arm uses the same ones, whatever sitting it runs in.
 Runs and evaluations are recorded one by one in
 ``benchmarks/results/crack_transfer_cpu.json`` (exact command, commit, wall
 time, peak memory, metrics) and skipped when recorded, so the benchmark
@@ -98,24 +102,46 @@ def entry_name(arm, seed):
     return f'{arm}_s{seed}' if arm in SEEDED else arm
 
 
+#: Backbones the other arms start from or distil, kept in the repository
+#: (float16, backbone weights only) so that every arm, in any sitting, uses
+#: the very same teachers.
+SOURCES = ('teacher_base', 'teacher_large', 'segformer_pre')
+WEIGHTS_DIR = 'benchmarks/results/crack_transfer_weights'
+
+
 def checkpoint(work_dir, name):
     return osp.join(work_dir, name, f'iter_{dc.MAX_ITERS}.pth')
 
 
-def model_options(arm, work_dir):
-    """cfg-options pointing an arm at the checkpoints it starts from."""
+def source_weights(name):
+    return osp.join(WEIGHTS_DIR, f'{name}.pth')
+
+
+def export_source(name, work_dir):
+    """Keep a source's backbone (float16) from its final checkpoint."""
+    import torch
+    state = torch.load(osp.join(REPO, checkpoint(work_dir, name)),
+                       map_location='cpu', weights_only=False)['state_dict']
+    backbone = {k: v.half() if v.is_floating_point() else v
+                for k, v in state.items() if k.startswith('backbone.')}
+    os.makedirs(osp.join(REPO, WEIGHTS_DIR), exist_ok=True)
+    torch.save(dict(state_dict=backbone), osp.join(REPO, source_weights(name)))
+
+
+def model_options(arm):
+    """cfg-options pointing an arm at the backbones it starts from."""
     needs = ARMS[arm][3]
     options = []
     if 'teacher_base' in needs:
         options.append('model.backbone.init_cfg.checkpoint=' +
-                       checkpoint(work_dir, 'teacher_base'))
+                       source_weights('teacher_base'))
     if 'teacher_large' in needs:
         for index, teacher in enumerate(('teacher_large', 'teacher_base')):
             options.append(f'model.teachers.{index}.backbone.init_cfg.'
-                           f'checkpoint={checkpoint(work_dir, teacher)}')
+                           f'checkpoint={source_weights(teacher)}')
     if 'segformer_pre' in needs:
         options.append('model.backbone.init_cfg.checkpoint=' +
-                       checkpoint(work_dir, 'segformer_pre'))
+                       source_weights('segformer_pre'))
     return options
 
 
@@ -134,7 +160,7 @@ def train_command(name, args):
             f'{osp.join(args.crack_sets_root, s)}'
             for i, s in enumerate(CRACK_SETS)
         ]
-    options += model_options(arm, args.work_dir)
+    options += model_options(arm)
     return ['python', 'tools/train.py', config, '--work-dir',
             osp.join(args.work_dir, name), '--cfg-options', *options]
 
@@ -214,8 +240,8 @@ def cmd_train(args):
         arm, seed = known[name]
         recorded = dc.load_results_from(RESULTS).get(name, {})
         if 'train' not in recorded or args.force:
-            missing = [n for n in ARMS[arm][3] if not osp.isfile(
-                osp.join(REPO, checkpoint(args.work_dir, n)))]
+            missing = [n for n in ARMS[arm][3]
+                       if not osp.isfile(osp.join(REPO, source_weights(n)))]
             if missing:
                 raise SystemExit(f'{name} needs {missing} trained first')
             run = dc.run_tool(name, train_command(name, args))
@@ -228,6 +254,9 @@ def cmd_train(args):
         if not osp.isfile(osp.join(REPO, checkpoint(args.work_dir, name))):
             raise SystemExit(f'{name} is recorded as trained but its '
                              'checkpoint is missing; rerun it with --force')
+        if name in SOURCES and not osp.isfile(
+                osp.join(REPO, source_weights(name))):
+            export_source(name, args.work_dir)
         for test_set in TEST_SETS:
             if test_set in dc.load_results_from(RESULTS)[name].get(
                     'test', {}) and not args.force:
@@ -239,6 +268,29 @@ def cmd_train(args):
             print(f'{name} on {test_set}: crack IoU '
                   f'{metrics["crack_iou"]:.2f}, F1 {metrics["crack_f1"]:.2f},'
                   f' ODS {metrics["ods"]:.2f}', flush=True)
+        if is_student(arm) and ('analysis' not in dc.load_results_from(
+                RESULTS)[name] or args.force):
+            analyse(name, args)
+
+
+def is_student(arm):
+    """A DeepCrack-trained arm with the teachers' architecture."""
+    return 'teacher_base' in ARMS[arm][3]
+
+
+_analyser = []
+
+
+def analyse(name, args):
+    """Record the linear CKA of a trained student with both teachers."""
+    import crack_transfer_analysis
+    if not _analyser:
+        _analyser.append(crack_transfer_analysis.Analyser(
+            {s: test_root(s, args) for s in TEST_SETS}, source_weights))
+    arm, _ = entries()[name]
+    cka = _analyser[0](ARMS[arm][0], checkpoint(args.work_dir, name))
+    _record(name, analysis=dict(linear_cka=cka, commit=dc.git_commit()))
+    print(f'{name}: linear CKA with the teachers {cka}', flush=True)
 
 
 def parse_args(argv=None):
@@ -246,7 +298,7 @@ def parse_args(argv=None):
         description=__doc__.split('\n')[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('\n', 1)[1])
-    parser.add_argument('stage', choices=['train', 'analyse', 'report'])
+    parser.add_argument('stage', choices=['train', 'report'])
     parser.add_argument('--only', nargs='+', metavar='NAME',
                         help=f'entries to run (default all): '
                         f'{list(entries())}')
@@ -265,17 +317,6 @@ def main(argv=None):
     args = parse_args(argv)
     if args.stage == 'train':
         cmd_train(args)
-    elif args.stage == 'analyse':
-        import crack_transfer_analysis
-        check_data(args)
-        found = crack_transfer_analysis.analyse(
-            dc.load_results_from(RESULTS), entries(), ARMS,
-            {s: test_root(s, args) for s in TEST_SETS}, args.work_dir,
-            checkpoint)
-        for name, cka in found.items():
-            _record(name, analysis=dict(
-                linear_cka=cka, command='python benchmarks/'
-                'crack_transfer_cpu.py analyse', commit=dc.git_commit()))
     else:
         import crack_transfer_report
         crack_transfer_report.write(dc.load_results_from(RESULTS),

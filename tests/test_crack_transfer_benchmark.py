@@ -54,8 +54,14 @@ def test_evaluation_changes_only_the_data_root(bench):
     assert command[3] == 'wd/crackdino_s1/iter_1000.pth'
     train = bench.train_command('segformer_ft_s2', args)
     assert 'randomness.seed=2' in train
-    assert 'model.backbone.init_cfg.checkpoint=' \
-        'wd/segformer_pre/iter_1000.pth' in train
+    assert 'model.backbone.init_cfg.checkpoint=benchmarks/results/' \
+        'crack_transfer_weights/segformer_pre.pth' in train
+    distill = bench.train_command('crackdino_s0', args)
+    assert [o for o in distill if 'init_cfg' in o] == [
+        f'{key}.init_cfg.checkpoint={bench.source_weights(source)}'
+        for key, source in (('model.backbone', 'teacher_base'),
+                            ('model.teachers.0.backbone', 'teacher_large'),
+                            ('model.teachers.1.backbone', 'teacher_base'))]
 
 
 def test_missing_crack_sets_name_the_build_command(bench, tmp_path,
@@ -148,3 +154,21 @@ def test_block_features_read_any_block(bench):
 
 def torch_equal(a, b):
     return bool((a == b).all())
+
+
+def test_kept_source_is_the_float16_backbone(bench, tmp_path, monkeypatch):
+    import torch
+    run = tmp_path / 'wd' / 'teacher_base'
+    run.mkdir(parents=True)
+    state = {'backbone.w': torch.randn(3), 'backbone.step': torch.tensor(4),
+             'decode_head.w': torch.randn(2)}
+    torch.save(dict(state_dict=state, optimizer={}), run / 'iter_1000.pth')
+    monkeypatch.setattr(bench, 'REPO', str(tmp_path))
+    bench.export_source('teacher_base', 'wd')
+    kept = torch.load(tmp_path / bench.source_weights('teacher_base'))
+    assert set(kept) == {'state_dict'}
+    assert set(kept['state_dict']) == {'backbone.w', 'backbone.step'}
+    assert kept['state_dict']['backbone.w'].dtype == torch.float16
+    assert kept['state_dict']['backbone.step'].dtype == torch.int64
+    torch.testing.assert_close(kept['state_dict']['backbone.w'].float(),
+                               state['backbone.w'], atol=1e-3, rtol=1e-3)
