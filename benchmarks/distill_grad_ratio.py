@@ -14,10 +14,15 @@ target strength. The reference recipe (channel KL, T = 3, KL summed over
 the 16x16 positions of a 224 input) is the ``batchmean`` row.
 """
 import argparse
+import os.path as osp
 import statistics
+import sys
 
 import numpy as np
 import torch
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from deepcrack_cpu import synthetic_batch  # noqa: E402
 
 VARIANTS = {
     'channel-kl (mean over positions)':
@@ -28,22 +33,6 @@ VARIANTS = {
     'cosine': dict(type='CosineDistillLoss'),
     'mse (normalised)': dict(type='MSEDistillLoss'),
 }
-
-
-def random_batch(batch, size, rng):
-    from mmengine.structures import PixelData
-    from mmseg.structures import SegDataSample
-    samples = []
-    for _ in range(batch):
-        label = torch.from_numpy(rng.random((1, size, size)) < 0.03).long()
-        sample = SegDataSample(gt_sem_seg=PixelData(data=label))
-        sample.set_metainfo(dict(img_shape=(size, size),
-                                 pad_shape=(size, size),
-                                 ori_shape=(size, size)))
-        samples.append(sample)
-    inputs = [torch.from_numpy(rng.integers(0, 256, (3, size, size),
-                                            np.uint8)) for _ in range(batch)]
-    return dict(inputs=inputs, data_samples=samples)
 
 
 def ratio(model_cfg, distill_loss, args, seed):
@@ -59,7 +48,7 @@ def ratio(model_cfg, distill_loss, args, seed):
     model.init_weights()
     model.train()
     data = model.data_preprocessor(
-        random_batch(args.batch, args.size, np.random.default_rng(seed)),
+        synthetic_batch(args.batch, args.size, np.random.default_rng(seed)),
         True)
     losses = model.loss(data['inputs'], data['data_samples'])
     return float(losses['distill_grad_ratio'])
