@@ -2,7 +2,9 @@ import cv2
 import numpy as np
 import pytest
 
-from crackdino_mm.quantification import measure_cracks, skeletonize
+from crackdino_mm.quantification import (measure_cracks, measure_each_crack,
+                                         skeletonize, width_class_names,
+                                         width_classes)
 
 
 def band(points, width, shape=(400, 500)):
@@ -121,3 +123,204 @@ def test_skeleton_is_thin_and_connected():
     # No 2x2 block survives: the skeleton is one pixel wide.
     blocks = skel[:-1, :-1] & skel[1:, :-1] & skel[:-1, 1:] & skel[1:, 1:]
     assert not blocks.any()
+
+
+def test_skeleton_keeps_two_pixel_thick_diagonal():
+    """A 45-degree line two pixels thick (a 4-connected staircase) stays a
+    line: plain Zhang-Suen erodes it from its ends until nothing is left."""
+    mask = np.zeros((120, 120), np.uint8)
+    for i in range(10, 110):
+        mask[i, i:i + 2] = 1
+    skel = skeletonize(mask)
+    assert skel.sum() >= 95
+    assert measure_cracks(mask).length == pytest.approx(100 * np.sqrt(2),
+                                                        rel=0.05)
+
+
+# Per crack: every drawn crack alone, then several in one mask.
+
+def only_crack(mask, **kwargs):
+    table = measure_each_crack(mask, **kwargs)
+    assert len(table) == 1
+    return table.data[0]
+
+
+def assert_widths(crack, width, max_too=True):
+    assert crack['mean_width'] == pytest.approx(width, rel=0.1)
+    assert crack['median_width'] == pytest.approx(width, rel=0.1)
+    if max_too:
+        assert crack['max_width'] == pytest.approx(width, rel=0.1)
+
+
+@pytest.mark.parametrize('angle', [0, 20, 45, 72, 90, 135])
+@pytest.mark.parametrize('width', [5, 7, 11])
+def test_each_crack_straight(angle, width):
+    centre = np.array([250.3, 200.6])
+    half = 170 * np.array([np.cos(np.radians(angle)),
+                           -np.sin(np.radians(angle))])  # y points down
+    mask = band([centre - half, centre + half], width)
+    crack = only_crack(mask)
+    assert_widths(crack, width)
+    assert crack['length'] == pytest.approx(340 + width, rel=0.1)
+    assert abs((crack['orientation'] - angle + 90) % 180 - 90) < 2
+    ys, xs = np.nonzero(mask)
+    assert (crack['box_x'], crack['box_y']) == (xs.min(), ys.min())
+    assert crack['box_w'] == xs.max() - xs.min() + 1
+    assert crack['box_h'] == ys.max() - ys.min() + 1
+    assert crack['area'] == mask.sum()
+    assert mask[crack['max_y'], crack['max_x']]
+
+
+@pytest.mark.parametrize('width', [1, 2, 3, 4, 6])
+@pytest.mark.parametrize('vertical', [False, True])
+def test_thin_cracks_measure_their_pixels_across(width, vertical):
+    """Twice the distance alone would read an even width one pixel short
+    (a 2-pixel crack as 1): the tent reading gives every width exactly."""
+    mask = np.zeros((200, 300), np.uint8)
+    mask[90:90 + width, 40:260] = 1
+    if vertical:
+        mask = np.ascontiguousarray(mask.T)
+    crack = only_crack(mask)
+    assert crack['median_width'] == pytest.approx(width)
+    assert crack['mean_width'] == pytest.approx(width, rel=0.02)
+    assert crack['max_width'] == pytest.approx(width, abs=0.5)
+    assert crack['length'] == pytest.approx(220, rel=0.05)
+    assert crack['orientation'] == pytest.approx(90 if vertical else 0)
+
+
+@pytest.mark.parametrize('angle', [15, 30, 45, 60])
+@pytest.mark.parametrize('width', [2, 3])
+def test_slanted_hairlines_within_a_pixel(angle, width):
+    centre = np.array([250.0, 200.0])
+    half = 150 * np.array([np.cos(np.radians(angle)),
+                           np.sin(np.radians(angle))])
+    crack = only_crack(band([centre - half, centre + half], width))
+    assert abs(crack['median_width'] - width) <= 0.75
+    assert crack['length'] == pytest.approx(300 + width, rel=0.1)
+
+
+@pytest.mark.parametrize('width', [5, 9])
+def test_each_crack_curved(width):
+    yy, xx = np.mgrid[0:400, 0:500]
+    radius = np.hypot(yy - 220, xx - 250)
+    mask = ((np.abs(radius - 150) <= width / 2) & (yy <= 220)).astype(
+        np.uint8)
+    crack = only_crack(mask)
+    assert_widths(crack, width)
+    assert crack['length'] == pytest.approx(np.pi * 150 + width, rel=0.1)
+    assert crack['orientation'] == pytest.approx(0, abs=2)
+
+
+def test_each_crack_zigzag():
+    points = CASES['zigzag']
+    crack = only_crack(band(points, 7))
+    assert_widths(crack, 7, max_too=False)
+    assert crack['max_width'] >= 0.9 * 7  # sharp bends are wider
+    assert crack['length'] == pytest.approx(polyline_length(points) + 7,
+                                            rel=0.1)
+
+
+BRANCHES = {
+    # A T: where the stem meets the bar, the largest inscribed disc is
+    # 1.25 times the width; at the cross, 1.41 times.
+    'T': [[(60, 150), (440, 150)], [(250, 150), (250, 350)]],
+    'Y': [[(250, 200), (80, 60)], [(250, 200), (440, 90)],
+          [(250, 200), (260, 380)]],
+    'cross': [[(60, 200), (440, 200)], [(250, 30), (250, 370)]],
+}
+
+
+@pytest.mark.parametrize('shape', BRANCHES)
+@pytest.mark.parametrize('width', [5, 9])
+def test_each_crack_branching(shape, width):
+    """A branching crack is one crack whose length is all its branches'
+    and whose widths, the maximum included, are the branches' widths."""
+    arms = BRANCHES[shape]
+    mask = np.zeros((400, 500), np.uint8)
+    for arm in arms:
+        mask |= band(arm, width)
+    crack = only_crack(mask)
+    assert_widths(crack, width)
+    # Each free end has a round cap of half the width.
+    free_ends = {'T': 3, 'Y': 3, 'cross': 4}[shape]
+    true_length = sum(polyline_length(arm) for arm in arms) + (
+        free_ends * width / 2) - {'T': width / 2, 'Y': 0, 'cross': 0}[shape]
+    assert crack['length'] == pytest.approx(true_length, rel=0.1)
+
+
+@pytest.mark.parametrize('width', [5, 7])
+def test_each_crack_touching_the_border(width):
+    """Cut by the left border: measured up to the border, where the box
+    starts, at its full width."""
+    mask = band([(-60, 100), (300, 250)], width)
+    crack = only_crack(mask)
+    assert crack['box_x'] == 0
+    inside = polyline_length([(0, 100 + 150 * 60 / 360), (300, 250)])
+    assert crack['length'] == pytest.approx(inside + width / 2, rel=0.1)
+    assert_widths(crack, width)
+
+
+def test_each_crack_in_one_mask_and_noise_dropped():
+    """Cracks numbered in order of their first row, each with its own
+    width; a short piece is noise under a minimum length, a speck under a
+    minimum area."""
+    mask = (band([(40, 300), (460, 340)], 9) |
+            band([(60, 40), (420, 120)], 3) |
+            band([(200, 200), (214, 200)], 3))  # 17 px long
+    mask[380:382, 480:482] = 1  # a 2x2 speck, erased whole by thinning
+    table = measure_each_crack(mask)
+    assert list(table.data['id']) == [1, 2, 3, 4]
+    thin, short, wide, speck = table.data
+    assert_widths(thin, 3)
+    assert_widths(wide, 9)
+    assert short['length'] == pytest.approx(17, rel=0.1)
+    assert speck['area'] == 4 and speck['length'] >= 1
+    assert speck['max_width'] == pytest.approx(2)
+    assert table.data['area'].sum() == mask.sum()
+    kept = measure_each_crack(mask, min_length=20, min_area=5)
+    assert list(kept.data['id']) == [1, 2]
+    assert list(kept.data['length']) == [thin['length'], wide['length']]
+    assert [c['length'] for c in measure_each_crack(mask, min_length=10).data] == [
+        thin['length'], short['length'], wide['length']]
+    assert len(measure_each_crack(mask, min_area=5)) == 3
+
+
+def test_each_crack_in_millimetres_and_summary():
+    mask = band([(40, 300), (460, 340)], 9) | band([(60, 40), (420, 120)], 3)
+    px = measure_each_crack(mask)
+    mm = measure_each_crack(mask, mm_per_pixel=0.1)
+    assert (px.unit, mm.unit) == ('px', 'mm')
+    for name in ('length', 'mean_width', 'median_width', 'max_width'):
+        np.testing.assert_allclose(mm.data[name], px.data[name] * 0.1)
+    np.testing.assert_allclose(mm.data['area'], px.data['area'] * 0.01)
+    for name in ('box_x', 'box_y', 'box_w', 'box_h', 'max_x', 'max_y',
+                 'orientation'):
+        np.testing.assert_array_equal(mm.data[name], px.data[name])
+    rows = list(mm.rows())
+    assert rows[0]['unit'] == 'mm' and type(rows[0]['max_x']) is int
+    total = measure_cracks(mask, mm_per_pixel=0.1)
+    assert total.num_cracks == 2
+    assert total.length == pytest.approx(mm.data['length'].sum())
+    assert total.max_width == pytest.approx(mm.data['max_width'].max())
+    assert total.mean_width == pytest.approx(total.area / total.length)
+    with pytest.raises(ValueError, match='mm_per_pixel'):
+        measure_each_crack(mask, mm_per_pixel=-1)
+    with pytest.raises(ValueError, match=r'\(H, W\)'):
+        measure_each_crack(np.zeros((4, 4, 3)))
+
+
+def test_each_crack_of_an_empty_mask():
+    table = measure_each_crack(np.zeros((30, 40), np.uint8))
+    assert len(table) == 0 and list(table.rows()) == []
+    assert table.summary().num_cracks == 0
+
+
+def test_width_classes():
+    limits = [0.1, 0.3]
+    classes = width_classes([0.05, 0.1, 0.2, 0.3, 0.5], limits)
+    assert list(classes) == [0, 1, 1, 2, 2]
+    assert width_class_names(limits, 'mm') == [
+        '< 0.1 mm', '0.1-0.3 mm', '>= 0.3 mm']
+    for bad in ([0.3, 0.1], [0, 0.2], [0.2, 0.2]):
+        with pytest.raises(ValueError, match='increasing'):
+            width_classes([0.1], bad)
