@@ -2,13 +2,17 @@
 
     python tools/infer.py CONFIG CHECKPOINT INPUT [INPUT ...] \
         [--out-dir work_dirs/infer] [--threshold 0.5] [--mm-per-pixel 0.1]
+        [--min-length 20] [--width-limits 0.1 0.3]
 
 INPUT is an image, a folder (its images, not recursive) or a glob pattern.
 For each image the tool writes ``masks/<name>.png`` (0/255),
 ``overlays/<name>.jpg`` (prediction painted over the photo), and one row of
 measurements (crack area, skeleton length, mean and maximum width, number of
 connected cracks; millimetres when ``--mm-per-pixel`` is given) to
-``measurements.csv`` and ``measurements.json``. Images larger than the crop
+``measurements.csv`` and ``measurements.json``; one row per crack (box,
+length, mean/median/maximum width and where it is largest, orientation,
+width class) to ``cracks.csv`` and ``cracks.json``; and ``index.html``, an
+inspection report to open in a browser. Images larger than the crop
 are segmented with overlapping sliding windows, so memory stays bounded
 whatever the photo's size. Unreadable files are reported at the end and
 do not stop the others.
@@ -30,7 +34,8 @@ from mmseg.structures import SegDataSample
 from tqdm import tqdm
 
 from crackdino_mm.evaluation import CrackMetric
-from crackdino_mm.quantification import measure_cracks
+from crackdino_mm.quantification import measure_each_crack, width_classes
+from crackdino_mm.report import InspectionReport, unreadable_reason
 from crackdino_mm.visualization import overlay_mask
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -59,6 +64,14 @@ def parse_args(argv=None):
     parser.add_argument(
         '--min-area', type=int, default=0,
         help='ignore predicted pieces smaller than this many pixels')
+    parser.add_argument(
+        '--min-length', type=float, default=0,
+        help='ignore predicted pieces shorter than this many pixels '
+        '(skeleton length)')
+    parser.add_argument(
+        '--width-limits', type=float, nargs='+', default=[], metavar='MM',
+        help='increasing crack widths in mm (e.g. 0.1 0.3) that sort the '
+        'cracks into classes by their maximum width; needs --mm-per-pixel')
     parser.add_argument('--device', default='cpu')
     args = parser.parse_args(argv)
     if not 0 < args.threshold < 1:
@@ -67,6 +80,12 @@ def parse_args(argv=None):
         parser.error('--stride larger than --crop-size leaves gaps')
     if args.mm_per_pixel is not None and args.mm_per_pixel <= 0:
         parser.error(f'--mm-per-pixel must be > 0, got {args.mm_per_pixel}')
+    if args.width_limits and args.mm_per_pixel is None:
+        parser.error('--width-limits are in mm: give --mm-per-pixel too')
+    try:
+        width_classes([], args.width_limits)
+    except ValueError as e:
+        parser.error(f'--width-limits: {e}')
     return args
 
 
@@ -166,22 +185,37 @@ def main(argv=None):
     for sub in ('masks', 'overlays'):
         os.makedirs(osp.join(args.out_dir, sub), exist_ok=True)
 
+    report = InspectionReport(
+        args.out_dir, 'px' if args.mm_per_pixel is None else 'mm',
+        args.width_limits, settings=dict(
+            checkpoint=args.checkpoint, threshold=args.threshold,
+            mm_per_pixel=args.mm_per_pixel, min_area=args.min_area,
+            min_length=args.min_length))
     rows, failures = [], []
-    for path in tqdm(images, desc='images', unit='img'):
+    progress = tqdm(images, desc='images', unit='img')
+    for path in progress:
         img = cv2.imread(path, cv2.IMREAD_COLOR)
         if img is None:
             failures.append(path)
+            report.add_unreadable(path, unreadable_reason(path))
             continue
         prob = crack_probability(model, img, args.crop_size, args.stride)
         mask = (prob > args.threshold).astype(np.uint8)
         del prob
         name = osp.splitext(osp.basename(path))[0]
-        cv2.imwrite(osp.join(args.out_dir, 'masks', name + '.png'), mask * 255)
-        cv2.imwrite(osp.join(args.out_dir, 'overlays', name + '.jpg'),
-                    paint_overlay(img, mask))
-        measurements = measure_cracks(mask, args.mm_per_pixel, args.min_area)
+        mask_file = osp.join(args.out_dir, 'masks', name + '.png')
+        overlay_file = osp.join(args.out_dir, 'overlays', name + '.jpg')
+        cv2.imwrite(mask_file, mask * 255)
+        cracks = measure_each_crack(mask, args.mm_per_pixel, args.min_area,
+                                    args.min_length)
+        overlay = paint_overlay(img, mask)
+        cv2.imwrite(overlay_file, overlay)
+        report.add_photo(path, overlay, overlay_file, mask_file, cracks)
+        del overlay
+        measurements = cracks.summary()
         rows.append(dict(image=path, height=img.shape[0], width=img.shape[1],
                          **measurements.as_dict()))
+        progress.set_postfix(cracks=len(cracks))
 
     if rows:
         with open(osp.join(args.out_dir, 'measurements.csv'), 'w',
@@ -192,7 +226,9 @@ def main(argv=None):
     with open(osp.join(args.out_dir, 'measurements.json'), 'w') as f:
         json.dump(dict(threshold=args.threshold, images=rows,
                        unreadable=failures), f, indent=2, default=float)
-    print(f'{len(rows)} image(s) segmented into {args.out_dir}')
+    index = report.close()
+    print(f'{len(rows)} image(s) segmented into {args.out_dir}; '
+          f'report: {index}')
     if failures:
         print('could not read (not an image, or corrupt): ' +
               ', '.join(failures), file=sys.stderr)

@@ -1,0 +1,219 @@
+"""Crack-by-crack tables and the HTML inspection report of a batch of photos.
+
+``InspectionReport`` takes the photos one at a time, as they are measured:
+it streams every crack to ``cracks.csv`` and ``cracks.json``, writes the
+photo's thumbnail and its own page (the overlay with every crack's box),
+and keeps for the end only what ``index.html`` summarises, so a batch of
+hundreds of photos holds a few numbers per crack, not its photos. The
+pages are plain files with inline styles and a few lines of script:
+they open from the disk, without a server or the network.
+"""
+import csv
+import json
+import os
+import os.path as osp
+import time
+from itertools import repeat
+from typing import List, Optional, Sequence
+
+import cv2
+import numpy as np
+
+from .quantification import (CRACK_DTYPE, CrackTable, width_class_names,
+                             width_classes)
+from .report_html import render_index, render_photo_page
+
+CRACK_COLUMNS = (('image', ) + CRACK_DTYPE.names + ('width_class', 'unit'))
+
+
+def thumbnail(img: np.ndarray, max_side: int = 320) -> np.ndarray:
+    """The image shrunk (never enlarged) to ``max_side`` on its long side."""
+    scale = max_side / max(img.shape[:2])
+    if scale >= 1:
+        return img
+    size = (max(1, round(img.shape[1] * scale)),
+            max(1, round(img.shape[0] * scale)))
+    return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+
+
+def unreadable_reason(path: str) -> str:
+    """Why an image file could not be decoded, in words for the report."""
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(1)
+    except OSError as e:
+        return f'cannot be opened: {e.strerror or e}'
+    if not head:
+        return 'empty file'
+    return 'not an image OpenCV can decode (corrupt, truncated or ' \
+        'another format)'
+
+
+class InspectionReport:
+    """Writes the crack tables and the HTML report of one output folder.
+
+    Args:
+        out_dir: The inference output folder; ``index.html``,
+            ``cracks.csv``/``.json``, ``thumbs/`` and ``photos/`` go here.
+        unit: Unit of the measurements, ``'px'`` or ``'mm'``.
+        width_limits: Increasing widths (in ``unit``) that split the cracks
+            into classes by their maximum width; empty for no classes.
+        settings: Shown at the top of the report and stored in
+            ``cracks.json`` (threshold, scale, ...).
+        max_rows: Most cracks listed in the report's table and boxed on a
+            photo's page (the widest); the CSV and JSON have them all.
+    """
+
+    def __init__(self,
+                 out_dir: str,
+                 unit: str = 'px',
+                 width_limits: Sequence[float] = (),
+                 settings: Optional[dict] = None,
+                 max_rows: int = 5000):
+        self.out_dir = out_dir
+        self.unit = unit
+        self.width_limits = [float(w) for w in width_limits]
+        if self.width_limits:
+            width_classes([], self.width_limits)  # validates them
+        self.class_names = (width_class_names(self.width_limits, unit)
+                            if self.width_limits else [])
+        self.settings = dict(settings or {})
+        self.max_rows = max_rows
+        self.photos: List[dict] = []
+        self.unreadable: List[dict] = []
+        self._widths: List[np.ndarray] = []
+        self._top = np.zeros(0, _TOP_DTYPE)
+        self._longest = None
+        for sub in ('thumbs', 'photos'):
+            os.makedirs(osp.join(out_dir, sub), exist_ok=True)
+        self._csv_file = open(osp.join(out_dir, 'cracks.csv'), 'w',
+                              newline='')
+        self._csv = csv.writer(self._csv_file)
+        self._csv.writerow(CRACK_COLUMNS)
+        self._json = open(osp.join(out_dir, 'cracks.json'), 'w')
+        header = dict(unit=unit, width_limits=self.width_limits,
+                      width_classes=self.class_names, settings=self.settings)
+        self._json.write(json.dumps(header, indent=2)[:-2] +
+                         ',\n  "cracks": [')
+        self._first_json_row = True
+
+    def add_photo(self, source: str, overlay: np.ndarray, overlay_file: str,
+                  mask_file: str, cracks: CrackTable) -> None:
+        """Record one segmented photo: its overlay (BGR, photo size), the
+        files already written for it, and its measured cracks."""
+        if cracks.unit != self.unit:
+            raise ValueError(f'{source}: cracks in {cracks.unit}, the '
+                             f'report is in {self.unit}')
+        index = len(self.photos)
+        name = osp.splitext(osp.basename(overlay_file))[0]
+        thumb_file = osp.join(self.out_dir, 'thumbs', name + '.jpg')
+        cv2.imwrite(thumb_file, thumbnail(overlay),
+                    [cv2.IMWRITE_JPEG_QUALITY, 85])
+        data = cracks.data
+        classes = (width_classes(data['max_width'], self.width_limits)
+                   if self.width_limits else None)
+        self._stream(source, cracks, classes)
+        summary = cracks.summary()
+        photo = dict(
+            index=index, source=source, name=name,
+            height=overlay.shape[0], width=overlay.shape[1],
+            overlay=self._relative(overlay_file),
+            mask=self._relative(mask_file),
+            thumb=self._relative(thumb_file),
+            page=f'photos/{name}.html', summary=summary,
+            class_counts=self._class_counts(classes))
+        self.photos.append(photo)
+        self._widths.append(data['max_width'].astype(np.float32))
+        widest = np.argsort(-data['max_width'], kind='stable')[:self.max_rows]
+        shown = _top_records(index, data[widest],
+                             classes[widest] if classes is not None else None)
+        with open(osp.join(self.out_dir, photo['page']), 'w') as f:
+            f.write(render_photo_page(self, photo, shown, len(data)))
+        self._top = np.concatenate([self._top, shown])
+        self._top = self._top[np.argsort(-self._top['max_width'],
+                                         kind='stable')[:self.max_rows]]
+        if len(data):
+            i = int(np.argmax(data['length']))
+            if (self._longest is None
+                    or data['length'][i] > self._longest['length']):
+                self._longest = _top_records(
+                    index, data[i:i + 1],
+                    classes[i:i + 1] if classes is not None else None)[0]
+
+    def add_unreadable(self, source: str, reason: str) -> None:
+        """Record a photo that could not be segmented, and why."""
+        self.unreadable.append(dict(source=source, reason=reason))
+
+    def close(self) -> str:
+        """Finish the tables and write ``index.html``; returns its path."""
+        self._csv_file.close()
+        self._json.write('\n  ],\n  "unreadable": ' +
+                         json.dumps(self.unreadable) + '\n}\n')
+        self._json.close()
+        path = osp.join(self.out_dir, 'index.html')
+        with open(path, 'w') as f:
+            f.write(render_index(self, time.strftime('%Y-%m-%d %H:%M')))
+        return path
+
+    # What index.html reads.
+    @property
+    def widths(self) -> np.ndarray:
+        """Maximum width of every crack of every photo."""
+        return (np.concatenate(self._widths) if self._widths else
+                np.zeros(0, np.float32))
+
+    @property
+    def top_cracks(self) -> np.ndarray:
+        """The widest cracks (at most ``max_rows``), widest first."""
+        return self._top
+
+    @property
+    def longest_crack(self):
+        return self._longest
+
+    def class_totals(self) -> List[int]:
+        total = np.zeros(len(self.class_names), np.int64)
+        for photo in self.photos:
+            total += photo['class_counts']
+        return total.tolist()
+
+    def _class_counts(self, classes) -> np.ndarray:
+        if classes is None:
+            return np.zeros(0, np.int64)
+        return np.bincount(classes, minlength=len(self.class_names))
+
+    def _relative(self, path: str) -> str:
+        return osp.relpath(path, self.out_dir).replace(os.sep, '/')
+
+    def _stream(self, source, cracks, classes) -> None:
+        """Append the photo's cracks to the CSV and the JSON."""
+        names = (repeat('') if classes is None else
+                 (self.class_names[c] for c in classes))
+        lines = []
+        for row, class_name in zip(cracks.rows(), names):
+            unit = row.pop('unit')
+            # Six significant digits: beyond them is floating-point noise.
+            row = {key: float(f'{value:.6g}') if isinstance(value, float)
+                   else value for key, value in row.items()}
+            self._csv.writerow([source, *row.values(), class_name, unit])
+            lines.append(json.dumps(dict(image=source, **row,
+                                         width_class=class_name or None)))
+        if lines:
+            self._json.write(('\n    ' if self._first_json_row else
+                              ',\n    ') + ',\n    '.join(lines))
+            self._first_json_row = False
+
+
+# A crack in the report's table: which photo, its record, its class.
+_TOP_DTYPE = np.dtype([('photo', np.int64), ('width_class', np.int64)] +
+                      [(n, CRACK_DTYPE[n]) for n in CRACK_DTYPE.names])
+
+
+def _top_records(photo: int, data: np.ndarray,
+                 classes: Optional[np.ndarray]) -> np.ndarray:
+    out = np.zeros(len(data), _TOP_DTYPE)
+    out['photo'] = photo
+    out['width_class'] = -1 if classes is None else classes
+    for name in CRACK_DTYPE.names:
+        out[name] = data[name]
+    return out
