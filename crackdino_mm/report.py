@@ -185,23 +185,45 @@ class InspectionReport:
     def _relative(self, path: str) -> str:
         return osp.relpath(path, self.out_dir).replace(os.sep, '/')
 
-    def _stream(self, source, cracks, classes) -> None:
-        """Append the photo's cracks to the CSV and the JSON."""
-        names = (repeat('') if classes is None else
-                 (self.class_names[c] for c in classes))
-        lines = []
-        for row, class_name in zip(cracks.rows(), names):
-            unit = row.pop('unit')
-            # Six significant digits: beyond them is floating-point noise.
-            row = {key: float(f'{value:.6g}') if isinstance(value, float)
-                   else value for key, value in row.items()}
-            self._csv.writerow([source, *row.values(), class_name, unit])
-            lines.append(json.dumps(dict(image=source, **row,
-                                         width_class=class_name or None)))
-        if lines:
+    def _stream(self, source, cracks, classes, chunk: int = 4096) -> None:
+        """Append the photo's cracks to the CSV and the JSON, a chunk of
+        records at a time (a fragmented mask has hundreds of thousands)."""
+        data = cracks.data
+        row_json = ('{"image": %s, ' + ', '.join(
+            f'"{name}": %r' for name in data.dtype.names) +
+            ', "width_class": %s}')
+        image = json.dumps(source)
+        class_json = [json.dumps(name) for name in self.class_names]
+        for start in range(0, len(data), chunk):
+            part = data[start:start + chunk].copy()
+            for name in data.dtype.names:
+                if part.dtype[name].kind == 'f':
+                    part[name] = significant(part[name])
+            records = part.tolist()
+            if classes is None:
+                names, names_json = repeat(''), repeat('null')
+            else:
+                ids = classes[start:start + chunk].tolist()
+                names = [self.class_names[i] for i in ids]
+                names_json = [class_json[i] for i in ids]
+            self._csv.writerows((source, *record, name, cracks.unit)
+                                for record, name in zip(records, names))
+            lines = [row_json % (image, *record, name)
+                     for record, name in zip(records, names_json)]
             self._json.write(('\n    ' if self._first_json_row else
                               ',\n    ') + ',\n    '.join(lines))
             self._first_json_row = False
+
+
+def significant(values: np.ndarray, digits: int = 6) -> np.ndarray:
+    """Values rounded to ``digits`` significant digits, so the tables do not
+    print floating-point noise (2.7925000000000004)."""
+    out = np.asarray(values, np.float64).copy()
+    nonzero = np.isfinite(out) & (out != 0)
+    scale = 10.0**(digits - 1 -
+                   np.floor(np.log10(np.abs(out[nonzero]))))
+    out[nonzero] = np.round(out[nonzero] * scale) / scale
+    return out
 
 
 # A crack in the report's table: which photo, its record, its class.

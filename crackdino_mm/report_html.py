@@ -165,6 +165,9 @@ def _colour(cls: int, num_classes: int) -> str:
 
 
 def _cell(text: str, value=None, css: str = '') -> str:
+    """A table cell; ``value`` (data-v) is what the table sorts by."""
+    if isinstance(value, float):
+        value = f'{value:.6g}'
     attrs = f' data-v="{_e(value)}"' if value is not None else ''
     attrs += f' class="{css}"' if css else ''
     return f'<td{attrs}>{text}</td>'

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from crackdino_mm.quantification import measure_each_crack
-from crackdino_mm.report import InspectionReport, thumbnail, unreadable_reason
+from crackdino_mm.report import (InspectionReport, significant, thumbnail,
+                                 unreadable_reason)
 from crackdino_mm.visualization import overlay_mask
 
 
@@ -150,7 +151,7 @@ def test_report_pages_links_and_rows(tmp_path):
     assert [(r[0]['v'], int(r[1]['v'])) for r in cracks] == [
         (stem, i) for stem, i, _ in expected]
     np.testing.assert_allclose([float(r[2]['v']) for r in cracks],
-                               [w for *_, w in expected])
+                               [w for *_, w in expected], rtol=1e-5)
     assert unquote(cracks[0][1]['links'][0]) == (
         f'photos/{expected[0][0]}.html#crack-{expected[0][1]}')
     # Width classes: the counts in the summary are the cracks' classes.
@@ -220,6 +221,13 @@ def test_report_refuses_mixed_units(tmp_path):
     with pytest.raises(ValueError, match='x.jpg: cracks in px'):
         report.add_photo('x.jpg', np.zeros((8, 8, 3), np.uint8), 'o.jpg',
                          'm.png', measure_each_crack(np.zeros((8, 8))))
+
+
+def test_significant_digits():
+    values = significant(np.array([2.7925000000000004, 62.46165000000025,
+                                   0.0, -1.234567891e-7]))
+    assert [repr(v) for v in values.tolist()] == [
+        '2.7925', '62.4617', '0.0', '-1.23457e-07']
 
 
 def test_thumbnail_and_reasons(tmp_path):
