@@ -127,11 +127,12 @@ def _remove_redundant_pixels(padded: np.ndarray) -> None:
 def skeletonize(mask: np.ndarray) -> np.ndarray:
     """Thin a binary mask to 8-connected, 1-pixel-wide centre lines.
 
-    Zhang-Suen thinning (with Lu and Wang's correction). A pixel's fate in a sub-iteration can only differ
-    from the last one of the same kind if a neighbour was deleted since, so
-    once few pixels change only their neighbours are visited: a large blob
-    costs its outline, not the image, per sub-iteration. Memory stays a few
-    bytes per pixel whatever the mask.
+    Zhang-Suen thinning with Lu and Wang's correction. A pixel's fate in a
+    sub-iteration can only differ from the last one of the same kind if a
+    neighbour was deleted since, so once few pixels change only their
+    neighbours are visited: a large blob costs its outline, not the image,
+    per sub-iteration. Memory stays a few bytes per pixel whatever the
+    mask.
     """
     img = np.pad((np.asarray(mask) > 0).astype(np.uint8), 1)
     flat = img.reshape(-1)
@@ -291,12 +292,13 @@ def _smooth_along(pixels: np.ndarray, values: np.ndarray, used: np.ndarray,
     crack, so values never mix between cracks.
     """
     image = np.zeros(shape[0] * shape[1], np.float32)
-    taken = np.zeros(image.size, np.float32)
+    taken = np.zeros(image.size, np.uint8)
     taken[pixels[used]] = 1
     out = values.astype(np.float32)
     for _ in range(times):
         image[pixels[used]] = out[used]
-        total, count = image[pixels].copy(), taken[pixels].copy()
+        total = image[pixels].copy()
+        count = taken[pixels].astype(np.float32)
         for offset in offsets:
             total += image[pixels + offset]
             count += taken[pixels + offset]
@@ -304,7 +306,8 @@ def _smooth_along(pixels: np.ndarray, values: np.ndarray, used: np.ndarray,
     return out
 
 
-def _widths(pixels, flat, dist, offsets):
+def _widths(pixels: np.ndarray, flat: np.ndarray, dist: np.ndarray,
+            offsets: np.ndarray):
     """Width across the crack at each skeleton pixel: its distance plus
     the largest distance of its orthogonal neighbours off the skeleton."""
     depth = dist[pixels]
@@ -313,6 +316,46 @@ def _widths(pixels, flat, dist, offsets):
         near = pixels + offset
         beside = np.maximum(beside, np.where(flat[near] == 0, dist[near], 0))
     return depth, depth + beside
+
+
+def _lengths(which: np.ndarray, codes: np.ndarray, depth: np.ndarray,
+             num: int) -> np.ndarray:
+    """Skeleton length per label, plus half a width given back at each
+    free end (both ends of a piece thinned to a single pixel)."""
+    neighbours = _NEIGHBOURS[codes]
+    ends = np.where(neighbours == 0, 2.0, neighbours == 1)
+    length = (np.bincount(which, _CHAIN_LENGTH[codes], num) +
+              np.bincount(which, ends * (depth - 0.5), num))
+    return np.maximum(length, 1.0)
+
+
+def _width_statistics(which: np.ndarray, width: np.ndarray,
+                      used: np.ndarray, labels: np.ndarray, num: int):
+    """Mean, median and the index of the maximum of the used widths of
+    each of ``labels`` (each must have at least one)."""
+    order = np.flatnonzero(used)
+    order = order[np.lexsort((width[order], which[order]))]
+    counts = np.bincount(which[order], minlength=num)
+    first = (np.cumsum(counts) - counts)[labels]
+    last = first + counts[labels] - 1
+    mean = np.bincount(which[order], width[order], num)[labels] / (
+        counts[labels])
+    median = (width[order[(first + last) // 2]] +
+              width[order[(first + last + 1) // 2]]) / 2
+    return mean, median, order[last]
+
+
+def _orientations(which: np.ndarray, xs: np.ndarray, ys: np.ndarray,
+                  num: int) -> np.ndarray:
+    """Direction of each label's principal axis, in degrees
+    counter-clockwise from the x axis (y up), in [0, 180)."""
+    count = np.maximum(np.bincount(which, minlength=num), 1)
+    dx = xs - (np.bincount(which, xs, num) / count)[which]
+    dy = (np.bincount(which, ys, num) / count)[which] - ys
+    angle = np.degrees(0.5 * np.arctan2(
+        2 * np.bincount(which, dx * dy, num),
+        np.bincount(which, dx * dx, num) - np.bincount(which, dy * dy, num)))
+    return angle % 180
 
 
 def measure_each_crack(mask: np.ndarray,
@@ -362,39 +405,19 @@ def measure_each_crack(mask: np.ndarray,
     depth, width = _widths(pixels, flat, dist.ravel(), offsets)
     del dist
 
-    # Length: links, plus half a width given back at each free end (both
-    # ends of a piece thinned to a single pixel).
-    neighbours = _NEIGHBOURS[codes]
-    ends = np.where(neighbours == 0, 2.0, neighbours == 1)
-    length = (np.bincount(which, _CHAIN_LENGTH[codes], num) +
-              np.bincount(which, ends * (depth - 0.5), num))
-    length = np.maximum(length, 1.0)
-
-    # Width profile: off the branch points' discs (unless that leaves a
-    # crack nothing), smoothed along the skeleton.
-    used = ~_near_branch_points(shape, pixels, depth, neighbours >= 3)
-    used |= ~(np.bincount(which, used, num) > 0)[which]
-    width = _smooth_along(pixels, width, used, shape, offsets)
-    order = np.flatnonzero(used)
-    order = order[np.lexsort((width[order], which[order]))]
-    counts = np.bincount(which[order], minlength=num)
-    starts = np.cumsum(counts) - counts
-    ...
-    mean = np.bincount(which[order], width[order], num) / np.maximum(counts, 1)
-
-    # Orientation: principal axis of the skeleton's pixels (y up).
-    count_all = np.maximum(np.bincount(which, minlength=num), 1)
-    dx = xs - (np.bincount(which, xs, num) / count_all)[which]
-    dy = (np.bincount(which, ys, num) / count_all)[which] - ys
-    orientation = np.degrees(0.5 * np.arctan2(
-        2 * np.bincount(which, dx * dy, num),
-        np.bincount(which, dx * dx, num) - np.bincount(which, dy * dy, num)))
-
+    length = _lengths(which, codes, depth, num)
     keep = (areas >= min_area) & (length >= min_length)
     keep[0] = False  # background
     ids = np.flatnonzero(keep)
-    first, last = starts[ids], starts[ids] + counts[ids] - 1
-    widest = order[last]
+
+    # Width profile: off the branch points' discs (unless that leaves a
+    # crack nothing), smoothed along the skeleton.
+    used = ~_near_branch_points(shape, pixels, depth,
+                                _NEIGHBOURS[codes] >= 3)
+    used |= ~(np.bincount(which, used, num) > 0)[which]
+    width = _smooth_along(pixels, width, used, shape, offsets)
+    mean, median, widest = _width_statistics(which, width, used, ids, num)
+
     table = np.zeros(len(ids), CRACK_DTYPE)
     table['id'] = np.arange(1, len(ids) + 1)
     table['box_x'], table['box_y'] = lo[0, ids], lo[1, ids]
@@ -402,12 +425,11 @@ def measure_each_crack(mask: np.ndarray,
     table['box_h'] = hi[1, ids] - lo[1, ids] + 1
     table['area'] = areas[ids]
     table['length'] = length[ids]
-    table['mean_width'] = mean[ids]
-    table['median_width'] = (width[order[(first + last) // 2]] +
-                             width[order[(first + last + 1) // 2]]) / 2
+    table['mean_width'] = mean
+    table['median_width'] = median
     table['max_width'] = width[widest]
     table['max_x'], table['max_y'] = xs[widest], ys[widest]
-    table['orientation'] = orientation[ids] % 180
+    table['orientation'] = _orientations(which, xs, ys, num)[ids]
     if mm_per_pixel is None:
         return CrackTable(table, 'px')
     table['area'] *= mm_per_pixel**2
@@ -427,17 +449,25 @@ def measure_cracks(mask: np.ndarray,
                               min_length).summary()
 
 
+def check_width_limits(limits: Sequence[float]) -> List[float]:
+    """The limits between width classes, which must be positive and
+    increasing; raises ValueError otherwise."""
+    values = [float(limit) for limit in limits]
+    if any(v <= 0 for v in values) or any(
+            b <= a for a, b in zip(values, values[1:])):
+        raise ValueError('width limits must be positive and increasing, got '
+                         f'{values}')
+    return values
+
+
 def width_classes(widths: np.ndarray, limits: Sequence[float]) -> np.ndarray:
     """Class of each width: how many limits it reaches (0 below the first).
 
     A width equal to a limit belongs to the class above it, as a crack
     of exactly 0.3 mm does not meet a limit of "under 0.3 mm".
     """
-    limits = np.asarray(limits, float)
-    if limits.ndim != 1 or (limits <= 0).any() or (np.diff(limits) <= 0).any():
-        raise ValueError('width limits must be positive and increasing, got '
-                         f'{list(limits)}')
-    return np.searchsorted(limits, np.asarray(widths), side='right')
+    return np.searchsorted(check_width_limits(limits), np.asarray(widths),
+                           side='right')
 
 
 def width_class_names(limits: Sequence[float], unit: str) -> List[str]:

@@ -19,11 +19,11 @@ from typing import List, Optional, Sequence
 import cv2
 import numpy as np
 
-from .quantification import (CRACK_DTYPE, CrackTable, width_class_names,
-                             width_classes)
+from .quantification import (CRACK_DTYPE, CrackTable, check_width_limits,
+                             width_class_names, width_classes)
 from .report_html import render_index, render_photo_page
 
-CRACK_COLUMNS = (('image', ) + CRACK_DTYPE.names + ('width_class', 'unit'))
+CRACK_COLUMNS = ('image', ) + CRACK_DTYPE.names + ('width_class', 'unit')
 
 
 def thumbnail(img: np.ndarray, max_side: int = 320) -> np.ndarray:
@@ -72,9 +72,7 @@ class InspectionReport:
                  max_rows: int = 5000):
         self.out_dir = out_dir
         self.unit = unit
-        self.width_limits = [float(w) for w in width_limits]
-        if self.width_limits:
-            width_classes([], self.width_limits)  # validates them
+        self.width_limits = check_width_limits(width_limits)
         self.class_names = (width_class_names(self.width_limits, unit)
                             if self.width_limits else [])
         self.settings = dict(settings or {})
@@ -115,7 +113,7 @@ class InspectionReport:
         self._stream(source, cracks, classes)
         summary = cracks.summary()
         photo = dict(
-            index=index, source=source, name=name,
+            source=source, name=name,
             height=overlay.shape[0], width=overlay.shape[1],
             overlay=self._relative(overlay_file),
             mask=self._relative(mask_file),

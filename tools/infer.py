@@ -34,7 +34,8 @@ from mmseg.structures import SegDataSample
 from tqdm import tqdm
 
 from crackdino_mm.evaluation import CrackMetric
-from crackdino_mm.quantification import measure_each_crack, width_classes
+from crackdino_mm.quantification import (check_width_limits,
+                                         measure_each_crack)
 from crackdino_mm.report import InspectionReport, unreadable_reason
 from crackdino_mm.visualization import overlay_mask
 
@@ -83,7 +84,7 @@ def parse_args(argv=None):
     if args.width_limits and args.mm_per_pixel is None:
         parser.error('--width-limits are in mm: give --mm-per-pixel too')
     try:
-        width_classes([], args.width_limits)
+        check_width_limits(args.width_limits)
     except ValueError as e:
         parser.error(f'--width-limits: {e}')
     return args
