@@ -80,6 +80,7 @@ class InspectionReport:
         self.photos: List[dict] = []
         self.unreadable: List[dict] = []
         self._widths: List[np.ndarray] = []
+        self._classes: List[np.ndarray] = []
         self._top = np.zeros(0, _TOP_DTYPE)
         self._longest = None
         for sub in ('thumbs', 'photos'):
@@ -122,6 +123,8 @@ class InspectionReport:
             class_counts=self._class_counts(classes))
         self.photos.append(photo)
         self._widths.append(data['max_width'].astype(np.float32))
+        self._classes.append(np.full(len(data), -1, np.int8)
+                             if classes is None else classes.astype(np.int8))
         widest = np.argsort(-data['max_width'], kind='stable')[:self.max_rows]
         shown = _top_records(index, data[widest],
                              classes[widest] if classes is not None else None)
@@ -159,6 +162,12 @@ class InspectionReport:
         """Maximum width of every crack of every photo."""
         return (np.concatenate(self._widths) if self._widths else
                 np.zeros(0, np.float32))
+
+    @property
+    def classes(self) -> np.ndarray:
+        """Width class of every crack of every photo (-1: no classes)."""
+        return (np.concatenate(self._classes) if self._classes else
+                np.zeros(0, np.int8))
 
     @property
     def top_cracks(self) -> np.ndarray:

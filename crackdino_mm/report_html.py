@@ -238,34 +238,57 @@ def _nice_step(raw: float) -> float:
                       if m * power >= raw - 1e-12))
 
 
-def histogram_svg(widths: np.ndarray, limits, unit: str) -> str:
-    """Bar chart of crack widths as inline SVG, bars coloured by width
-    class, the limits drawn as dashed lines."""
+def _count(value: int) -> str:
+    """A count for an axis: 950, 12k, 1.5M."""
+    for size, suffix in ((1e6, 'M'), (1e3, 'k')):
+        if value >= size:
+            return f'{value / size:.3g}{suffix}'
+    return str(value)
+
+
+def histogram_svg(widths: np.ndarray, classes: np.ndarray, limits,
+                  unit: str) -> str:
+    """Bar chart of crack widths as inline SVG: each bar stacked by width
+    class (``classes``, -1 for none), the limits drawn as dashed lines."""
     if not len(widths):
         return '<p class="note">No cracks.</p>'
     top = max(float(widths.max()), 1e-6)
     step = _nice_step(top / 24)
     bins = int(np.floor(top / step)) + 1
-    counts = np.bincount(np.minimum((widths / step).astype(np.int64),
-                                    bins - 1), minlength=bins)
-    width, height, left, right, top_gap, bottom = 900, 280, 60, 20, 14, 46
+    num_classes = len(limits) + 1
+    where = np.minimum((widths / step).astype(np.int64), bins - 1)
+    counts = np.bincount(where * num_classes + np.maximum(classes, 0),
+                         minlength=bins * num_classes).reshape(
+                             bins, num_classes)
+    width, height, left, right, top_gap, bottom = 900, 290, 64, 24, 24, 46
     plot_w, plot_h = width - left - right, height - top_gap - bottom
     bar = plot_w / bins
-    most = int(counts.max())
+    most = int(counts.sum(1).max())
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" '
              f'viewBox="0 0 {width} {height}" style="max-width:{width}px;'
              f'width:100%" aria-label="histogram of maximum crack widths">']
     base = top_gap + plot_h
-    for i, count in enumerate(counts.tolist()):
-        h = plot_h * count / most
-        cls = (int(np.searchsorted(limits, (i + 0.5) * step, 'right'))
-               if len(limits) else -1)
-        parts.append(
-            f'<rect x="{left + i * bar + 1:.1f}" y="{base - h:.1f}" '
-            f'width="{max(bar - 2, 1):.1f}" height="{h:.1f}" '
-            f'fill="{_colour(cls, len(limits) + 1)}"><title>{_num(i * step)}-'
-            f'{_num((i + 1) * step)} {_e(unit)}: {count} crack(s)</title>'
-            '</rect>')
+    count_step = max(1, int(np.ceil(_nice_step(most / 5))))
+    for value in range(0, most + 1, count_step):
+        y = base - plot_h * value / most
+        parts.append(f'<text x="{left - 8}" y="{y + 4:.1f}" font-size="12" '
+                     f'text-anchor="end">{_count(value)}</text>'
+                     f'<line x1="{left - 4}" x2="{left + plot_w}" '
+                     f'y1="{y:.1f}" y2="{y:.1f}" stroke="#e0e0e0"/>')
+    for i in range(bins):
+        y = base
+        for cls in range(num_classes):
+            count = int(counts[i, cls])
+            if not count:
+                continue
+            h = plot_h * count / most
+            y -= h
+            colour = _colour(cls if limits else -1, num_classes)
+            parts.append(
+                f'<rect x="{left + i * bar + 1:.1f}" y="{y:.1f}" '
+                f'width="{max(bar - 2, 1):.1f}" height="{h:.1f}" '
+                f'fill="{colour}"><title>{i * step:g}-{(i + 1) * step:g} '
+                f'{_e(unit)}: {count} crack(s)</title></rect>')
     label_every = max(1, int(np.ceil(bins / 10)))
     for i in range(0, bins + 1, label_every):
         x = left + i * bar
@@ -273,21 +296,17 @@ def histogram_svg(widths: np.ndarray, limits, unit: str) -> str:
                      f'y2="{base + 5}" stroke="#444"/>'
                      f'<text x="{x:.1f}" y="{base + 18}" font-size="12" '
                      f'text-anchor="middle">{i * step:g}</text>')
-    count_step = max(1, int(np.ceil(_nice_step(most / 5))))
-    for value in range(0, most + 1, count_step):
-        y = base - plot_h * value / most
-        parts.append(f'<text x="{left - 8}" y="{y + 4:.1f}" font-size="12" '
-                     f'text-anchor="end">{value}</text>'
-                     f'<line x1="{left - 4}" x2="{left + plot_w}" '
-                     f'y1="{y:.1f}" y2="{y:.1f}" stroke="#e0e0e0"/>')
     for limit in limits:
         x = left + limit / step * bar
-        if x <= left + plot_w:
-            parts.append(
-                f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top_gap}" '
-                f'y2="{base}" stroke="#000" stroke-dasharray="5 4"/>'
-                f'<text x="{x + 4:.1f}" y="{top_gap + 10}" font-size="12">'
-                f'{limit:g} {_e(unit)}</text>')
+        if x > left + plot_w + 0.5:
+            continue
+        anchor = 'end' if x > left + plot_w - 60 else 'start'
+        parts.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top_gap - 4}" '
+            f'y2="{base}" stroke="#000" stroke-dasharray="5 4"/>'
+            f'<text x="{x + (-4 if anchor == "end" else 4):.1f}" '
+            f'y="{top_gap - 8}" font-size="12" text-anchor="{anchor}">'
+            f'{limit:g} {_e(unit)}</text>')
     parts.append(
         f'<line x1="{left}" x2="{left + plot_w}" y1="{base}" y2="{base}" '
         f'stroke="#444"/><text x="{left + plot_w / 2:.0f}" '
@@ -408,8 +427,8 @@ def render_index(report, generated: str) -> str:
         ' &middot; tables: <a href="cracks.csv">cracks.csv</a>, '
         '<a href="cracks.json">cracks.json</a>',
         cards=_summary_cards(report), classes=_class_table(report),
-        histogram=histogram_svg(report.widths, report.width_limits,
-                                report.unit),
+        histogram=histogram_svg(report.widths, report.classes,
+                                report.width_limits, report.unit),
         num_photos=len(report.photos), photos=_photo_table(report),
         num_cracks=total, cracks=cracks,
         num_unreadable=len(report.unreadable), unreadable=unreadable)

@@ -4,6 +4,7 @@ unreadable photos are listed, nothing is fetched from the network."""
 import csv
 import json
 import os.path as osp
+import re
 from html.parser import HTMLParser
 from urllib.parse import unquote, urlsplit
 
@@ -161,6 +162,14 @@ def test_report_pages_links_and_rows(tmp_path):
     assert summary == {name: classes.count(name) for name in
                        ('< 0.1 mm', '0.1-0.3 mm', '>= 0.3 mm')}
     assert sum(summary.values()) == len(cracks) == 4
+    # The histogram's bars, stacked by class, count the same cracks.
+    bars = re.findall(r'fill="(#\w+)"><title>[^<]*: (\d+) crack',
+                      open(index).read())
+    per_colour = {}
+    for colour, count in bars:
+        per_colour[colour] = per_colour.get(colour, 0) + int(count)
+    assert sorted(per_colour.values()) == sorted(
+        n for n in summary.values() if n)
     # The unreadable photo with its reason; the widest crack in the summary.
     text = ' '.join(page.text)
     assert 'in/broken <1>.png' in text and 'empty file' in text
