@@ -164,7 +164,8 @@ def test_bad_thresholds_and_files_are_named(tmp_path, setup):
     bad = tmp_path / 'bad.pth'
     torch.save(dict(state_dict={}, meta=dict(decision_threshold='high')),
                bad)
-    with pytest.raises(ValueError, match="bad.pth.*decision_threshold.*'high'"):
+    with pytest.raises(ValueError,
+                       match="bad.pth.*decision_threshold.*'high'"):
         read_threshold(str(bad))
     torch.save([1, 2], bad)
     with pytest.raises(KeyError, match='bad.pth'):
