@@ -18,22 +18,14 @@ from crackdino_mm.apis import CrackInferencer, write_threshold
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CRACK_META = dict(classes=('background', 'crack'),
                   palette=[[0, 0, 0], [255, 64, 0]])
-# The demo distiller with teachers of random weights instead of the demo's
-# stage-1 checkpoint files.
-RANDOM_TEACHERS = {
-    f'model.teachers.{k}.{key}': value
-    for k in range(2)
-    for key, value in (('backbone.init_cfg', None),
-                       ('allow_random_init', True))
-}
-RANDOM_TEACHERS['model.backbone.init_cfg'] = None
 FAMILIES = {
     # Synthetic demo: samples rendered in memory, loaders kept for photos.
     'demo-student': ('configs/demo/crackdino-student_vit-t4_synthetic-'
                      '224x224.py', {}),
-    # Training config of the distilled model: predictions by the student.
+    # Training config of the distilled model, as it is (its teachers' files
+    # are not needed to predict): predictions by the student.
     'demo-distiller': ('configs/demo/crackdino_vit-t4_500it_synthetic-'
-                       '224x224.py', RANDOM_TEACHERS),
+                       '224x224.py', {}),
     # DeepCrack pipeline (LoadCrackAnnotations), sliding windows.
     'deepcrack-student-cpu': ('configs/cpu_benchmark/crackdino-student-'
                               'lipschitz_vit-w192d12_1k_deepcrack-224x224.py',

@@ -53,7 +53,11 @@ def test_every_config_is_on_its_folders_card():
 
 def test_cpu_scale_figures_are_the_recorded_ones():
     for model in models('configs/cpu_benchmark/metafile.yml'):
-        entry = BY_CONFIG[model['Config']]
+        entry = BY_CONFIG.get(model['Config'])
+        if entry is None:  # a run not recorded yet has no figures
+            assert 'Results' not in model
+            assert model['Metadata']['Measured'].startswith('not yet')
+            continue
         metrics = model['Results'][0]['Metrics']
         assert metrics == {name: entry['test']['metrics'][key]
                            for name, key in METRIC_KEYS.items()}
@@ -86,9 +90,12 @@ def test_readme_figures_are_the_recorded_ones(readme):
                            r'224x224)\.py', line)
         if not names or not line.startswith('|'):
             continue
-        entry = BY_CONFIG[f'configs/cpu_benchmark/{names[0]}.py']
+        entry = BY_CONFIG.get(f'configs/cpu_benchmark/{names[0]}.py')
         figures = [cell.strip() for cell in line.split('|')
                    if re.fullmatch(r'\s*\d+(\.\d+)?\s*', cell)]
+        if entry is None:
+            assert not figures, line
+            continue
         assert figures and set(figures) <= recorded_figures(entry), line
         checked += 1
     assert checked
