@@ -22,7 +22,6 @@ class DecisionThresholdHook(Hook):
         threshold (float, optional): Threshold to use whatever the
             checkpoint says (``tools/test.py --threshold``).
     """
-    priority = 'NORMAL'
 
     def __init__(self, threshold: Optional[float] = None):
         self.threshold = None if threshold is None else check_threshold(
