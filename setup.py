@@ -32,5 +32,6 @@ setup(
     extras_require={
         'tests': ['pytest>=7'],
         'export': ['onnx>=1.15', 'onnxruntime>=1.17'],
+        'analysis': ['seaborn>=0.12'],
     },
 )

@@ -3,7 +3,7 @@
 Importing the package registers every component into the MMSegmentation
 registries (``mmseg.registry``), so configs can name them by ``type``.
 """
-from . import datasets, evaluation, models  # noqa: F401
+from . import apis, datasets, engine, evaluation, models  # noqa: F401
 from .version import __version__
 
 __all__ = ['__version__']

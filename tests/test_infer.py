@@ -71,19 +71,22 @@ def test_folder_glob_and_bad_files(checkpoint, tmp_path):
 # Runs tools/infer.py (argv[2:]) in a fresh interpreter that prints its own
 # peak RSS: VmHWM, the high-water mark of this process's memory map. (Not
 # getrusage's ru_maxrss: Linux carries the parent's peak across fork and
-# exec, so under a long pytest run it reports pytest's size.) With argv[1] == 'noise', every window's prediction is replaced
-# by pixel noise, the most pieces a mask can have, and OpenCV and PyTorch
-# use 32 threads, as on a many-core machine.
+# exec, so under a long pytest run it reports pytest's size.) With
+# argv[1] == 'noise', every window's prediction is replaced by pixel noise
+# (logits of uniform probabilities), the most pieces a mask can have, and
+# OpenCV and PyTorch use 32 threads, as on a many-core machine.
 PEAK_RSS_RUNNER = """
 import runpy, sys
 if sys.argv[1] == 'noise':
     import cv2, torch
-    from crackdino_mm.evaluation import CrackMetric
+    from mmseg.models import EncoderDecoder
     cv2.setNumThreads(32)
     torch.set_num_threads(32)
     torch.manual_seed(0)
-    CrackMetric.crack_probability = staticmethod(
-        lambda seg_logits: torch.rand(seg_logits.shape[-2:]))
+    def noise(self, inputs, metas):
+        p = torch.rand(inputs.shape[0], 1, *inputs.shape[2:])
+        return p.log() - (-p).log1p()
+    EncoderDecoder.whole_inference = noise
 sys.argv = sys.argv[2:]
 code = 0
 try:
@@ -135,3 +138,66 @@ def test_large_photo_slides_with_bounded_memory(checkpoint, large_photo,
         assert mask.min() == 255 and row['area'] == 3000 * 4000
     elif case == 'noise':
         assert row['num_cracks'] > 500_000
+
+
+def infer_module():
+    sys.path.insert(0, osp.join(REPO, 'tools'))
+    import infer
+    return infer
+
+
+def mmseg_probability(model, img, test_cfg):
+    """MMSeg's own prediction (inference_model) under ``test_cfg``."""
+    from mmengine.config import ConfigDict
+    from mmseg.apis import inference_model
+
+    from crackdino_mm.evaluation import CrackMetric
+    saved, model.test_cfg = model.test_cfg, ConfigDict(test_cfg)
+    try:
+        result = inference_model(model, img)
+    finally:
+        model.test_cfg = saved
+    return CrackMetric.crack_probability(result.seg_logits.data).numpy()
+
+
+@pytest.mark.parametrize('batch_size', [1, 4])
+def test_windows_come_from_the_config(tmp_path, batch_size):
+    """A slide config: windows of its test_cfg crop and stride, averaged as
+    MMSeg's slide inference averages them, in batches of windows."""
+    from mmseg.apis import init_model
+    infer = infer_module()
+    config = osp.join(REPO, 'configs', 'cpu_benchmark', 'crackdino-student-'
+                      'lipschitz_vit-w192d12_1k_deepcrack-224x224.py')
+    torch.manual_seed(0)
+    model = init_model(config, None, 'cpu')
+    args = infer.parse_args([config, 'ckpt', 'x', '--batch-size',
+                             str(batch_size)])
+    plan = infer.WindowPlan(model.cfg, args)
+    assert (plan.mode, plan.crop, plan.stride) == ('slide', (224, 224),
+                                                  (160, 160))
+    img = np.random.default_rng(0).integers(0, 255, (300, 400, 3), np.uint8)
+    np.testing.assert_allclose(
+        plan.crack_probability(model, img),
+        mmseg_probability(model, img, model.cfg.model.test_cfg), atol=1e-5)
+
+
+def test_whole_config_slides_only_large_photos(checkpoint):
+    from mmseg.apis import init_model
+    infer = infer_module()
+    model = init_model(CONFIG, checkpoint, 'cpu')
+    img = np.random.default_rng(1).integers(0, 255, (150, 260, 3), np.uint8)
+    args = infer.parse_args([CONFIG, checkpoint, 'x'])
+    plan = infer.WindowPlan(model.cfg, args)
+    assert plan.mode == 'whole' and plan.max_whole_pixels == 4 * 224 * 224
+    np.testing.assert_allclose(
+        plan.crack_probability(model, img),
+        mmseg_probability(model, img, dict(mode='whole')), atol=1e-5)
+    # Over the limit: windows of the training crop, stride 3/4 of it.
+    args = infer.parse_args([CONFIG, checkpoint, 'x', '--max-whole-pixels',
+                             '1000'])
+    plan = infer.WindowPlan(model.cfg, args)
+    assert (plan.crop, plan.stride) == ((224, 224), (168, 168))
+    np.testing.assert_allclose(
+        plan.crack_probability(model, img),
+        mmseg_probability(model, img, dict(mode='slide', crop_size=(224, 224),
+                                           stride=(168, 168))), atol=1e-5)

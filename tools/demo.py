@@ -78,11 +78,14 @@ def evaluate(config, checkpoint, work_dir, num_pictures):
     """Test the exported student; return its metrics and write pictures.
 
     The decision threshold is the one of best F (ODS) on the validation
-    split; the test split (other images) is then measured with it.
+    split, stored in the checkpoint's meta (as tools/choose_threshold.py
+    does), so every tool uses it; the test split (other images) is then
+    measured with it.
     """
     from mmengine.config import Config
     from mmengine.runner import Runner
 
+    from crackdino_mm.apis import write_threshold
     from crackdino_mm.visualization import side_by_side
 
     cfg = Config.fromfile(osp.join(CONFIGS, config))
@@ -91,7 +94,9 @@ def evaluate(config, checkpoint, work_dir, num_pictures):
     runner = Runner.from_cfg(cfg)
     threshold = runner.val()['ods_threshold']
     runner.model.decode_head.threshold = threshold
-    print(f'decision threshold chosen on the validation split: {threshold}')
+    write_threshold(checkpoint, threshold)
+    print(f'decision threshold chosen on the validation split: {threshold} '
+          f'(stored in {checkpoint})')
     metrics = runner.test()
     metrics['decision_threshold'] = threshold
 

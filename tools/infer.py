@@ -1,8 +1,9 @@
 """Segment cracks in photos and measure them.
 
     python tools/infer.py CONFIG CHECKPOINT INPUT [INPUT ...] \
-        [--out-dir work_dirs/infer] [--threshold 0.5] [--mm-per-pixel 0.1]
-        [--min-length 20] [--width-limits 0.1 0.3]
+        [--out-dir work_dirs/infer] [--mm-per-pixel 0.1] [--threshold T] \
+        [--min-length 20] [--width-limits 0.1 0.3] \
+        [--crop-size 448 --stride 336] [--device cuda] [--batch-size 8]
 
 INPUT is an image, a folder (its images, not recursive) or a glob pattern.
 For each image the tool writes ``masks/<name>.png`` (0/255),
@@ -12,9 +13,11 @@ connected cracks; millimetres when ``--mm-per-pixel`` is given) to
 ``measurements.csv`` and ``measurements.json``; one row per crack (box,
 length, mean/median/maximum width and where it is largest, orientation,
 width class) to ``cracks.csv`` and ``cracks.json``; and ``index.html``, an
-inspection report to open in a browser. Images larger than the crop
-are segmented with overlapping sliding windows, so memory stays bounded
-whatever the photo's size. Unreadable files are reported at the end and
+inspection report to open in a browser. The config decides how a
+photo is predicted (``test_cfg``: whole, or sliding windows of its crop
+and stride; large photos are always slid, so memory stays bounded whatever
+the photo's size), the checkpoint its decision threshold (see
+tools/choose_threshold.py). Unreadable files are reported at the end and
 do not stop the others.
 """
 import argparse
@@ -28,11 +31,11 @@ import sys
 import cv2
 import numpy as np
 import torch
-from mmengine.config import ConfigDict
-from mmseg.apis import init_model
+from mmseg.apis import inference_model, init_model
 from mmseg.structures import SegDataSample
 from tqdm import tqdm
 
+from crackdino_mm.apis import apply_threshold
 from crackdino_mm.evaluation import CrackMetric
 from crackdino_mm.quantification import (check_width_limits,
                                          measure_each_crack)
@@ -52,13 +55,24 @@ def parse_args(argv=None):
     parser.add_argument('inputs', nargs='+', help='images, folders or globs')
     parser.add_argument('--out-dir', default='work_dirs/infer')
     parser.add_argument(
-        '--threshold', type=float, default=0.5,
-        help='crack probability above which a pixel is a crack')
+        '--threshold', type=float,
+        help='crack probability above which a pixel is a crack (default: '
+        'the checkpoint\'s, from tools/choose_threshold.py, else the '
+        'config\'s decode_head.threshold)')
     parser.add_argument(
-        '--crop-size', type=int, default=448,
-        help='sliding-window size (a multiple of 14 suits DINOv2)')
+        '--crop-size', type=int,
+        help='slide windows of this size over every photo (default: the '
+        'config\'s test_cfg, see WindowPlan)')
     parser.add_argument(
-        '--stride', type=int, default=336, help='sliding-window stride')
+        '--stride', type=int, help='sliding-window stride (default: the '
+        'config\'s test_cfg.stride, else 3/4 of the crop)')
+    parser.add_argument(
+        '--max-whole-pixels', type=int,
+        help='whole-image configs: photos with more pixels are slid '
+        '(default: four training crops)')
+    parser.add_argument(
+        '--batch-size', type=int,
+        help='windows per forward pass (default: 8 on CUDA, 1 on the CPU)')
     parser.add_argument(
         '--mm-per-pixel', type=float,
         help='ground sampling distance: report millimetres, not pixels')
@@ -73,12 +87,15 @@ def parse_args(argv=None):
         '--width-limits', type=float, nargs='+', default=[], metavar='MM',
         help='increasing crack widths in mm (e.g. 0.1 0.3) that sort the '
         'cracks into classes by their maximum width; needs --mm-per-pixel')
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     args = parser.parse_args(argv)
-    if not 0 < args.threshold < 1:
+    if args.threshold is not None and not 0 < args.threshold < 1:
         parser.error(f'--threshold must be in (0, 1), got {args.threshold}')
-    if args.stride > args.crop_size:
+    if args.stride and args.crop_size and args.stride > args.crop_size:
         parser.error('--stride larger than --crop-size leaves gaps')
+    if args.batch_size is None:
+        args.batch_size = 8 if args.device.startswith('cuda') else 1
     if args.mm_per_pixel is not None and args.mm_per_pixel <= 0:
         parser.error(f'--mm-per-pixel must be > 0, got {args.mm_per_pixel}')
     if args.width_limits and args.mm_per_pixel is None:
@@ -114,17 +131,25 @@ def collect_images(inputs):
     return list(dict.fromkeys(files))
 
 
-def window_probability(model, img):
-    """Per-pixel crack probability of a BGR image, in one forward pass."""
-    height, width = img.shape[:2]
-    sample = SegDataSample(
-        metainfo=dict(ori_shape=(height, width), img_shape=(height, width),
-                      pad_shape=(height, width), scale_factor=(1.0, 1.0)))
-    inputs = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+def window_logits(model, windows):
+    """Logits (N, C, h, w) of same-sized BGR windows in one forward pass:
+    the model's own preprocessing and whole-image inference, with the
+    padding its preprocessor may add removed as MMSeg's postprocessing
+    does."""
+    height, width = windows[0].shape[:2]
+    meta = dict(ori_shape=(height, width), img_shape=(height, width),
+                pad_shape=(height, width))
+    data = model.data_preprocessor(dict(
+        inputs=[torch.from_numpy(np.ascontiguousarray(w.transpose(2, 0, 1)))
+                for w in windows],
+        data_samples=[SegDataSample(metainfo=meta) for _ in windows]), False)
+    metas = [sample.metainfo for sample in data['data_samples']]
     with torch.no_grad():
-        result = model.test_step(dict(inputs=[inputs],
-                                      data_samples=[sample]))[0]
-    return CrackMetric.crack_probability(result.seg_logits.data).cpu().numpy()
+        logits = model.whole_inference(data['inputs'], metas)
+    left, right, top, bottom = metas[0].get(
+        'img_padding_size', metas[0].get('padding_size', [0] * 4))
+    return logits[:, :, top:logits.shape[2] - bottom,
+                  left:logits.shape[3] - right]
 
 
 def window_starts(size, crop_size, stride):
@@ -142,32 +167,98 @@ def coverage(size, starts, crop_size):
     return covers
 
 
-def crack_probability(model, img, crop_size, stride):
-    """Per-pixel crack probability of a BGR image, at the image's size.
+def probability_of_logits(logits):
+    """Crack probability (H, W) of a (C, H, W) float32 logit map, in place
+    for one channel (sigmoid), by bands of rows for more (softmax)."""
+    if logits.shape[0] == 1:
+        return torch.from_numpy(logits[0]).sigmoid_().numpy()
+    prob = np.empty(logits.shape[1:], np.float32)
+    for y in range(0, prob.shape[0], 256):
+        prob[y:y + 256] = torch.from_numpy(
+            logits[:, y:y + 256]).softmax(dim=0)[1].numpy()
+    return prob
 
-    An image larger than the crop is segmented window by window and the
-    windows' probabilities are averaged where they overlap. Only a window
-    at a time goes through the model and one float32 map of the image is
-    kept, so memory grows by 4 bytes per pixel whatever the model predicts
-    (MMSeg's slide inference holds float copies of the whole normalised
-    image and allocates a whole-image logit map for every window).
+
+def slide_probability(model, img, crop, stride, batch_size):
+    """Crack probability of a BGR image by sliding windows.
+
+    Windows are placed and their logits averaged as by MMSeg's slide
+    inference, but ``batch_size`` windows go through the model at a time
+    and the sum is kept in one float32 map of the image (MMSeg's slide
+    inference runs one window per forward pass, holds float copies of the
+    whole normalised image and pads every window's logits to a whole-image
+    tensor, too much for large photos).
     """
-    model.test_cfg = ConfigDict(mode='whole')
     height, width = img.shape[:2]
-    if max(height, width) <= crop_size:
-        return window_probability(model, img)
-    ys = window_starts(height, crop_size, stride)
-    xs = window_starts(width, crop_size, stride)
-    prob = np.zeros((height, width), np.float32)
-    for y in ys:
-        for x in xs:
-            prob[y:y + crop_size, x:x + crop_size] += window_probability(
-                model, img[y:y + crop_size, x:x + crop_size])
+    ys = window_starts(height, crop[0], stride[0])
+    xs = window_starts(width, crop[1], stride[1])
+    corners = [(y, x) for y in ys for x in xs]
+    logits = None
+    for i in range(0, len(corners), batch_size):
+        batch = corners[i:i + batch_size]
+        out = window_logits(model, [
+            img[y:y + crop[0], x:x + crop[1]] for y, x in batch
+        ]).float().cpu().numpy()
+        if logits is None:
+            logits = np.zeros((out.shape[1], height, width), np.float32)
+        for (y, x), window in zip(batch, out):
+            logits[:, y:y + crop[0], x:x + crop[1]] += window
     # The windows form a grid: a pixel is covered by the windows over its
     # row times those over its column.
-    prob /= coverage(height, ys, crop_size)[:, None]
-    prob /= coverage(width, xs, crop_size)
-    return prob
+    logits /= coverage(height, ys, crop[0])[:, None]
+    logits /= coverage(width, xs, crop[1])
+    return probability_of_logits(logits)
+
+
+class WindowPlan:
+    """How tools/infer.py predicts a photo, from the config's ``test_cfg``.
+
+    ``mode='slide'``: windows of its ``crop_size`` every ``stride``.
+    ``mode='whole'``: the photo whole, through MMSeg's ``inference_model``
+    as ``tools/test.py`` predicts it, when it has at most
+    ``max_whole_pixels`` (default four training crops); a larger photo,
+    whose whole forward pass would need memory growing with the square of
+    its size for a ViT, is slid with the config's training ``crop_size``
+    and a stride of 3/4 of it. ``--crop-size``/``--stride`` slide every
+    photo with those windows instead.
+    """
+
+    def __init__(self, cfg, args):
+        test_cfg = cfg.model.get('test_cfg') or {}
+        self.mode = test_cfg.get('mode', 'whole')
+        if args.crop_size:
+            self.mode = 'slide'
+            self.crop = (args.crop_size, ) * 2
+        elif self.mode == 'slide':
+            self.crop = tuple(test_cfg['crop_size'])
+        elif cfg.get('crop_size'):
+            self.crop = tuple(cfg.crop_size)
+        else:
+            raise KeyError(
+                f'{cfg.filename}: no crop_size for sliding windows over large '
+                'photos (neither test_cfg.crop_size nor a top-level '
+                'crop_size); give --crop-size')
+        if args.stride:
+            self.stride = (args.stride, ) * 2
+        elif self.mode == 'slide' and not args.crop_size:
+            self.stride = tuple(test_cfg['stride'])
+        else:
+            self.stride = tuple(max(1, c * 3 // 4) for c in self.crop)
+        if any(s > c for s, c in zip(self.stride, self.crop)):
+            raise ValueError(f'stride {self.stride} larger than the crop '
+                             f'{self.crop} leaves gaps')
+        self.max_whole_pixels = args.max_whole_pixels or \
+            4 * self.crop[0] * self.crop[1]
+        self.batch_size = args.batch_size
+
+    def crack_probability(self, model, img):
+        """Per-pixel crack probability (H, W) of a BGR image."""
+        if self.mode == 'whole' and \
+                img.shape[0] * img.shape[1] <= self.max_whole_pixels:
+            return CrackMetric.crack_probability(
+                inference_model(model, img).seg_logits.data).cpu().numpy()
+        return slide_probability(model, img, self.crop, self.stride,
+                                 self.batch_size)
 
 
 def paint_overlay(img, mask, band=256):
@@ -183,6 +274,8 @@ def main(argv=None):
     args = parse_args(argv)
     images = collect_images(args.inputs)
     model = init_model(args.config, args.checkpoint, device=args.device)
+    args.threshold = apply_threshold(model, args.checkpoint, args.threshold)
+    plan = WindowPlan(model.cfg, args)
     for sub in ('masks', 'overlays'):
         os.makedirs(osp.join(args.out_dir, sub), exist_ok=True)
 
@@ -200,7 +293,7 @@ def main(argv=None):
             failures.append(path)
             report.add_unreadable(path, unreadable_reason(path))
             continue
-        prob = crack_probability(model, img, args.crop_size, args.stride)
+        prob = plan.crack_probability(model, img)
         mask = (prob > args.threshold).astype(np.uint8)
         del prob
         name = osp.splitext(osp.basename(path))[0]

@@ -36,6 +36,10 @@ def parse_args():
         help='job launcher')
     parser.add_argument(
         '--tta', action='store_true', help='test-time augmentation')
+    parser.add_argument(
+        '--threshold', type=float,
+        help='decision threshold to use instead of the one stored in the '
+        'checkpoint (tools/choose_threshold.py) or the config')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -57,6 +61,20 @@ def enable_visualization(cfg, args):
         cfg.visualizer['save_dir'] = args.show_dir
         hook['interval'] = 1
     return cfg
+
+
+def use_decision_threshold(cfg, threshold=None):
+    """Apply the checkpoint's decision threshold, or ``threshold``, when the
+    checkpoint is loaded (also for configs without the hook)."""
+    hooks = cfg.get('custom_hooks') or []
+    hook = next((h for h in hooks if h.get('type') == 'DecisionThresholdHook'),
+                None)
+    if hook is None:
+        hook = dict(type='DecisionThresholdHook')
+        hooks.append(hook)
+    if threshold is not None:
+        hook['threshold'] = threshold
+    cfg.custom_hooks = hooks
 
 
 def use_cpu_processes(cfg):
@@ -97,6 +115,7 @@ def main():
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
+    use_decision_threshold(cfg, args.threshold)
 
     if args.launcher == 'pytorch' and not torch.cuda.is_available():
         use_cpu_processes(cfg)

@@ -14,4 +14,9 @@ log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None
 resume = False
-tta_model = dict(type='SegTTAModel')
+# Averages the views' crack probabilities once (MMSeg's SegTTAModel would
+# apply a second sigmoid to a 1-channel head's probabilities).
+tta_model = dict(type='CrackTTAModel')
+# Applies the decision threshold stored in a checkpoint's meta
+# (tools/choose_threshold.py) when the checkpoint is loaded.
+custom_hooks = [dict(type='DecisionThresholdHook')]

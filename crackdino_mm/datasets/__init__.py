@@ -1,9 +1,9 @@
 from .crack_folder import CrackFolderDataset
 from .deepcrack import DeepCrackDataset
 from .synthetic_crack import SyntheticCrackDataset
-from .transforms import LoadCrackAnnotations, binarize_crack_mask
+from .transforms import LoadCrackAnnotations, Rot90, binarize_crack_mask
 
 __all__ = [
     'CrackFolderDataset', 'DeepCrackDataset', 'SyntheticCrackDataset',
-    'LoadCrackAnnotations', 'binarize_crack_mask'
+    'LoadCrackAnnotations', 'Rot90', 'binarize_crack_mask'
 ]

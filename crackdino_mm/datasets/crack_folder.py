@@ -49,6 +49,12 @@ class CrackFolderDataset(BaseSegDataset):
     mask without an image, two files with one key, a file that cannot be
     decoded.
 
+    Without a mask folder (``seg_map_path`` left out of ``data_prefix`` or
+    None, e.g. ``--cfg-options test_dataloader.dataset.data_prefix.
+    seg_map_path=None``) the dataset is the folder's images, unlabelled:
+    ``tools/test.py --out`` writes their predicted masks and
+    ``CrackMetric`` scores nothing.
+
     Args:
         img_suffix (str, optional): Ending of the image file names.
         seg_map_suffix (str, optional): Ending of the mask file names.
@@ -66,49 +72,58 @@ class CrackFolderDataset(BaseSegDataset):
                  check_files: bool = True,
                  **kwargs):
         self.check_files = check_files
+        data_prefix = {key: value for key, value in data_prefix.items()
+                       if value is not None}
         super().__init__(data_prefix=data_prefix, img_suffix=img_suffix,
                          seg_map_suffix=seg_map_suffix, **kwargs)
 
     def load_data_list(self) -> Sequence[dict]:
         img_dir = self.data_prefix.get('img_path', '')
-        ann_dir = self.data_prefix.get('seg_map_path', '')
+        ann_dir = self.data_prefix.get('seg_map_path')
+        folders = [('image', img_dir, self.img_suffix)]
+        if ann_dir is not None:
+            folders.append(('mask', ann_dir, self.seg_map_suffix))
         problems = []
-        for name, folder in (('image', img_dir), ('mask', ann_dir)):
+        for name, folder, _ in folders:
             if not osp.isdir(folder):
                 problems.append(f'{name} folder {folder} does not exist')
         if problems:
             raise FileNotFoundError(
                 f'{type(self).__name__} under {self.data_root!r}: ' +
                 '; '.join(problems))
-        images = files_by_key(img_dir, self.img_suffix, problems)
-        masks = files_by_key(ann_dir, self.seg_map_suffix, problems)
-        for name, found, folder, suffix in (
-                ('image', images, img_dir, self.img_suffix),
-                ('mask', masks, ann_dir, self.seg_map_suffix)):
-            if not found:
+        found = {}
+        for name, folder, suffix in folders:
+            found[name] = files_by_key(folder, suffix, problems)
+            if not found[name]:
                 problems.append(
                     f'no {name} in {folder} (expected names ending in '
                     f'{suffix or " or ".join(IMAGE_SUFFIXES)})')
-        for key in sorted(set(images) - set(masks)):
-            problems.append(f'image {images[key]} has no mask in {ann_dir}')
-        for key in sorted(set(masks) - set(images)):
-            problems.append(f'mask {masks[key]} has no image in {img_dir}')
-        paired = sorted(set(images) & set(masks))
+        images, masks = found['image'], found.get('mask')
+        if masks is not None:
+            for key in sorted(set(images) - set(masks)):
+                problems.append(
+                    f'image {images[key]} has no mask in {ann_dir}')
+            for key in sorted(set(masks) - set(images)):
+                problems.append(
+                    f'mask {masks[key]} has no image in {img_dir}')
+        keys = sorted(set(images) & set(masks)) if masks is not None \
+            else sorted(images)
+        records = [dict(img_path=images[key]) for key in keys]
+        if masks is not None:
+            for key, record in zip(keys, records):
+                record['seg_map_path'] = masks[key]
         if self.check_files:
-            for key in paired:
-                for path in (images[key], masks[key]):
-                    if cv2.imread(path, cv2.IMREAD_REDUCED_GRAYSCALE_8) \
-                            is None:
+            for record in records:
+                for path in (record['img_path'], record.get('seg_map_path')):
+                    if path and cv2.imread(
+                            path, cv2.IMREAD_REDUCED_GRAYSCALE_8) is None:
                         problems.append(f'{path} cannot be decoded')
         if problems:
             raise ValueError(
                 f'{len(problems)} problem(s) in the crack data '
                 f'({img_dir}, {ann_dir}):\n  ' + '\n  '.join(problems))
-        return [
-            dict(
-                img_path=images[key],
-                seg_map_path=masks[key],
-                label_map=self.label_map,
-                reduce_zero_label=self.reduce_zero_label,
-                seg_fields=[]) for key in paired
-        ]
+        for record in records:
+            record.update(label_map=self.label_map,
+                          reduce_zero_label=self.reduce_zero_label,
+                          seg_fields=[])
+        return records

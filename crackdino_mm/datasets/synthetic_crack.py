@@ -1,6 +1,7 @@
 from typing import Sequence, Tuple, Union
 
 import numpy as np
+from mmcv.transforms import LoadAnnotations, LoadImageFromFile
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
@@ -15,8 +16,11 @@ class SyntheticCrackDataset(BaseSegDataset):
     ``(seed, i)``, so the same arguments always give the same images and a
     train split and a test split only need different seeds. Samples come
     out already loaded (``img`` as BGR uint8, ``gt_seg_map`` with 0 for
-    background and 1 for crack, ``seg_fields`` set), so the pipeline starts
-    with augmentation and has no ``LoadImageFromFile``/``LoadAnnotations``.
+    background and 1 for crack, ``seg_fields`` set): the pipeline's loading
+    transforms (``LoadImageFromFile``, ``LoadCrackAnnotations`` or any
+    other annotation loader), which a test pipeline keeps so that MMSeg's
+    ``inference_model`` and ``MMSegInferencer`` can read photos with it,
+    are skipped for the dataset's own samples.
 
     Args:
         num_samples (int): Number of images in the split.
@@ -52,6 +56,10 @@ class SyntheticCrackDataset(BaseSegDataset):
         kwargs.setdefault('img_suffix', '.png')
         kwargs.setdefault('seg_map_suffix', '.png')
         super().__init__(**kwargs)
+        self.pipeline.transforms = [
+            t for t in self.pipeline.transforms
+            if not isinstance(t, (LoadImageFromFile, LoadAnnotations))
+        ]
 
     def load_data_list(self) -> list:
         """One light record per sample; pixels are rendered on access."""

@@ -1,3 +1,4 @@
+import logging
 import os
 import os.path as osp
 from collections import OrderedDict
@@ -63,6 +64,10 @@ class CrackMetric(BaseMetric):
     Pixels labelled ``ignore_index`` are left out. Results are
     percentages.
 
+    Images without a label (an unlabelled image folder) are not scored:
+    the metrics cover the labelled ones, and when none has a label the
+    metric says that there is nothing to score and returns no figures.
+
     Args:
         num_thresholds (int): Thresholds of the probability sweep.
         tolerance (float): Matching tolerance in pixels.
@@ -71,6 +76,8 @@ class CrackMetric(BaseMetric):
             PNG (``tools/test.py --out``).
         keep_results (bool): Accepted for MMSeg's ``test.py --out``; the
             predictions are written whenever ``output_dir`` is set.
+        format_only (bool): Only write the predictions to ``output_dir``
+            (as MMSeg's ``IoUMetric`` does), score nothing.
     """
     default_prefix = None
 
@@ -80,6 +87,7 @@ class CrackMetric(BaseMetric):
                  ignore_index: int = 255,
                  output_dir: Optional[str] = None,
                  keep_results: bool = False,
+                 format_only: bool = False,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None):
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -93,6 +101,10 @@ class CrackMetric(BaseMetric):
         self.tolerance = tolerance
         self.ignore_index = ignore_index
         self.output_dir = output_dir
+        self.format_only = format_only
+        if format_only and not output_dir:
+            raise ValueError('CrackMetric: format_only=True writes the '
+                             'predictions to output_dir, which is not set')
         if output_dir:
             os.makedirs(output_dir, exist_ok=True)
 
@@ -145,17 +157,39 @@ class CrackMetric(BaseMetric):
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
             pred = sample['pred_sem_seg']['data'].squeeze(0).cpu().numpy()
-            gt = sample['gt_sem_seg']['data'].squeeze(0).cpu().numpy()
-            prob = self.crack_probability(
-                sample['seg_logits']['data']).cpu().numpy()
-            self.results.append(self.image_counts(prob, pred, gt))
             if self.output_dir:
                 name = osp.splitext(osp.basename(sample['img_path']))[0]
                 cv2.imwrite(
                     osp.join(self.output_dir, name + '.png'),
                     pred.astype(np.uint8))
+            # One entry per image, scored or not, so that results gathered
+            # from several processes line up with the dataset.
+            if self.format_only or 'gt_sem_seg' not in sample:
+                self.results.append(dict(scored=False))
+                continue
+            gt = sample['gt_sem_seg']['data'].squeeze(0).cpu().numpy()
+            prob = self.crack_probability(
+                sample['seg_logits']['data']).cpu().numpy()
+            self.results.append(self.image_counts(prob, pred, gt))
 
     def compute_metrics(self, results: list) -> dict:
+        logger = MMLogger.get_current_instance()
+        unscored = sum('scored' in r for r in results)
+        results = [r for r in results if 'scored' not in r]
+        where = f' (predictions in {self.output_dir})' if \
+            self.output_dir else ''
+        if self.format_only:
+            print_log(f'format_only: {unscored} prediction(s) written, '
+                      f'nothing scored{where}', logger=logger)
+            return {}
+        if not results:
+            print_log(f'nothing to score: none of the {unscored} image(s) '
+                      f'has a label{where}', logger=logger,
+                      level=logging.WARNING)
+            return {}
+        if unscored:
+            print_log(f'{unscored} image(s) without a label are not scored',
+                      logger=logger, level=logging.WARNING)
         total = {
             key: sum(r[key] for r in results)
             for key in results[0] if not key.startswith('sweep')
@@ -215,6 +249,5 @@ class CrackMetric(BaseMetric):
             table.add_row([key, value])
         title = 'crack metrics' + (
             f' (tolerance {self.tolerance} px)' if self.tolerance else '')
-        print_log(f'{title}:\n' + table.get_string(),
-                  logger=MMLogger.get_current_instance())
+        print_log(f'{title}:\n' + table.get_string(), logger=logger)
         return dict(metrics)

@@ -28,6 +28,27 @@ test_pipeline = [
     dict(type='LoadCrackAnnotations'),
     dict(type='PackSegInputs'),
 ]
+# Test-time augmentation (tools/test.py --tta): the eight orientations that
+# training's rot-90 + flips show (quarter turns, each with and without a
+# horizontal flip), probabilities averaged by CrackTTAModel. Odd turns swap
+# the sides of a 544x384 photo; the model predicts the turned view at its
+# own shape and the prediction is turned back. The first view must be the
+# unaugmented image. Eight forward passes per image.
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadCrackAnnotations'),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='Rot90', k=k) for k in range(4)],
+            [dict(type='RandomFlip', prob=0., direction='horizontal'),
+             dict(type='RandomFlip', prob=1., direction='horizontal')],
+            [dict(type='PackSegInputs',
+                  meta_keys=('img_path', 'seg_map_path', 'ori_shape',
+                             'img_shape', 'pad_shape', 'scale_factor',
+                             'flip', 'flip_direction', 'rot90'))],
+        ]),
+]
 train_dataloader = dict(
     batch_size=8,
     num_workers=2,

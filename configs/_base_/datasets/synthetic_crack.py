@@ -1,5 +1,6 @@
 # Procedurally rendered cracks (no files needed). Samples come out already
-# loaded, so the pipelines start with augmentation.
+# loaded: the dataset skips the loading transforms, which the test pipeline
+# keeps so that MMSeg's inference_model/MMSegInferencer read photos with it.
 dataset_type = 'SyntheticCrackDataset'
 img_size = (224, 224)
 crop_size = (224, 224)
@@ -9,7 +10,30 @@ train_pipeline = [
     dict(type='PhotoMetricDistortion'),
     dict(type='PackSegInputs'),
 ]
-test_pipeline = [dict(type='PackSegInputs')]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadCrackAnnotations'),
+    dict(type='PackSegInputs'),
+]
+# Test-time augmentation (tools/test.py --tta): the orientations training
+# showed (identity, horizontal and vertical flips, and their product, the
+# 180-degree turn), probabilities averaged by CrackTTAModel. The first view
+# must be the unaugmented image.
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadCrackAnnotations'),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='Rot90', k=0), dict(type='Rot90', k=2)],
+            [dict(type='RandomFlip', prob=0., direction='horizontal'),
+             dict(type='RandomFlip', prob=1., direction='horizontal')],
+            [dict(type='PackSegInputs',
+                  meta_keys=('img_path', 'seg_map_path', 'ori_shape',
+                             'img_shape', 'pad_shape', 'scale_factor',
+                             'flip', 'flip_direction', 'rot90'))],
+        ]),
+]
 train_dataloader = dict(
     batch_size=8,
     num_workers=1,

@@ -38,6 +38,11 @@ class LoadCrackAnnotations(MMCVLoadAnnotations):
     Use it in place of MMSeg's ``LoadAnnotations`` for crack data: masks
     stored as 0/255 (DeepCrack) would otherwise mark every crack pixel
     with 255, MMSeg's ignore index. The mask must have the image's size.
+
+    A sample without a mask (no ``seg_map_path``: a photo given to MMSeg's
+    ``inference_model`` or ``MMSegInferencer``, which strip only MMSeg's
+    own ``LoadAnnotations``, or an unlabelled image folder) passes through
+    unchanged, without ``gt_seg_map``.
     """
 
     def __init__(self, backend_args=None):
@@ -45,7 +50,9 @@ class LoadCrackAnnotations(MMCVLoadAnnotations):
                          with_keypoints=False, backend_args=backend_args)
 
     def _load_seg_map(self, results: dict) -> None:
-        path = results['seg_map_path']
+        path = results.get('seg_map_path')
+        if path is None:
+            return
         data = fileio.get(path, backend_args=self.backend_args)
         mask = mmcv.imfrombytes(data, flag='unchanged', backend='cv2')
         mask = binarize_crack_mask(mask, path)

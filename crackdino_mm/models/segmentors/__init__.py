@@ -1,3 +1,4 @@
+from .crack_tta_model import CrackTTAModel
 from .dual_teacher_distiller import DualTeacherDistiller
 
-__all__ = ['DualTeacherDistiller']
+__all__ = ['CrackTTAModel', 'DualTeacherDistiller']

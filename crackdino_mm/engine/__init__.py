@@ -1,0 +1,3 @@
+from .hooks import DecisionThresholdHook
+
+__all__ = ['DecisionThresholdHook']

@@ -1,0 +1,3 @@
+from .decision_threshold_hook import DecisionThresholdHook
+
+__all__ = ['DecisionThresholdHook']

@@ -1,0 +1,38 @@
+from typing import Optional
+
+from mmengine.hooks import Hook
+from mmseg.registry import HOOKS
+
+from ...apis.decision_threshold import (check_threshold, meta_threshold,
+                                        set_threshold)
+
+
+@HOOKS.register_module()
+class DecisionThresholdHook(Hook):
+    """Apply a checkpoint's decision threshold when the runner loads it.
+
+    After ``load_from`` or ``--resume`` loads a checkpoint, the decode
+    head's ``threshold`` becomes ``threshold`` if given, else the
+    checkpoint's ``meta['decision_threshold']`` (written by
+    ``tools/choose_threshold.py``); without either the config's stays.
+    So ``tools/test.py`` and MMSeg's own ``test.py`` score a model at the
+    threshold chosen for it.
+
+    Args:
+        threshold (float, optional): Threshold to use whatever the
+            checkpoint says (``tools/test.py --threshold``).
+    """
+
+    def __init__(self, threshold: Optional[float] = None):
+        self.threshold = None if threshold is None else check_threshold(
+            threshold, 'DecisionThresholdHook')
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        threshold = self.threshold
+        source = 'given'
+        if threshold is None:
+            threshold = meta_threshold(checkpoint)
+            source = 'from the checkpoint'
+        if threshold is not None:
+            set_threshold(runner.model, threshold)
+            runner.logger.info(f'decision threshold {threshold} ({source})')

@@ -1,0 +1,72 @@
+"""Choose a checkpoint's decision threshold on validation data and store it.
+
+    python tools/choose_threshold.py CONFIG CHECKPOINT [--out NEW_CKPT] \
+        [--out-config NEW_CONFIG] [--cfg-options ...]
+
+Runs the config's validation (``val_dataloader``, ``val_evaluator``:
+``CrackMetric``) and takes the threshold of best dataset-level F (ODS).
+It is written into the checkpoint's ``meta['decision_threshold']`` (in
+place, or into ``--out``), where tools/test.py, tools/infer.py,
+tools/export_onnx.py, ``CrackInferencer`` and the ``DecisionThresholdHook``
+find it; ``--out-config`` also writes the config with
+``model.decode_head.threshold`` set, for MMSeg's own inferencer and
+``init_model``.
+"""
+import argparse
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+from crackdino_mm.apis import write_threshold
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument(
+        '--out', help='write the checkpoint with its threshold here instead '
+        'of updating CHECKPOINT in place')
+    parser.add_argument(
+        '--out-config', help='also write the config with this threshold')
+    parser.add_argument('--work-dir', help='directory for the logs')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args(argv)
+
+
+def ods_threshold(metrics: dict, config: str) -> float:
+    """The ``ods_threshold`` entry of CrackMetric's results (any prefix)."""
+    found = [v for k, v in metrics.items()
+             if k.split('/')[-1] == 'ods_threshold']
+    if not found:
+        raise KeyError(f'{config}: the validation metrics {sorted(metrics)} '
+                       'have no "ods_threshold"; val_evaluator must be '
+                       'CrackMetric')
+    return float(found[0])
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.work_dir = args.work_dir or osp.join(
+        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    metrics = Runner.from_cfg(cfg).val()
+    threshold = ods_threshold(metrics, args.config)
+    write_threshold(args.checkpoint, threshold, out=args.out)
+    print(f'decision threshold {threshold} (best F on the validation data, '
+          f'ODS {metrics.get("ods")}) written to the meta of '
+          f'{args.out or args.checkpoint}')
+    if args.out_config:
+        cfg.model.decode_head.threshold = threshold
+        cfg.load_from = None
+        cfg.dump(args.out_config)
+        print(f'config with this threshold: {osp.abspath(args.out_config)}')
+    return 0
+
+
+if __name__ == '__main__':
+    main()
