@@ -161,8 +161,14 @@ def train_command(name, args):
             for i, s in enumerate(CRACK_SETS)
         ]
     options += model_options(arm)
-    return ['python', 'tools/train.py', config, '--work-dir',
-            osp.join(args.work_dir, name), '--cfg-options', *options]
+    # A checkpoint every 100 iterations (only the newest kept), so that a
+    # run cut short resumes instead of starting again.
+    options.append('default_hooks.checkpoint.interval=100')
+    work_dir = osp.join(args.work_dir, name)
+    resume = ['--resume'] if osp.isfile(
+        osp.join(REPO, work_dir, 'last_checkpoint')) else []
+    return ['python', 'tools/train.py', config, '--work-dir', work_dir,
+            *resume, '--cfg-options', *options]
 
 
 def test_root(test_set, args):
@@ -248,6 +254,7 @@ def cmd_train(args):
             _record(name, train=dict(
                 run, arm=arm, seed=seed, config=ARMS[arm][0],
                 threads=os.environ.get('OMP_NUM_THREADS'),
+                resumed='--resume' in run['command'].split(),
                 **dc.read_scalars(osp.join(REPO, args.work_dir, name)),
                 trace=read_trace(osp.join(REPO, args.work_dir, name))),
                 test={})

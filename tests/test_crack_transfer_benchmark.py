@@ -172,3 +172,16 @@ def test_kept_source_is_the_float16_backbone(bench, tmp_path, monkeypatch):
     assert kept['state_dict']['backbone.step'].dtype == torch.int64
     torch.testing.assert_close(kept['state_dict']['backbone.w'].float(),
                                state['backbone.w'], atol=1e-3, rtol=1e-3)
+
+
+def test_a_run_cut_short_resumes(bench, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, 'REPO', str(tmp_path))
+    args = bench.parse_args(['train', '--work-dir', 'wd'])
+    command = bench.train_command('student_plain_s1', args)
+    assert '--resume' not in command
+    assert 'default_hooks.checkpoint.interval=100' in command
+    (tmp_path / 'wd' / 'student_plain_s1').mkdir(parents=True)
+    (tmp_path / 'wd' / 'student_plain_s1' / 'last_checkpoint').write_text(
+        'wd/student_plain_s1/iter_300.pth')
+    command = bench.train_command('student_plain_s1', args)
+    assert command[command.index('--work-dir') + 2] == '--resume'
