@@ -71,7 +71,7 @@ def columns(results, entries, arm, test_sets, metric):
 
 def write(results, entries, arms, test_sets):
     arm_order = list(dict.fromkeys(a for a, _ in entries.values()))
-    header = ['arm', 'what'] + list(test_sets) + ['cross-domain mean']
+    header = ['arm', 'what'] + list(test_sets) + ['crack-set mean']
     lines = [
         '## Does distillation transfer? Crack-set teachers, DeepCrack '
         'students', '',
@@ -85,7 +85,8 @@ def write(results, entries, arms, test_sets):
         'Students start from the base teacher\'s backbone and are '
         'fine-tuned on the 300 DeepCrack training images only; their '
         'crack-set columns are cross-domain (the students never trained on '
-        'those sets, their teachers trained on the training splits). One '
+        'those sets, their teachers trained on the training splits; for the '
+        'teachers and the pre-training those columns are in-domain). One '
         'budget for every run: 1000 iterations, batch 8, 224x224 crops, '
         'AdamW 5e-4, warm-up + cosine. Evaluation: `tools/test.py` on each '
         'test split at its own size, 224x224 windows, threshold 0.5, '
