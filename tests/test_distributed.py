@@ -1,7 +1,7 @@
-"""Two-process DDP training of the distiller (gloo on the CPU): frozen
-teachers must not break gradient synchronisation. Run as a script under
-torchrun (``--worker DIR``), this file is also the worker of the
-synchronisation test."""
+"""Two-process DDP training of the distiller in CPU processes (gloo), with
+MMSeg's own dist_train.sh and train.py: frozen teachers must not break
+gradient synchronisation. Run as a script under torchrun (``--worker
+DIR``), this file is also the worker of the synchronisation test."""
 import argparse
 import os
 import os.path as osp
@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 
+import mmseg
 import pytest
 import torch
 import torch.distributed as dist
@@ -20,6 +21,7 @@ from mmseg.registry import MODELS
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(REPO, 'configs', 'demo',
                   'crackdino_vit-t4_500it_synthetic-224x224.py')
+STOCK_TOOLS = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools')
 
 
 def free_port():
@@ -30,7 +32,13 @@ def free_port():
 
 @pytest.mark.skipif(not dist.is_gloo_available(), reason='needs gloo')
 @pytest.mark.skipif(shutil.which('bash') is None, reason='needs bash')
-def test_dist_train_two_processes(tmp_path):
+@pytest.mark.skipif(not osp.isfile(osp.join(STOCK_TOOLS, 'dist_train.sh')),
+                    reason='the mmseg package ships no .mim/tools')
+def test_stock_dist_train_and_test_in_two_cpu_processes(tmp_path):
+    """MMSeg's dist_train.sh + train.py, unchanged, train in 2 CPU
+    processes (the configs' DeviceAwareRunner starts gloo and DDP without
+    devices, and keeps BatchNorm despite sync_bn); tools/dist_test.sh then
+    tests the checkpoint in 2 processes."""
     cfg = Config.fromfile(CONFIG)
     options = []
     for k, teacher in enumerate(cfg.model.teachers):
@@ -56,21 +64,41 @@ def test_dist_train_two_processes(tmp_path):
         'model.teachers.0.backbone.img_size=112',
         'model.teachers.1.backbone.img_size=112'
     ]
+    # The stock script runs `python -m torch.distributed.launch`.
     env = dict(os.environ, PORT=str(free_port()), OMP_NUM_THREADS='1',
-               PYTHON=sys.executable)
+               PATH=osp.dirname(sys.executable) + os.pathsep +
+               os.environ.get('PATH', ''),
+               PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
     work_dir = tmp_path / 'work'
     proc = subprocess.run(
-        ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), CONFIG, '2',
+        ['bash', osp.join(STOCK_TOOLS, 'dist_train.sh'), CONFIG, '2',
          '--work-dir', str(work_dir), '--cfg-options', *options],
         capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
-    assert 'Distributed launcher: pytorch' in log or 'world_size: 2' in log
+    assert 'Distributed launcher: pytorch' in log
+    assert 'GPU number: 2' in log  # mmengine's name for the world size
+    assert "'backend': 'gloo'" in log
+    assert "sync_bn='torch' ignored" in log
     checkpoint = torch.load(work_dir / 'iter_2.pth', map_location='cpu',
                             weights_only=False)
     keys = checkpoint['state_dict']
     assert not any(k.startswith('teachers.') for k in keys)
     assert 'teacher_centers.t0_l0' in keys
+
+    env['PORT'] = str(free_port())
+    proc = subprocess.run(
+        ['bash', osp.join(REPO, 'tools', 'dist_test.sh'), CONFIG,
+         str(work_dir / 'iter_2.pth'), '2', '--work-dir',
+         str(tmp_path / 'test'), '--cfg-options', *options,
+         'test_dataloader.dataset.num_samples=4',
+         'test_dataloader.dataset.img_size=[112,112]',
+         'test_dataloader.num_workers=0',
+         'test_dataloader.persistent_workers=False'],
+        capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-3000:]
+    assert 'crack_iou' in log and 'GPU number: 2' in log
 
 
 def ddp_worker(work_dir):

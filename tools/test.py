@@ -3,10 +3,9 @@ import argparse
 import os
 import os.path as osp
 
-import torch
-import torch.distributed as dist
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
+from mmseg.registry import RUNNERS
 
 
 def parse_args():
@@ -77,21 +76,6 @@ def use_decision_threshold(cfg, threshold=None):
     cfg.custom_hooks = hooks
 
 
-def use_cpu_processes(cfg):
-    """Distributed runs without a GPU: gloo and CPU-side DDP.
-
-    mmengine's PyTorch launcher selects a CUDA device for every process
-    and wraps the model with the process's GPU; on a CPU-only machine the
-    process group is started here (gloo) and DDP gets no device.
-    """
-    if not dist.is_initialized():
-        dist.init_process_group(backend='gloo')
-    wrapper = cfg.get('model_wrapper_cfg') or dict(
-        type='MMDistributedDataParallel')
-    wrapper['device_ids'] = None
-    cfg.model_wrapper_cfg = wrapper
-
-
 def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
@@ -117,9 +101,10 @@ def main():
         cfg.test_evaluator['keep_results'] = True
     use_decision_threshold(cfg, args.threshold)
 
-    if args.launcher == 'pytorch' and not torch.cuda.is_available():
-        use_cpu_processes(cfg)
-    runner = Runner.from_cfg(cfg)
+    # MMSeg's test.py always builds mmengine's Runner; the configs'
+    # runner_type (DeviceAwareRunner) also runs CPU processes.
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else \
+        Runner.from_cfg(cfg)
     runner.test()
 
 

@@ -1,3 +1,8 @@
-from .hooks import DecisionThresholdHook
+from .atomic_local_backend import AtomicLocalBackend
+from .hooks import AtomicCheckpointHook, DecisionThresholdHook
+from .runner import DeviceAwareRunner
 
-__all__ = ['DecisionThresholdHook']
+__all__ = [
+    'AtomicLocalBackend', 'AtomicCheckpointHook', 'DecisionThresholdHook',
+    'DeviceAwareRunner'
+]

@@ -1,3 +1,4 @@
+from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .decision_threshold_hook import DecisionThresholdHook
 
-__all__ = ['DecisionThresholdHook']
+__all__ = ['AtomicCheckpointHook', 'DecisionThresholdHook']

@@ -98,6 +98,13 @@ class LipschitzHead(BaseDecodeHead):
             raise ValueError(f'gp_interval must be >= 1, got {gp_interval}')
         self.gp_interval = gp_interval
         self._gp_step = 0
+        if self.needs_double_backward and self.norm_cfg and \
+                'SyncBN' in self.norm_cfg.get('type', ''):
+            raise ValueError(
+                'LipschitzHead: norm_cfg type SyncBN cannot train the '
+                'gradient penalty (SyncBatchNorm has no double backward); '
+                "use type='BN' (the config's sync_bn syncs the rest of the "
+                'model on multiple GPUs)')
         self.blocks = nn.ModuleList()
         in_channels = self.in_channels
         for width, normalised in zip(decoder_channels, spectral_norm):
@@ -113,6 +120,13 @@ class LipschitzHead(BaseDecodeHead):
                 add_spectral_norm(block.conv)
             self.blocks.append(block)
             in_channels = width
+
+    @property
+    def needs_double_backward(self) -> bool:
+        """Training differentiates the input gradient (the penalty), so
+        the BatchNorm layers stay per-process BatchNorm under ``sync_bn``
+        (DeviceAwareRunner): SyncBatchNorm has no double backward."""
+        return self.gp_weight > 0
 
     def decode(self, x: torch.Tensor) -> torch.Tensor:
         """Logits at the decoder's resolution from the selected features."""
