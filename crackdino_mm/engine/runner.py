@@ -56,6 +56,37 @@ def resume_candidates(work_dir: str) -> Tuple[Optional[str], List[str]]:
     return named, [path for _, path in sorted(found, reverse=True)]
 
 
+def choose_resume_checkpoint(work_dir: str
+                             ) -> Tuple[Optional[str], Optional[str]]:
+    """The checkpoint to resume from and a warning, if any: the one
+    ``last_checkpoint`` names if it loads, else the newest one that loads.
+
+    Returns (None, None) when ``work_dir`` holds no checkpoint; raises
+    RuntimeError naming every file when it holds some and none loads.
+    """
+    named, others = resume_candidates(work_dir)
+    failures = []
+    for path in ([named] if named else []) + others:
+        error = checkpoint_error(path)
+        if error is None:
+            break
+        failures.append(f'{path} ({error})')
+    else:
+        if failures:
+            raise RuntimeError(
+                f'cannot resume: no checkpoint in {work_dir} can be loaded: '
+                + '; '.join(failures))
+        return None, None
+    if failures:
+        return path, ('cannot resume from ' + '; '.join(failures) +
+                      f': resuming from {path}, the newest readable '
+                      'checkpoint')
+    if named is None:
+        return path, (f'{osp.join(work_dir, "last_checkpoint")} is missing: '
+                      f'resuming from {path}, the newest readable checkpoint')
+    return path, None
+
+
 def device_env_cfg(env_cfg: Optional[dict]) -> dict:
     """``env_cfg`` with the backend and cudnn.benchmark it leaves unset
     chosen from the hardware: NCCL and benchmark with CUDA, gloo and no
@@ -186,26 +217,7 @@ class DeviceAwareRunner(Runner):
     def newest_readable_checkpoint(self) -> Optional[str]:
         """The checkpoint to resume from (see the class), or None when the
         work directory holds none."""
-        named, others = resume_candidates(self.work_dir)
-        candidates = ([named] if named else []) + others
-        failures = []
-        for path in candidates:
-            error = checkpoint_error(path)
-            if error is None:
-                break
-            failures.append(f'{path} ({error})')
-        else:
-            if failures:
-                raise RuntimeError(
-                    f'cannot resume: no checkpoint in {self.work_dir} can be '
-                    'loaded: ' + '; '.join(failures))
-            return None
-        if failures:
-            self.logger.warning(
-                'cannot resume from ' + '; '.join(failures) +
-                f': resuming from {path}, the newest readable checkpoint')
-        elif named is None:
-            self.logger.warning(
-                f'{self.work_dir}/last_checkpoint is missing: resuming from '
-                f'{path}, the newest readable checkpoint')
+        path, warning = choose_resume_checkpoint(self.work_dir)
+        if warning:
+            self.logger.warning(warning)
         return path
