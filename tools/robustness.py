@@ -65,12 +65,14 @@ def parse_args(argv=None):
 
 def segmentation_loss(logits: torch.Tensor, labels: torch.Tensor,
                       ignore_index: int = 255) -> torch.Tensor:
-    """The attack's objective: BCE (1 channel) or CE, valid pixels only."""
+    """The attack's objective: BCE (1 channel) or CE, valid pixels only
+    (weighted rather than indexed: no device-to-host sync)."""
     if logits.shape[1] == 1:
-        valid = labels != ignore_index
-        target = (labels == 1).float()
-        return F.binary_cross_entropy_with_logits(logits[:, 0][valid],
-                                                  target[valid])
+        valid = (labels != ignore_index).to(logits.dtype)
+        target = (labels == 1).to(logits.dtype)
+        total = F.binary_cross_entropy_with_logits(
+            logits[:, 0], target, weight=valid, reduction='sum')
+        return total / valid.sum().clamp_min(1)
     return F.cross_entropy(logits, labels, ignore_index=ignore_index)
 
 
@@ -83,11 +85,21 @@ class PixelSpaceAttack:
         self.step_size = step_size
         self.generator = torch.Generator().manual_seed(seed)
 
+    @property
+    def device(self) -> torch.device:
+        return self.model.data_preprocessor.device
+
     def logits(self, pixels: torch.Tensor, data_samples) -> torch.Tensor:
+        """Logits of the image area, predicted as the test predicts them
+        (whole or sliding windows), test-time padding cropped off."""
         data = self.model.data_preprocessor(
             dict(inputs=list(pixels), data_samples=data_samples), False)
         metas = [sample.metainfo for sample in data['data_samples']]
-        return self.model.encode_decode(data['inputs'], metas)
+        logits = self.model.inference(data['inputs'], metas)
+        left, right, top, bottom = metas[0].get('img_padding_size',
+                                                (0, 0, 0, 0))
+        return logits[:, :, top:logits.shape[2] - bottom,
+                      left:logits.shape[3] - right]
 
     def _gradient(self, pixels, data_samples, labels):
         pixels = pixels.detach().requires_grad_(True)
@@ -99,13 +111,14 @@ class PixelSpaceAttack:
 
     def __call__(self, pixels: torch.Tensor, data_samples, eps: float,
                  method: str) -> torch.Tensor:
-        """Attacked pixels (float, in [0, 255], within eps of the input)."""
-        clean = pixels.float()
+        """Attacked pixels (float, in [0, 255], within eps of the input),
+        on the model's device."""
+        clean = pixels.to(self.device).float()
         if eps == 0:
             return clean
         labels = torch.stack([
             s.gt_sem_seg.data[0] for s in data_samples
-        ]).long().to(clean.device)
+        ]).long().to(self.device)
         if method == 'fgsm':
             grad = self._gradient(clean, data_samples, labels)
             return (clean + eps * grad.sign()).clamp(0, 255)
