@@ -1,10 +1,9 @@
 # DeepCrack, official split: 300 training and 237 test images (544x384,
 # some portrait). Masks are 0/255 on disk; LoadCrackAnnotations maps them
 # to 0/1 (255 is MMSeg's ignore index). Training: random rescale, square
-# crops, rot-90 + flips, photometric jitter; testing: whole images at
-# their original size (the DINOv2 backbone pads to a multiple of 14).
-# Sliding windows instead: --cfg-options model.test_cfg.mode=slide
-# model.test_cfg.crop_size="(448,448)" model.test_cfg.stride="(336,336)"
+# crops, rot-90 + flips, photometric jitter; testing: the images at their
+# original size (the DINOv2 configs predict them by 448x448 sliding windows
+# after padding them to a multiple of 14, recorded and cropped off).
 dataset_type = 'DeepCrackDataset'
 data_root = 'data/DeepCrack'
 crop_size = (448, 448)
