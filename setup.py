@@ -28,6 +28,8 @@ setup(
         'opencv-python-headless>=4.8',
         'numpy>=1.24',
         'scipy>=1.10',
+        'prettytable>=3.0',
+        'tqdm>=4.60',
     ],
     extras_require={
         'tests': ['pytest>=7'],
