@@ -64,7 +64,8 @@ def test_stock_dist_train_and_test_in_two_cpu_processes(tmp_path):
         'model.teachers.0.backbone.img_size=112',
         'model.teachers.1.backbone.img_size=112'
     ]
-    # The stock script runs `python -m torch.distributed.launch`.
+    # The stock script runs `python -m torch.distributed.launch`; mmengine
+    # gathers the processes' validation results in ./.dist_test.
     env = dict(os.environ, PORT=str(free_port()), OMP_NUM_THREADS='1',
                PATH=osp.dirname(sys.executable) + os.pathsep +
                os.environ.get('PATH', ''),
@@ -73,7 +74,7 @@ def test_stock_dist_train_and_test_in_two_cpu_processes(tmp_path):
     proc = subprocess.run(
         ['bash', osp.join(STOCK_TOOLS, 'dist_train.sh'), CONFIG, '2',
          '--work-dir', str(work_dir), '--cfg-options', *options],
-        capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
     assert 'Distributed launcher: pytorch' in log
@@ -95,7 +96,7 @@ def test_stock_dist_train_and_test_in_two_cpu_processes(tmp_path):
          'test_dataloader.dataset.img_size=[112,112]',
          'test_dataloader.num_workers=0',
          'test_dataloader.persistent_workers=False'],
-        capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
     assert 'crack_iou' in log and 'GPU number: 2' in log

@@ -7,7 +7,6 @@ import os.path as osp
 
 import pytest
 import torch
-import torch.nn.functional as F
 from mmengine.config import Config
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS [test.py options...]
-# Multi-process testing through torchrun (gloo backend on the CPU).
+# Multi-process testing through torchrun (NCCL on GPUs, gloo on the CPU).
 set -euo pipefail
 CONFIG=$1
 CHECKPOINT=$2

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_train.sh CONFIG NUM_PROCS [train.py options...]
 # Multi-process training with PyTorch DDP through torchrun ($PYTHON, default
-# python, runs it); on the CPU the
-# configs use the gloo backend.
+# python, runs it): one process per GPU with NCCL, or CPU processes with gloo
+# (chosen by the configs' DeviceAwareRunner).
 set -euo pipefail
 CONFIG=$1
 NPROCS=$2
