@@ -35,5 +35,6 @@ setup(
         'tests': ['pytest>=7'],
         'export': ['onnx>=1.15', 'onnxruntime>=1.17'],
         'analysis': ['seaborn>=0.12'],
+        'benchmarks': ['matplotlib>=3.5'],
     },
 )

@@ -81,8 +81,10 @@ def test_tool_and_benchmark_imports_are_declared():
     """Tools may use an extra (e.g. export_onnx: onnxruntime)."""
     required, extras = setup_requirements()
     declared = required.union(*extras.values())
-    files = glob.glob(osp.join(REPO, 'tools', '*.py')) + glob.glob(
-        osp.join(REPO, 'benchmarks', '*.py'))
+    files = glob.glob(osp.join(REPO, 'tools', '**', '*.py'),
+                      recursive=True) + glob.glob(
+                          osp.join(REPO, 'benchmarks', '**', '*.py'),
+                          recursive=True)
     local = {'crackdino_mm'} | {
         osp.splitext(osp.basename(f))[0] for f in files
     }

@@ -1,0 +1,64 @@
+"""DeviceAwareRunner's choices that need no second process: backend and
+cudnn.benchmark from the hardware, and which BatchNorm layers SyncBN
+converts (not those under a double backward)."""
+import pytest
+import torch
+import torch.nn as nn
+from mmseg.registry import MODELS
+
+from crackdino_mm.engine.runner import (DeviceAwareRunner,
+                                        convert_sync_batchnorm_where_possible,
+                                        device_env_cfg)
+from test_distiller import distiller_cfg
+
+
+@pytest.mark.parametrize('cuda', [False, True])
+def test_backend_and_cudnn_benchmark_follow_the_hardware(monkeypatch, cuda):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: cuda)
+    env = device_env_cfg(dict(dist_cfg=dict(timeout=1800)))
+    assert env['dist_cfg'] == dict(timeout=1800,
+                                   backend='nccl' if cuda else 'gloo')
+    assert env['cudnn_benchmark'] is cuda
+    forced = device_env_cfg(
+        dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo')))
+    assert forced['dist_cfg']['backend'] == 'gloo'
+    assert forced['cudnn_benchmark'] is False
+
+
+def batchnorm_types(module):
+    return {name: type(m).__name__ for name, m in module.named_modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm)}
+
+
+@pytest.mark.parametrize('gp_weight', [0.05, 0.0])
+def test_sync_bn_spares_the_head_under_the_gradient_penalty(
+        tmp_path, gp_weight):
+    cfg = distiller_cfg(tmp_path)
+    cfg['decode_head']['gp_weight'] = gp_weight
+    model = convert_sync_batchnorm_where_possible(MODELS.build(cfg))
+    types = batchnorm_types(model)
+    neck = {t for n, t in types.items() if n.startswith('neck.')}
+    head = {t for n, t in types.items() if n.startswith('decode_head.')}
+    assert neck == {'SyncBatchNorm'}
+    assert head == ({'BatchNorm2d'} if gp_weight else {'SyncBatchNorm'})
+
+
+def test_lipschitz_head_refuses_syncbn_with_the_gradient_penalty():
+    head = dict(type='LipschitzHead', in_channels=8, in_index=0,
+                decoder_channels=(8, ), num_classes=2, out_channels=1,
+                threshold=0.5, norm_cfg=dict(type='SyncBN'))
+    with pytest.raises(ValueError, match='double backward'):
+        MODELS.build(dict(head, gp_weight=0.05))
+    assert not MODELS.build(dict(head, gp_weight=0.0)).needs_double_backward
+
+
+def test_one_process_runs_plain_batchnorm(tmp_path):
+    """A SyncBN norm_cfg (MMSeg's habit) in one process: BatchNorm."""
+    cfg = distiller_cfg(tmp_path)
+    cfg['neck']['norm_cfg'] = dict(type='SyncBN')
+    runner = DeviceAwareRunner(model=cfg, work_dir=str(tmp_path / 'work'),
+                               default_scope='mmseg',
+                               env_cfg=dict(dist_cfg=dict()))
+    assert runner.distributed is False
+    types = set(batchnorm_types(runner.model).values())
+    assert types and 'SyncBatchNorm' not in types
