@@ -102,13 +102,21 @@ def test_robustness_runs_on_the_accelerator(model_and_data):
     assert set(results) == {'clean', 'pgd_eps4'}
 
 
-def test_infer_runs_on_the_accelerator(model_and_data):
-    """Sliding windows of a photo larger than the crop: window logits on
-    the accelerator, the probability map on the CPU."""
+@pytest.mark.parametrize('mode', ['slide', 'whole'])
+def test_infer_runs_on_the_accelerator(model_and_data, mode):
+    """A photo predicted as tools/infer.py predicts it: by batches of
+    sliding windows (logits on the accelerator, their sum on the CPU) or
+    whole through MMSeg's inference_model."""
     model, _ = model_and_data
     model = model.to('meta')
+    cfg = Config.fromfile(CONFIG)
+    cfg.model.test_cfg = dict(mode=mode, crop_size=(SIZE, SIZE),
+                              stride=(28, 28))
+    model.cfg = cfg  # what init_model attaches
+    args = infer.parse_args([CONFIG, 'checkpoint.pth', 'photo.jpg'])
+    plan = infer.WindowPlan(cfg, args)
+    plan.batch_size = 2
     img = np.random.default_rng(0).integers(0, 256, (70, 90, 3), np.uint8)
     with MetaAccelerator():
-        prob = infer.crack_probability(model, img, crop_size=SIZE,
-                                       stride=28)
+        prob = plan.crack_probability(model, img)
     assert prob.shape == (70, 90) and prob.dtype == np.float32
