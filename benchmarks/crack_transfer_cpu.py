@@ -21,10 +21,12 @@ so that every arm uses the same ones, whatever sitting it runs in.
 Runs and evaluations are recorded one by one in
 ``benchmarks/results/crack_transfer_cpu.json`` (exact command, commit, wall
 time, peak memory, metrics) and skipped when recorded, so the benchmark
-resumes where it stopped. Train one model at a time: two would share the
-two cores.
+resumes where it stopped. Two sittings may train different entries at
+once with ``--threads 1`` each (one per core): the records are merged under
+a lock, and only the recorded wall times then include the sharing.
 """
 import argparse
+import fcntl
 import json
 import os
 import os.path as osp
@@ -221,14 +223,18 @@ def read_trace(run_dir):
 
 
 def _record(name, **parts):
-    results = dc.load_results_from(RESULTS)
-    entry = results.setdefault(name, {})
-    for key, value in parts.items():
-        if isinstance(value, dict) and isinstance(entry.get(key), dict):
-            entry[key].update(value)
-        else:
-            entry[key] = value
-    dc.save_results_to(RESULTS, results)
+    """Merge parts into one entry; locked, so that two sittings running
+    different entries at once (one per core) lose no record."""
+    with open(RESULTS + '.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = dc.load_results_from(RESULTS)
+        entry = results.setdefault(name, {})
+        for key, value in parts.items():
+            if isinstance(value, dict) and isinstance(entry.get(key), dict):
+                entry[key].update(value)
+            else:
+                entry[key] = value
+        dc.save_results_to(RESULTS, results)
 
 
 def cmd_train(args):

@@ -91,10 +91,12 @@ def load_results_from(path):
 
 
 def save_results_to(path, results):
+    """Write atomically, so that a reader never sees half a file."""
     os.makedirs(osp.dirname(path), exist_ok=True)
-    with open(path, 'w') as f:
+    with open(path + '.tmp', 'w') as f:
         json.dump(results, f, indent=2)
         f.write('\n')
+    os.replace(path + '.tmp', path)
 
 
 def load_results():

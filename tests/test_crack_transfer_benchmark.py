@@ -185,3 +185,25 @@ def test_a_run_cut_short_resumes(bench, tmp_path, monkeypatch):
         'wd/student_plain_s1/iter_300.pth')
     command = bench.train_command('student_plain_s1', args)
     assert command[command.index('--work-dir') + 2] == '--resume'
+
+
+def _record_many(bench, results, name, count):
+    bench.RESULTS = results
+    for index in range(count):
+        bench._record(name, test={str(index): index})
+
+
+def test_two_sittings_recording_at_once_lose_nothing(bench, tmp_path):
+    import multiprocessing
+    results = str(tmp_path / 'results.json')
+    context = multiprocessing.get_context('fork')
+    sittings = [context.Process(target=_record_many,
+                                args=(bench, results, name, 60))
+                for name in ('a', 'b')]
+    for sitting in sittings:
+        sitting.start()
+    for sitting in sittings:
+        sitting.join()
+    recorded = bench.dc.load_results_from(results)
+    assert {name: len(recorded[name]['test']) for name in recorded} == {
+        'a': 60, 'b': 60}
