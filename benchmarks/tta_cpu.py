@@ -45,8 +45,8 @@ def test_command(variant, args):
     turns = VARIANTS[variant][0]
     config = args.config
     if turns is not None:
-        config = tta_config(config, turns,
-                            osp.join(dc.REPO, args.work_dir, f'{variant}.py'))
+        config = osp.join(args.work_dir, f'{variant}.py')
+        tta_config(args.config, turns, osp.join(dc.REPO, config))
     return (['python', 'tools/test.py', config, args.checkpoint,
              '--work-dir', osp.join(args.work_dir, variant)] +
             (['--tta'] if turns is not None else []) +
@@ -116,7 +116,8 @@ def parse_args(argv=None):
     run = sub.add_parser('run')
     run.add_argument('config')
     run.add_argument('checkpoint')
-    run.add_argument('--data-root', default=dc.default_data_root())
+    run.add_argument('--data-root',
+                     default=osp.relpath(dc.default_data_root(), dc.REPO))
     run.add_argument('--work-dir', default='work_dirs/tta_cpu')
     run.add_argument('--threads', type=int)
     run.add_argument('--force', action='store_true')

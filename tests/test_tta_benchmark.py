@@ -51,10 +51,13 @@ def test_variant_configs_give_their_views(bench, tmp_path, variant, views):
 
 
 def test_commands(bench, tmp_path):
+    work_dir = osp.relpath(tmp_path, REPO)
     args = bench.parse_args(['run', CONFIG, 'ckpt.pth', '--data-root', 'dc',
-                             '--work-dir', str(tmp_path)])
+                             '--work-dir', work_dir])
     plain = bench.test_command('none', args)
     assert '--tta' not in plain and plain[2] == CONFIG
     flips = bench.test_command('flips', args)
-    assert '--tta' in flips and flips[2] == str(tmp_path / 'flips.py')
+    # Recorded commands name paths relative to the repository.
+    assert '--tta' in flips and flips[2] == osp.join(work_dir, 'flips.py')
+    assert osp.isfile(osp.join(REPO, flips[2]))
     assert 'test_dataloader.dataset.data_root=dc' in flips
