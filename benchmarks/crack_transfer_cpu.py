@@ -77,6 +77,13 @@ ARMS = {
     'crackdino_mse': (_config('crackdino-mse_vit-w192d12'),
                       'full method, MSE distillation', 'deepcrack',
                       ('teacher_base', 'teacher_large')),
+    # Diagnostic, not an arm of the method: can a strong distillation
+    # hold the teachers' knowledge at all?
+    'distill_plain_x10': (_config('crackdino-distill-plainhead-x10_'
+                                  'vit-w192d12'),
+                          'diagnostic: distill_plain, distillation weight '
+                          'x10', 'deepcrack',
+                          ('teacher_base', 'teacher_large')),
     'segformer_pre': (_config('segformer_mit-b0', 'crack-sets'),
                       'SegFormer MiT-B0, crack sets', 'crack_sets', ()),
     'segformer_ft': (_config('segformer_mit-b0-crack-sets-pre'),
@@ -93,10 +100,11 @@ SEEDED = ('student_plain', 'student_lipschitz', 'distill_plain', 'crackdino',
 def entries():
     """Entry name -> (arm, seed), in the order they are run: teachers and
     pre-training first, then one seed of every arm before the next seed,
-    then the single-seed loss variants."""
+    then the single-seed loss variants and the diagnostic."""
     order = [('teacher_base', 0), ('teacher_large', 0), ('segformer_pre', 0)]
     order += [(arm, seed) for seed in SEEDS for arm in SEEDED]
-    order += [('crackdino_cosine', 0), ('crackdino_mse', 0)]
+    order += [('crackdino_cosine', 0), ('crackdino_mse', 0),
+              ('distill_plain_x10', 0)]
     return {entry_name(arm, seed): (arm, seed) for arm, seed in order}
 
 

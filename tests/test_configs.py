@@ -109,6 +109,26 @@ def test_config_trains_one_iteration(config):
         assert 'loss_distill_t0' in log_vars
 
 
+def cross_entropy_losses(node):
+    """Every CrossEntropyLoss dict anywhere in a config tree."""
+    if isinstance(node, dict):
+        found = [node] if node.get('type') == 'CrossEntropyLoss' else []
+        return found + [loss for value in node.values()
+                        for loss in cross_entropy_losses(value)]
+    if isinstance(node, (list, tuple)):
+        return [loss for value in node for loss in cross_entropy_losses(value)]
+    return []
+
+
+@pytest.mark.parametrize('config', CONFIGS,
+                         ids=lambda c: osp.relpath(c, REPO))
+def test_cross_entropy_ignores_padding_in_its_mean(config):
+    # Padding (255) in a rescaled crop must not count in the BCE's mean.
+    losses = cross_entropy_losses(Config.fromfile(config).model.to_dict())
+    assert losses, config
+    assert all(loss.get('avg_non_ignore') for loss in losses), losses
+
+
 BASE = osp.join(REPO, 'configs', 'demo',
                 'crackdino-student_vit-t4_synthetic-224x224.py')
 HEADS = {

@@ -22,11 +22,22 @@ def bench():
 
 def test_every_entry_runs_after_what_it_needs(bench):
     names = list(bench.entries())
-    assert len(names) == 3 + 3 * len(bench.SEEDED) + 2
+    assert len(names) == 3 + 3 * len(bench.SEEDED) + 3
     for position, (arm, _) in enumerate(bench.entries().values()):
         assert osp.isfile(osp.join(REPO, bench.ARMS[arm][0]))
         for need in bench.ARMS[arm][3]:
             assert names.index(need) < position
+
+
+def test_diagnostic_is_distill_plain_with_ten_times_the_weight(bench):
+    def model(arm):
+        return Config.fromfile(osp.join(REPO, bench.ARMS[arm][0])).model
+
+    plain, strong = model('distill_plain'), model('distill_plain_x10')
+    assert strong.distill_loss.loss_weight == pytest.approx(
+        10 * plain.distill_loss.loss_weight)
+    strong.distill_loss.loss_weight = plain.distill_loss.loss_weight
+    assert strong == plain
 
 
 def test_crack_set_training_never_sees_deepcrack(bench):

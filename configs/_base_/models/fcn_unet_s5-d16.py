@@ -47,7 +47,9 @@ model = dict(
         threshold={{_base_.crack_threshold}},
         norm_cfg={{_base_.norm_cfg}},
         align_corners=False,
+        # Averaged over labelled pixels, as the main head's BCE.
         loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=True,
-                         class_weight=[4.0], loss_weight=0.4)),
+                         class_weight=[4.0], avg_non_ignore=True,
+                         loss_weight=0.4)),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
