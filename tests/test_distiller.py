@@ -175,11 +175,11 @@ def test_losses_are_weighted_as_configured(tmp_path):
     for k, teacher_weight in enumerate((0.6, 0.4)):
         expected = 0.
         for i, layer_weight in enumerate((1 / 3, 2 / 3, 1.0)):
-            center = getattr(model.teacher_centers, f't{k}_l{i}')
-            teacher = teacher_maps[k][i] - center[None, :, None, None]
+            center = getattr(model.teacher_centers,
+                             f't{k}_l{i}')[None, :, None, None]
             expected += layer_weight * F.mse_loss(
-                F.normalize(projections[k][i], dim=1),
-                F.normalize(teacher, dim=1))
+                F.normalize(projections[k][i] - center, dim=1),
+                F.normalize(teacher_maps[k][i] - center, dim=1))
         assert torch.allclose(losses[f'loss_distill_t{k}'],
                               0.3 * teacher_weight * expected, rtol=1e-5)
 
@@ -191,6 +191,27 @@ def test_losses_are_weighted_as_configured(tmp_path):
         assert torch.allclose(losses[name], 0.7 * unscaled[name])
     assert torch.allclose(losses['decode.loss_gp'],
                           unscaled['decode.loss_gp'])
+
+
+@pytest.mark.parametrize('distill_loss', [
+    dict(type='ChannelKLDistillLoss', temperature=3.0),
+    dict(type='CosineDistillLoss'), dict(type='MSEDistillLoss')])
+def test_a_student_equal_to_its_teacher_has_zero_loss(tmp_path,
+                                                      distill_loss):
+    """The student starts from the base teacher (as from DINOv2-B): once
+    the centres are far from zero, its loss to that teacher stays zero, and
+    to the other teacher it does not."""
+    cfg = distiller_cfg(tmp_path, distill_loss=distill_loss)
+    cfg['backbone']['init_cfg'] = cfg['teachers'][1]['backbone']['init_cfg']
+    model = build(cfg)
+    model.train()
+    for buffer in model.teacher_centers.buffers():
+        buffer.normal_(std=3.0)
+    data = model.data_preprocessor(batch(), True)
+    for _ in range(2):
+        losses = model.loss(data['inputs'], data['data_samples'])
+        assert losses['loss_distill_t1'].item() == pytest.approx(0, abs=1e-6)
+        assert losses['loss_distill_t0'].item() > 1e-4
 
 
 def test_layer_weights_are_configurable_per_teacher(tmp_path):
@@ -288,9 +309,9 @@ def held_out_agreement(model, inputs, k):
     with torch.no_grad():
         _, projections = model.neck(model.backbone(inputs),
                                     return_projections=True)
-        center = getattr(model.teacher_centers, f't{k}_l2')
-        teacher = model.teacher_features(inputs)[k][2] - center[:, None, None]
-        student = projections[k][2]
+        center = getattr(model.teacher_centers, f't{k}_l2')[:, None, None]
+        teacher = model.teacher_features(inputs)[k][2] - center
+        student = projections[k][2] - center
         kd = model.distill_loss(student, teacher).item()
         cosine = F.cosine_similarity(student, teacher, dim=1).mean().item()
     model.train()

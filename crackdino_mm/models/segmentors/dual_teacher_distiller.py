@@ -87,17 +87,21 @@ class DualTeacherDistiller(EncoderDecoder):
     file, since teachers never run outside training.
 
     **Centring.** Each distilled teacher map has a running centre (one
-    value per channel, a buffer saved with the checkpoint): the map minus
-    the centre goes into the loss; then, in training only, ``centre =
-    m * centre + (1 - m) * batch mean`` (mean over images and positions,
-    averaged over processes when distributed), as DINO does.
+    value per channel, a buffer saved with the checkpoint): the teacher map
+    and the student's projection, both minus that centre, go into the loss;
+    then, in training only, ``centre = m * centre + (1 - m) * batch mean``
+    (mean over images and positions, averaged over processes when
+    distributed), as DINO does. One centre for both, so that a student
+    equal to its teacher has zero loss: centring the teacher alone makes
+    the target the teacher's centred map, which a student starting from
+    that teacher (DINOv2-B here) only reaches by moving away from it.
 
     **Losses.** Every segmentation loss of the heads is scaled by
     ``seg_weight``; the decode head's ``loss_gp`` keeps its own weight (it
     is a regulariser, not a segmentation loss). Per teacher k,
     ``loss_distill_t{k}`` = ``distill_weight`` x ``weight_k`` x sum over
     layer pairs i of ``layer_weights_k[i]`` x ``distill_loss(student
-    projection, centred teacher map)``.
+    projection - centre, teacher map - centre)``.
 
     Args:
         teachers (list[dict]): One dict per teacher with
@@ -351,20 +355,20 @@ class DualTeacherDistiller(EncoderDecoder):
         return features
 
     def center(self, k: int, i: int, feat: torch.Tensor) -> torch.Tensor:
-        """Teacher k's map of pair i minus its centre; updates the centre
-        when training."""
+        """The centre (1, C, 1, 1) of teacher k's map of pair i, as it was
+        before this batch; updates it from ``feat`` when training."""
         center = getattr(self.teacher_centers, f't{k}_l{i}')
         if feat.shape[1] != center.numel():
             raise ValueError(
                 f'teacher {k} gives {feat.shape[1]} channels at pair {i} but '
                 f'neck branch {k} projects to {center.numel()}')
-        centred = feat - center[None, :, None, None]
+        used = center.clone()[None, :, None, None]
         if self.training:
             batch_mean = feat.mean(dim=(0, 2, 3))
             all_reduce(batch_mean, op='mean')
             center.mul_(self.center_momentum).add_(
                 batch_mean, alpha=1 - self.center_momentum)
-        return centred
+        return used
 
     def loss(self, inputs: torch.Tensor, data_samples) -> dict:
         feats = self.backbone(inputs)
@@ -382,8 +386,9 @@ class DualTeacherDistiller(EncoderDecoder):
             loss = 0.
             for i, (teacher_map, position) in enumerate(
                     zip(teacher_maps, self.student_positions[k])):
+                center = self.center(k, i, teacher_map)
                 loss = loss + self.layer_weights[k][i] * self.distill_loss(
-                    projections[k][position], self.center(k, i, teacher_map))
+                    projections[k][position] - center, teacher_map - center)
             losses[f'loss_distill_t{k}'] = (
                 self.distill_weight * self.teacher_weights[k] * loss)
 
