@@ -27,6 +27,20 @@ def test_shapes_for_any_number_of_branches(branches, fuse_indices):
                    for m in modules)
 
 
+def test_projections_are_affine_so_they_reach_signed_teacher_features():
+    neck = MODELS.build(dict(type='CAFM', in_channels=32, num_inputs=1,
+                             branch_channels=(48, ), out_channels=24)).eval()
+    for module in neck.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.normal_()
+    a, b = inputs(2)
+    with torch.no_grad():
+        (pa, ), (pb, ), (pmix, ) = (neck.project([x])[0]
+                                    for x in (a, b, 0.3 * a + 0.7 * b))
+    assert (pa < 0).any()
+    assert torch.allclose(pmix, 0.3 * pa + 0.7 * pb, atol=1e-5)
+
+
 def test_gates_are_strictly_between_zero_and_one():
     neck = MODELS.build(dict(type='CAFM', in_channels=32, num_inputs=2,
                              branch_channels=(48, 32), out_channels=16,

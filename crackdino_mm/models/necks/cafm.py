@@ -13,8 +13,9 @@ class CAFM(BaseModule):
     """Channel-attention fusion of features projected into several spaces.
 
     Every input (a backbone level) is projected into each branch's space by
-    a 1x1 conv + norm + activation, or kept as it is when its width already
-    equals the branch's. In distillation one branch stands for one teacher,
+    a 1x1 conv + norm, or kept as it is when its width already equals the
+    branch's. The projection has no activation: a teacher's features are
+    signed, and a ReLU'd projection could not reach their negative part. In distillation one branch stands for one teacher,
     and ``project`` gives exactly the maps aligned to that teacher. The
     projections of the fused inputs are concatenated (resized to the first
     one's size), re-weighted per channel by sigmoid gates from global
@@ -67,7 +68,7 @@ class CAFM(BaseModule):
                 nn.ModuleList(
                     nn.Identity() if channels == width else ConvModule(
                         channels, width, 1, norm_cfg=norm_cfg,
-                        act_cfg=act_cfg) for channels in self.in_channels))
+                        act_cfg=None) for channels in self.in_channels))
 
         fused = sum(self.branch_channels) * len(self.fuse_indices)
         hidden = max(fused // reduction, 1)
