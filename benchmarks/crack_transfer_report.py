@@ -12,7 +12,20 @@ import deepcrack_cpu as dc
 PLOT = osp.join(dc.REPO, 'benchmarks', 'results', 'crack_transfer_cpu.png')
 SECTION = 'crack_transfer_cpu'
 METRICS = (('crack_iou', 'crack IoU'), ('crack_f1', 'F1'), ('ods', 'ODS'))
-BASELINE_ARM = 'student_plain'
+# (arm, arm it is compared with, what the difference measures)
+CONTRASTS = (
+    ('distill_plain', 'student_plain', 'distillation, plain decoder'),
+    ('crackdino', 'student_lipschitz', 'distillation, Lipschitz head'),
+    ('student_lipschitz', 'student_plain', 'Lipschitz head'),
+    ('crackdino', 'student_plain', 'full method against the student alone'),
+    ('crackdino_cosine', 'crackdino', 'cosine instead of channel KL'),
+    ('crackdino_mse', 'crackdino', 'MSE instead of channel KL'),
+    ('distill_plain_x10', 'distill_plain', 'distillation 10x stronger'),
+    ('segformer_ft', 'segformer_scratch', 'crack-set pre-training of the '
+     'baseline'),
+    ('crackdino', 'segformer_ft', 'full method against the baseline, both '
+     'from crack-set pre-training'),
+)
 
 
 def arm_values(results, entries, arm, test_set, metric):
@@ -102,17 +115,20 @@ def write(results, entries, arms, test_sets):
             lines.append(f'| {arm} | {arms[arm][1]} | ' +
                          ' | '.join(cell(s) for s in stats) + ' |')
         lines.append('')
-    base = columns(results, entries, BASELINE_ARM, test_sets, 'crack_iou')
-    lines += [f'### Crack IoU against `{BASELINE_ARM}`', '',
-              '| arm | ' + ' | '.join(header[2:]) + ' |',
-              '|---|' + '---|' * (len(header) - 2)]
-    for arm in arm_order:
-        if arm == BASELINE_ARM or arms[arm][2] != 'deepcrack':
-            continue
-        stats = columns(results, entries, arm, test_sets, 'crack_iou')
-        lines.append(f'| {arm} | ' + ' | '.join(
-            verdict(a, b) for a, b in zip(stats, base)) + ' |')
-    lines += ['', '### Distillation strength during training', '',
+    for metric, title in METRICS[::2]:
+        lines += [f'### Contrasts, {title}', '',
+                  '| contrast | what it measures | ' +
+                  ' | '.join(header[2:]) + ' |',
+                  '|---|---|' + '---|' * (len(header) - 2)]
+        for arm, other, what in CONTRASTS:
+            stats = columns(results, entries, arm, test_sets, metric)
+            base = columns(results, entries, other, test_sets, metric)
+            lines.append(f'| {arm} − {other} | {what} | ' + ' | '.join(
+                verdict(a, b) for a, b in zip(stats, base)) + ' |')
+        lines.append('')
+    lines += agreement_lines(results, entries, arm_order, test_sets)
+    lines += superseded_lines(results, test_sets)
+    lines += ['### Distillation strength during training', '',
               'Logged by the distiller every 50 steps: '
               '`distill_grad_ratio` = norm of the distillation gradient on '
               'the student backbone / norm of the segmentation gradient '
@@ -148,6 +164,58 @@ def write(results, entries, arms, test_sets):
                          f'{run["commit"]}): `{run["command"]}`')
     dc.write_section(dc.REPORT, SECTION, lines)
     print(f'wrote {dc.REPORT}')
+
+
+def agreement_lines(results, entries, arm_order, test_sets):
+    """Linear CKA of each student arm with each teacher, per layer pair,
+    on DeepCrack and averaged over the crack sets (mean ± sd over seeds)."""
+    import crack_transfer_analysis as analysis
+    pairs = [(teacher, index, layer) for teacher, _, _, layers in
+             analysis.TEACHERS for index, layer in enumerate(layers)]
+    header = [f'{teacher} block {layer}' for teacher, _, layer in pairs]
+    lines = []
+    for where, sets in (('DeepCrack', test_sets[:1]),
+                        ('crack-set mean', test_sets[1:])):
+        rows = []
+        for arm in arm_order:
+            found = [results[name]['analysis']['linear_cka']
+                     for name, (a, _) in entries.items()
+                     if a == arm and 'analysis' in results.get(name, {})]
+            if found:
+                rows.append(f'| {arm} | ' + ' | '.join(cka_cell([
+                    statistics.mean(cka[s][teacher][index] for s in sets)
+                    for cka in found]) for teacher, index, _ in pairs) + ' |')
+        if rows:
+            lines += [f'{where}:', '', '| arm | ' + ' | '.join(header) + ' |',
+                      '|---|' + '---|' * len(header), *rows, '']
+    if not lines:
+        return []
+    return ['### Feature agreement with the teachers', '',
+            'Linear CKA between the student backbone\'s block 3 / 7 / 11 '
+            'maps and the paired teacher maps on 32 held-out test images per '
+            'set (1 = the same representation up to rotation and scale), '
+            'mean ± sd over seeds. Every student starts at 1 with '
+            '`teacher_base`.', '', *lines]
+
+
+def cka_cell(values):
+    mean, sd, n = summary(values)
+    return f'{mean:.3f}' if n == 1 else f'{mean:.3f} ± {sd:.3f}'
+
+
+def superseded_lines(results, test_sets):
+    """Crack IoU of runs kept as records but left out of the tables."""
+    old = results.get('superseded', {})
+    rows = [f'| {name} | ' + ' | '.join(
+        f'{entry["test"][s]["metrics"]["crack_iou"]:.2f}'
+        if s in entry.get('test', {}) else 'not evaluated'
+        for s in test_sets) + f' | {entry["superseded_because"]} |'
+        for name, entry in old.items()]
+    if not rows:
+        return []
+    return ['### Superseded runs (crack IoU)', '',
+            '| run | ' + ' | '.join(test_sets) + ' | why |',
+            '|---|' + '---|' * (len(test_sets) + 1), *rows, '']
 
 
 def write_plot(results, entries, arms, test_sets):

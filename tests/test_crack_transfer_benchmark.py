@@ -99,6 +99,11 @@ def fake_results(bench, iou_by_arm):
                           metrics=dict(crack_iou=iou + i, crack_f1=iou,
                                        ods=iou))
                   for i, s in enumerate(bench.TEST_SETS)})
+        if bench.is_student(arm):  # CKA: seed / 10 at block 3, 0.5 deeper
+            results[name]['analysis'] = dict(linear_cka={
+                s: {t: [seed / 10 + i / 100, 0.5, 0.5]
+                    for t in ('teacher_base', 'teacher_large')}
+                for i, s in enumerate(bench.TEST_SETS)})
     return results
 
 
@@ -114,6 +119,9 @@ def test_report_summarises_seeds_and_judges_by_spread(bench, tmp_path,
     results = fake_results(bench, dict(
         student_plain=[60.0, 62.0, 64.0], crackdino=[70.0, 71.0, 72.0],
         distill_plain=[61.0, 65.0, 63.0], teacher_base=[50.0]))
+    old = dict(results['crackdino_s0'], superseded_because='old loss')
+    old['test'] = {'DeepCrack': old['test']['DeepCrack']}
+    results['superseded'] = {'crackdino_s0 (old)': old}
     report.write(results, bench.entries(), bench.ARMS, bench.TEST_SETS)
     text = path.read_text()
     assert text.startswith('intro') and text.rstrip().endswith('kept')
@@ -124,8 +132,16 @@ def test_report_summarises_seeds_and_judges_by_spread(bench, tmp_path,
         in text
     assert '64.50 ± 2.00 (3) |' in text
     assert '| teacher_base |' in text and '| 50.00 |' in text
-    assert '| crackdino | +9.00 (exceeds the spread)' in text
-    assert '| distill_plain | +1.00 (within the spread)' in text
+    assert '| crackdino − student_plain | full method against the student ' \
+        'alone | +9.00 (exceeds the spread)' in text
+    assert '| distill_plain − student_plain | distillation, plain decoder ' \
+        '| +1.00 (within the spread)' in text
+    # CKA over seeds 0, 0.1, 0.2 (+ 0.00 on DeepCrack, + 0.025 on average
+    # over the crack sets), then 0.5 at the deeper pairs.
+    assert '| crackdino | 0.100 ± 0.100 | 0.500 ± 0.000 |' in text
+    assert '| crackdino | 0.125 ± 0.100 |' in text
+    assert '| crackdino_s0 (old) | 70.00 | not evaluated |' in text
+    assert 'old loss |' in text
     assert '0.3 → 0.1' in text
     assert (tmp_path / 'plot.png').stat().st_size > 0
 
