@@ -11,10 +11,15 @@ crack sets' test splits, which the students never trained on).
 
     python tools/dataset_converters/lmm_crack_sets.py --source LMM_CHECKOUT
     python benchmarks/crack_transfer_cpu.py train [--only NAME ...]
+    python benchmarks/crack_transfer_cpu.py probe [--only NAME ...]
     python benchmarks/crack_transfer_cpu.py report   # RESULTS + plot
 
 After its evaluations, each student's features are compared with both
 teachers' (linear CKA on held-out test images, ``crack_transfer_analysis``).
+``probe`` then measures what a trained backbone still knows of the crack
+sets: frozen, with a fresh head trained on their training splits for
+300 iterations, it is tested on their test splits (the base teacher's
+backbone, every student's starting point, is probed alike).
 The backbones other arms start from (the two teachers, the SegFormer
 pre-training) are kept in ``benchmarks/results/crack_transfer_weights/``
 so that every arm uses the same ones, whatever sitting it runs in.
@@ -294,6 +299,77 @@ def cmd_train(args):
             analyse(name, args)
 
 
+PROBE_CONFIG = ('configs/cpu_benchmark/dinov2-probe_vit-w192d12-frozen_'
+                '300it_crack-sets-224x224.py')
+PROBE_ITERS = 300
+
+
+def probed(name):
+    """Entries whose backbone is probed: the base teacher (the students'
+    starting point) and every student."""
+    arm = entries()[name][0]
+    return arm == 'teacher_base' or is_student(arm)
+
+
+def probe_command(name, args):
+    """Train the frozen-backbone probe on the crack sets, its backbone
+    taken from the entry (the base teacher's kept weights, else the
+    entry's final checkpoint)."""
+    source = source_weights(name) if name in SOURCES else checkpoint(
+        args.work_dir, name)
+    options = ['randomness.seed=0',
+               f'model.backbone.init_cfg.checkpoint={source}']
+    options += [f'train_dataloader.dataset.datasets.{i}.data_root='
+                f'{osp.join(args.crack_sets_root, s)}'
+                for i, s in enumerate(CRACK_SETS)]
+    return ['python', 'tools/train.py', PROBE_CONFIG, '--work-dir',
+            osp.join(args.work_dir, name, 'probe'), '--cfg-options',
+            *options]
+
+
+def probe_test_command(name, test_set, args):
+    return ['python', 'tools/test.py', PROBE_CONFIG,
+            osp.join(args.work_dir, name, 'probe', f'iter_{PROBE_ITERS}.pth'),
+            '--work-dir', osp.join(args.work_dir, name, 'probe',
+                                   f'test_{test_set}'),
+            '--cfg-options',
+            f'test_dataloader.dataset.data_root={test_root(test_set, args)}']
+
+
+def cmd_probe(args):
+    check_data(args)
+    if args.threads:
+        os.environ['OMP_NUM_THREADS'] = str(args.threads)
+    names = args.only or [n for n in entries() if probed(n)]
+    wrong = [n for n in names if n not in entries() or not probed(n)]
+    if wrong:
+        raise SystemExit(f'{wrong} cannot be probed; probed entries: '
+                         f'{[n for n in entries() if probed(n)]}')
+    for name in names:
+        recorded = dc.load_results_from(RESULTS).get(name, {})
+        if 'train' not in recorded:
+            raise SystemExit(f'{name} is not trained yet: run train --only '
+                             f'{name} first')
+        if 'probe' not in recorded or args.force:
+            if name not in SOURCES and not osp.isfile(
+                    osp.join(REPO, checkpoint(args.work_dir, name))):
+                raise SystemExit(
+                    f'the checkpoint of {name} is missing (work_dirs/ is '
+                    f'not kept): retrain it with train --only {name} --force')
+            run = dc.run_tool(name, probe_command(name, args))
+            _record(name, probe=run, probe_test={})
+        for test_set in CRACK_SETS:
+            if test_set in dc.load_results_from(RESULTS)[name].get(
+                    'probe_test', {}) and not args.force:
+                continue
+            run = dc.run_tool(name, probe_test_command(name, test_set, args))
+            metrics = dc.read_test_metrics(osp.join(
+                REPO, args.work_dir, name, 'probe', f'test_{test_set}'))
+            _record(name, probe_test={test_set: dict(run, metrics=metrics)})
+            print(f'{name} probe on {test_set}: crack IoU '
+                  f'{metrics["crack_iou"]:.2f}', flush=True)
+
+
 def is_student(arm):
     """A DeepCrack-trained arm with the teachers' architecture."""
     return 'teacher_base' in ARMS[arm][3]
@@ -319,7 +395,7 @@ def parse_args(argv=None):
         description=__doc__.split('\n')[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('\n', 1)[1])
-    parser.add_argument('stage', choices=['train', 'report'])
+    parser.add_argument('stage', choices=['train', 'probe', 'report'])
     parser.add_argument('--only', nargs='+', metavar='NAME',
                         help=f'entries to run (default all): '
                         f'{list(entries())}')
@@ -338,6 +414,8 @@ def main(argv=None):
     args = parse_args(argv)
     if args.stage == 'train':
         cmd_train(args)
+    elif args.stage == 'probe':
+        cmd_probe(args)
     else:
         import crack_transfer_report
         crack_transfer_report.write(dc.load_results_from(RESULTS),

@@ -127,6 +127,7 @@ def write(results, entries, arms, test_sets):
                 verdict(a, b) for a, b in zip(stats, base)) + ' |')
         lines.append('')
     lines += agreement_lines(results, entries, arm_order, test_sets)
+    lines += probe_lines(results, entries, arm_order, test_sets[1:])
     lines += superseded_lines(results, test_sets)
     lines += ['### Distillation strength during training', '',
               'Logged by the distiller every 50 steps: '
@@ -196,6 +197,42 @@ def agreement_lines(results, entries, arm_order, test_sets):
             'set (1 = the same representation up to rotation and scale), '
             'mean ± sd over seeds. Every student starts at 1 with '
             '`teacher_base`.', '', *lines]
+
+
+def probe_lines(results, entries, arm_order, crack_sets):
+    """Crack IoU of the frozen-backbone probes, per arm over the probed
+    seeds, beside the same seeds' own heads on the same sets."""
+    rows = []
+    for arm in arm_order:
+        names = [name for name, (a, _) in entries.items() if a == arm and
+                 all(s in results.get(name, {}).get('probe_test', {})
+                     for s in crack_sets)]
+        if not names:
+            continue
+
+        def values(key, test_set, names=names):
+            return [results[n][key][test_set]['metrics']['crack_iou']
+                    for n in names]
+
+        cells = [cell(summary(values('probe_test', s))) for s in crack_sets]
+        probe_mean = [statistics.mean(v) for v in zip(
+            *(values('probe_test', s) for s in crack_sets))]
+        own_mean = [statistics.mean(v) for v in zip(
+            *(values('test', s) for s in crack_sets))]
+        rows.append(f'| {arm} | ' + ' | '.join(cells) + ' | ' +
+                    cell(summary(probe_mean)) + ' | ' +
+                    cell(summary(own_mean)) + ' |')
+    if not rows:
+        return []
+    return ['### Frozen-backbone probe on the crack sets (crack IoU)', '',
+            'What a trained backbone still knows of the crack sets: frozen, '
+            'with a fresh plain decoder trained on their training splits for '
+            '300 iterations (`python benchmarks/crack_transfer_cpu.py probe`),'
+            ' tested on their test splits. The last column is the same '
+            'seeds\' own model (DeepCrack-trained head) on the same sets.',
+            '', '| backbone of | ' + ' | '.join(crack_sets) +
+            ' | crack-set mean | own head, crack-set mean |',
+            '|---|' + '---|' * (len(crack_sets) + 2), *rows, '']
 
 
 def cka_cell(values):

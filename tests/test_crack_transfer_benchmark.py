@@ -75,6 +75,51 @@ def test_evaluation_changes_only_the_data_root(bench):
                             ('model.teachers.1.backbone', 'teacher_base'))]
 
 
+def test_probe_freezes_the_entrys_backbone_and_trains_on_crack_sets(bench):
+    args = bench.parse_args(['probe', '--work-dir', 'wd'])
+    probe = Config.fromfile(osp.join(REPO, bench.PROBE_CONFIG))
+    student = Config.fromfile(osp.join(REPO, bench.ARMS['crackdino'][0]))
+    assert probe.model.backbone.frozen
+    assert probe.model.backbone.arch == student.model.backbone.arch
+    assert probe.train_cfg.max_iters == bench.PROBE_ITERS
+    sources = {}
+    for name in ('teacher_base', 'crackdino_s2'):
+        command = bench.probe_command(name, args)
+        options = command[command.index('--cfg-options') + 1:]
+        sources[name] = [o.split('=', 1)[1] for o in options
+                         if o.startswith('model.backbone.init_cfg')]
+        assert [o for o in options if o.startswith('train_')] == [
+            f'train_dataloader.dataset.datasets.{i}.data_root='
+            f'data/crack_sets/{s}' for i, s in enumerate(bench.CRACK_SETS)]
+    assert sources == {
+        'teacher_base': [bench.source_weights('teacher_base')],
+        'crackdino_s2': ['wd/crackdino_s2/iter_1000.pth']}
+    test = bench.probe_test_command('crackdino_s2', 'GAPs384', args)
+    assert test[3] == f'wd/crackdino_s2/probe/iter_{bench.PROBE_ITERS}.pth'
+    assert test[test.index('--cfg-options') + 1:] == [
+        'test_dataloader.dataset.data_root=data/crack_sets/GAPs384']
+    assert not bench.probed('segformer_ft_s0')
+
+
+def test_probe_of_a_lost_checkpoint_says_to_retrain(bench, tmp_path,
+                                                    monkeypatch):
+    import deepcrack_cpu
+    for s in ('DeepCrack', ) + tuple(f'sets/{s}' for s in bench.CRACK_SETS):
+        (tmp_path / s / 'train_img').mkdir(parents=True)
+    results = tmp_path / 'results.json'
+    deepcrack_cpu.save_results_to(str(results),
+                                  {'student_plain_s1': dict(train={})})
+    monkeypatch.setattr(bench, 'RESULTS', str(results))
+    args = bench.parse_args([
+        'probe', '--only', 'student_plain_s1', '--data-root',
+        str(tmp_path / 'DeepCrack'),
+        '--crack-sets-root', str(tmp_path / 'sets'), '--work-dir',
+        str(tmp_path / 'wd')])
+    with pytest.raises(SystemExit, match='train --only student_plain_s1 '
+                       '--force'):
+        bench.cmd_probe(args)
+
+
 def test_missing_crack_sets_name_the_build_command(bench, tmp_path,
                                                    deepcrack_root):
     args = bench.parse_args(['train', '--data-root', deepcrack_root,
@@ -119,6 +164,11 @@ def test_report_summarises_seeds_and_judges_by_spread(bench, tmp_path,
     results = fake_results(bench, dict(
         student_plain=[60.0, 62.0, 64.0], crackdino=[70.0, 71.0, 72.0],
         distill_plain=[61.0, 65.0, 63.0], teacher_base=[50.0]))
+    for name, value in (('teacher_base', 40.0), ('crackdino_s1', 30.0),
+                        ('crackdino_s2', 32.0)):
+        results[name]['probe_test'] = {
+            s: dict(metrics=dict(crack_iou=value + i))
+            for i, s in enumerate(bench.CRACK_SETS)}
     old = dict(results['crackdino_s0'], superseded_because='old loss')
     old['test'] = {'DeepCrack': old['test']['DeepCrack']}
     results['superseded'] = {'crackdino_s0 (old)': old}
@@ -142,6 +192,12 @@ def test_report_summarises_seeds_and_judges_by_spread(bench, tmp_path,
     assert '| crackdino | 0.125 ± 0.100 |' in text
     assert '| crackdino_s0 (old) | 70.00 | not evaluated |' in text
     assert 'old loss |' in text
+    # Probes: per set over the probed seeds (1 and 2), then the crack-set
+    # mean beside the same seeds' own heads (71, 72 + 2.5 on average).
+    assert '| teacher_base | 40.00 | 41.00 | 42.00 | 43.00 | 41.50 | 52.50 |' \
+        in text
+    assert '| crackdino | 31.00 ± 1.41 (2) | 32.00 ± 1.41 (2) |' in text
+    assert '| 32.50 ± 1.41 (2) | 74.00 ± 0.71 (2) |' in text
     assert '0.3 → 0.1' in text
     assert (tmp_path / 'plot.png').stat().st_size > 0
 
