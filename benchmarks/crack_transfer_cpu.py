@@ -319,6 +319,9 @@ def probe_command(name, args):
         args.work_dir, name)
     options = ['randomness.seed=0',
                f'model.backbone.init_cfg.checkpoint={source}']
+    # The runner builds the (unused) DeepCrack validation loader too.
+    options += [f'{loader}.dataset.data_root={args.data_root}'
+                for loader in ('val_dataloader', 'test_dataloader')]
     options += [f'train_dataloader.dataset.datasets.{i}.data_root='
                 f'{osp.join(args.crack_sets_root, s)}'
                 for i, s in enumerate(CRACK_SETS)]
