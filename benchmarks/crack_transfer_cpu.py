@@ -250,6 +250,23 @@ def _record(name, **parts):
         dc.save_results_to(RESULTS, results)
 
 
+def evaluate(name, key, test_sets, command, args):
+    """Run ``command(name, test_set, args)`` (a tools/test.py command) on
+    every test set not yet recorded under ``key``, recording each."""
+    for test_set in test_sets:
+        if test_set in dc.load_results_from(RESULTS)[name].get(
+                key, {}) and not args.force:
+            continue
+        cmd = command(name, test_set, args)
+        run = dc.run_tool(name, cmd)
+        metrics = dc.read_test_metrics(
+            osp.join(REPO, cmd[cmd.index('--work-dir') + 1]))
+        _record(name, **{key: {test_set: dict(run, metrics=metrics)}})
+        print(f'{name} {key} on {test_set}: crack IoU '
+              f'{metrics["crack_iou"]:.2f}, F1 {metrics["crack_f1"]:.2f},'
+              f' ODS {metrics["ods"]:.2f}', flush=True)
+
+
 def cmd_train(args):
     check_data(args)
     if args.threads:
@@ -283,17 +300,7 @@ def cmd_train(args):
         if name in SOURCES and not osp.isfile(
                 osp.join(REPO, source_weights(name))):
             export_source(name, args.work_dir)
-        for test_set in TEST_SETS:
-            if test_set in dc.load_results_from(RESULTS)[name].get(
-                    'test', {}) and not args.force:
-                continue
-            run = dc.run_tool(name, test_command(name, test_set, args))
-            metrics = dc.read_test_metrics(osp.join(
-                REPO, args.work_dir, name, f'test_{test_set}'))
-            _record(name, test={test_set: dict(run, metrics=metrics)})
-            print(f'{name} on {test_set}: crack IoU '
-                  f'{metrics["crack_iou"]:.2f}, F1 {metrics["crack_f1"]:.2f},'
-                  f' ODS {metrics["ods"]:.2f}', flush=True)
+        evaluate(name, 'test', TEST_SETS, test_command, args)
         if is_student(arm) and ('analysis' not in dc.load_results_from(
                 RESULTS)[name] or args.force):
             analyse(name, args)
@@ -361,16 +368,7 @@ def cmd_probe(args):
                     f'not kept): retrain it with train --only {name} --force')
             run = dc.run_tool(name, probe_command(name, args))
             _record(name, probe=run, probe_test={})
-        for test_set in CRACK_SETS:
-            if test_set in dc.load_results_from(RESULTS)[name].get(
-                    'probe_test', {}) and not args.force:
-                continue
-            run = dc.run_tool(name, probe_test_command(name, test_set, args))
-            metrics = dc.read_test_metrics(osp.join(
-                REPO, args.work_dir, name, 'probe', f'test_{test_set}'))
-            _record(name, probe_test={test_set: dict(run, metrics=metrics)})
-            print(f'{name} probe on {test_set}: crack IoU '
-                  f'{metrics["crack_iou"]:.2f}', flush=True)
+        evaluate(name, 'probe_test', CRACK_SETS, probe_test_command, args)
 
 
 def is_student(arm):

@@ -120,6 +120,31 @@ def test_probe_of_a_lost_checkpoint_says_to_retrain(bench, tmp_path,
         bench.cmd_probe(args)
 
 
+def test_probe_evaluates_only_the_sets_not_recorded(bench, tmp_path,
+                                                   monkeypatch):
+    import deepcrack_cpu
+    for s in ('DeepCrack', ) + tuple(f'sets/{s}' for s in bench.CRACK_SETS):
+        (tmp_path / s / 'train_img').mkdir(parents=True)
+    results = tmp_path / 'results.json'
+    deepcrack_cpu.save_results_to(str(results), {'teacher_base': dict(
+        train={}, probe={}, probe_test={'Crack500': dict(metrics={})})})
+    monkeypatch.setattr(bench, 'RESULTS', str(results))
+    commands = []
+    monkeypatch.setattr(deepcrack_cpu, 'run_tool',
+                        lambda name, cmd: commands.append(cmd) or {})
+    monkeypatch.setattr(deepcrack_cpu, 'read_test_metrics', lambda d: dict(
+        crack_iou=float(len(d)), crack_f1=0.0, ods=0.0, dir=d))
+    bench.cmd_probe(bench.parse_args([
+        'probe', '--only', 'teacher_base', '--data-root',
+        str(tmp_path / 'DeepCrack'), '--crack-sets-root',
+        str(tmp_path / 'sets'), '--work-dir', 'wd']))
+    assert [c[1] for c in commands] == ['tools/test.py'] * 3
+    recorded = deepcrack_cpu.load_results_from(str(results))['teacher_base']
+    assert list(recorded['probe_test']) == list(bench.CRACK_SETS)
+    assert recorded['probe_test']['GAPs384']['metrics']['dir'] == osp.join(
+        bench.REPO, 'wd', 'teacher_base', 'probe', 'test_GAPs384')
+
+
 def test_missing_crack_sets_name_the_build_command(bench, tmp_path,
                                                    deepcrack_root):
     args = bench.parse_args(['train', '--data-root', deepcrack_root,
