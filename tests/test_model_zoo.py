@@ -56,10 +56,10 @@ def test_every_config_is_on_its_folders_card():
 def transfer_measured_configs():
     """Configs with a test or probe result in the crack-transfer record."""
     entries = [e for name, e in TRANSFER.items() if name != 'superseded']
+    # a probe command reads `python tools/train.py CONFIG ...`
     return {e['train']['config'] for e in entries if e.get('test')} | {
-        word for e in entries if e.get('probe_test')
-        for word in e['probe']['command'].split() if word.endswith('.py')
-    } - {'tools/train.py'}
+        e['probe']['command'].split()[2] for e in entries
+        if e.get('probe_test')}
 
 
 def test_cpu_scale_figures_are_the_recorded_ones():
