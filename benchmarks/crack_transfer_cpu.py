@@ -89,6 +89,12 @@ ARMS = {
                           'diagnostic: distill_plain, distillation weight '
                           'x10', 'deepcrack',
                           ('teacher_base', 'teacher_large')),
+    # Diagnostic: at full size the large teacher is wider than the student
+    # and gets a learned projection; at equal width CAFM would use identity.
+    'crackdino_learnedproj': (_config('crackdino-learnedproj-l_vit-w192d12'),
+                              'diagnostic: full method, learned projection '
+                              'to the large teacher', 'deepcrack',
+                              ('teacher_base', 'teacher_large')),
     'segformer_pre': (_config('segformer_mit-b0', 'crack-sets'),
                       'SegFormer MiT-B0, crack sets', 'crack_sets', ()),
     'segformer_ft': (_config('segformer_mit-b0-crack-sets-pre'),
@@ -105,11 +111,11 @@ SEEDED = ('student_plain', 'student_lipschitz', 'distill_plain', 'crackdino',
 def entries():
     """Entry name -> (arm, seed), in the order they are run: teachers and
     pre-training first, then one seed of every arm before the next seed,
-    then the single-seed loss variants and the diagnostic."""
+    then the single-seed loss variants and the diagnostics."""
     order = [('teacher_base', 0), ('teacher_large', 0), ('segformer_pre', 0)]
     order += [(arm, seed) for seed in SEEDS for arm in SEEDED]
     order += [('crackdino_cosine', 0), ('crackdino_mse', 0),
-              ('distill_plain_x10', 0)]
+              ('distill_plain_x10', 0), ('crackdino_learnedproj', 0)]
     return {entry_name(arm, seed): (arm, seed) for arm, seed in order}
 
 

@@ -21,6 +21,8 @@ CONTRASTS = (
     ('crackdino_cosine', 'crackdino', 'cosine instead of channel KL'),
     ('crackdino_mse', 'crackdino', 'MSE instead of channel KL'),
     ('distill_plain_x10', 'distill_plain', 'distillation 10x stronger'),
+    ('crackdino_learnedproj', 'crackdino', 'learned projection to the large '
+     'teacher'),
     ('segformer_ft', 'segformer_scratch', 'crack-set pre-training of the '
      'baseline'),
     ('crackdino', 'segformer_ft', 'full method against the baseline, both '

@@ -80,3 +80,20 @@ def test_bad_configuration():
                              branch_channels=(8, )))
     with pytest.raises(ValueError, match='3 inputs but got 2'):
         neck(inputs(2))
+
+
+def test_learned_branches_project_even_at_equal_width():
+    neck = MODELS.build(dict(type='CAFM', in_channels=32, num_inputs=3,
+                             branch_channels=(32, 32), out_channels=16,
+                             learned_branches=(0, )))
+    assert not any(isinstance(m, torch.nn.Identity)
+                   for m in neck.projections[0])
+    assert all(isinstance(m, torch.nn.Identity)
+               for m in neck.projections[1])
+    x = inputs(3)
+    projections = neck.project(x)
+    assert not torch.allclose(projections[0][1], x[1])
+    assert torch.equal(projections[1][1], x[1])
+    with pytest.raises(ValueError, match='learned branch 2'):
+        MODELS.build(dict(type='CAFM', in_channels=32, num_inputs=3,
+                          branch_channels=(32, 32), learned_branches=(2, )))

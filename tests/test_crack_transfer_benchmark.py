@@ -22,7 +22,7 @@ def bench():
 
 def test_every_entry_runs_after_what_it_needs(bench):
     names = list(bench.entries())
-    assert len(names) == 3 + 3 * len(bench.SEEDED) + 3
+    assert len(names) == 3 + 3 * len(bench.SEEDED) + 4
     for position, (arm, _) in enumerate(bench.entries().values()):
         assert osp.isfile(osp.join(REPO, bench.ARMS[arm][0]))
         for need in bench.ARMS[arm][3]:
@@ -38,6 +38,17 @@ def test_diagnostic_is_distill_plain_with_ten_times_the_weight(bench):
         10 * plain.distill_loss.loss_weight)
     strong.distill_loss.loss_weight = plain.distill_loss.loss_weight
     assert strong == plain
+
+
+def test_learned_projection_diagnostic_changes_only_the_large_branch(bench):
+    def model(arm):
+        return Config.fromfile(osp.join(REPO, bench.ARMS[arm][0])).model
+
+    full, learned = model('crackdino'), model('crackdino_learnedproj')
+    # Branch 0 is teacher 0, the large one (24 blocks).
+    assert learned.teachers[0].backbone.arch.num_layers == 24
+    assert learned.neck.pop('learned_branches') == (0, )
+    assert learned == full
 
 
 def test_crack_set_training_never_sees_deepcrack(bench):

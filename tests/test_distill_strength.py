@@ -36,7 +36,9 @@ DEMO_DISTILLER = osp.join(REPO, 'configs', 'demo',
 @pytest.mark.parametrize('path', [
     CPU_DISTILLER,
     CPU_DISTILLER.replace('crackdino_', 'crackdino-cosine_'),
-    CPU_DISTILLER.replace('crackdino_', 'crackdino-mse_'), DEMO_DISTILLER
+    CPU_DISTILLER.replace('crackdino_', 'crackdino-mse_'),
+    CPU_DISTILLER.replace('crackdino_', 'crackdino-learnedproj-l_'),
+    DEMO_DISTILLER
 ], ids=osp.basename)
 def test_small_distillers_are_calibrated(ratio_tool, path):
     init_default_scope('mmseg')

@@ -32,6 +32,10 @@ class CAFM(BaseModule):
         num_inputs (int): Number of inputs when ``in_channels`` is an int
             (e.g. 3 for the student's blocks 3, 7 and 11). Defaults to 1.
         reduction (int): Bottleneck ratio of the attention MLP.
+        learned_branches (Sequence[int]): Branches projected by a learned
+            1x1 conv + norm even where the widths match, e.g. to stand in
+            for a teacher wider than the student (DINOv2-L for a ViT-B
+            student) with equal-width small models. Defaults to none.
     """
 
     def __init__(self,
@@ -41,6 +45,7 @@ class CAFM(BaseModule):
                  fuse_indices: Sequence[int] = (-1, ),
                  num_inputs: int = 1,
                  reduction: int = 4,
+                 learned_branches: Sequence[int] = (),
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
                  act_cfg: dict = dict(type='ReLU'),
                  align_corners: bool = False,
@@ -60,13 +65,18 @@ class CAFM(BaseModule):
                                  f'{self.num_inputs} inputs')
         self.fuse_indices = [i % self.num_inputs for i in fuse_indices]
         self.branch_channels = list(branch_channels)
+        for index in learned_branches:
+            if not 0 <= index < len(self.branch_channels):
+                raise ValueError(f'learned branch {index} is outside the '
+                                 f'{len(self.branch_channels)} branches')
         self.align_corners = align_corners
 
         self.projections = nn.ModuleList()
-        for width in self.branch_channels:
+        for b, width in enumerate(self.branch_channels):
             self.projections.append(
                 nn.ModuleList(
-                    nn.Identity() if channels == width else ConvModule(
+                    nn.Identity() if channels == width
+                    and b not in learned_branches else ConvModule(
                         channels, width, 1, norm_cfg=norm_cfg,
                         act_cfg=None) for channels in self.in_channels))
 
