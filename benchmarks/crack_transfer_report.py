@@ -67,7 +67,7 @@ def cell(stats):
 def verdict(a, b):
     """How arm a compares with arm b, by their means and spreads."""
     if a is None or b is None:
-        return ''
+        return 'not run'
     diff = a[0] - b[0]
     if a[2] < 2 or b[2] < 2:
         return f'{diff:+.2f} (single seed)'

@@ -222,6 +222,8 @@ def test_report_summarises_seeds_and_judges_by_spread(bench, tmp_path,
         'alone | +9.00 (exceeds the spread)' in text
     assert '| distill_plain − student_plain | distillation, plain decoder ' \
         '| +1.00 (within the spread)' in text
+    assert '| crackdino_mse − crackdino | MSE instead of channel KL | not ' \
+        'run |' in text
     # CKA over seeds 0, 0.1, 0.2 (+ 0.00 on DeepCrack, + 0.025 on average
     # over the crack sets), then 0.5 at the deeper pairs.
     assert '| crackdino | 0.100 ± 0.100 | 0.500 ± 0.000 |' in text
