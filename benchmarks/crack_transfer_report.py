@@ -258,10 +258,12 @@ def superseded_lines(results, test_sets):
 
 
 def write_plot(results, entries, arms, test_sets):
-    """DeepCrack against mean crack-set crack IoU, one point per arm.
+    """DeepCrack against mean crack-set crack IoU, one point per arm: all
+    runs on the left, the DeepCrack-trained ones zoomed on the right.
     Runs trained on the crack sets (hollow squares) sit at zero-shot on
-    the x axis and in-domain on the y axis; DeepCrack-trained ones (dots)
-    the other way round."""
+    the x axis and in-domain on the y axis; DeepCrack-trained ones the
+    other way round. A legend names the points, as their labels would
+    overlap."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -272,20 +274,27 @@ def write_plot(results, entries, arms, test_sets):
             points.append((arm, stats[0], stats[-1]))
     if not points:
         return False
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    fig, (ax_all, ax_zoom) = plt.subplots(1, 2, figsize=(12, 5.5))
+    colours = plt.get_cmap('tab20').colors
+    markers = 'o^vDPX*<>hp'
     for index, (arm, (x, x_sd, _), (y, y_sd, _)) in enumerate(points):
         sources = arms[arm][2] == 'crack_sets'
-        ax.errorbar(x, y, xerr=x_sd or None, yerr=y_sd or None,
-                    fmt='s' if sources else 'o',
-                    mfc='none' if sources else None, capsize=3)
-        # Alternate label sides so that neighbouring points stay legible.
-        ax.annotate(arm, (x, y), textcoords='offset points', fontsize=8,
-                    xytext=(6, 6) if index % 2 else (6, -12))
-    ax.set_xlabel('DeepCrack test crack IoU (%)')
-    ax.set_ylabel(f'mean crack IoU, {len(test_sets) - 1} crack sets (%)')
-    ax.set_title('dots: trained on DeepCrack (crack sets cross-domain); '
-                 'squares: trained on the crack sets', fontsize=9)
-    ax.grid(alpha=0.3)
+        style = dict(fmt='s' if sources else markers[index % len(markers)],
+                     color=colours[index % len(colours)], capsize=3,
+                     mfc='none' if sources else None, label=arm)
+        for ax in (ax_all, ) if sources else (ax_all, ax_zoom):
+            ax.errorbar(x, y, xerr=x_sd or None, yerr=y_sd or None,
+                        **style)
+    for ax in (ax_all, ax_zoom):
+        ax.set_xlabel('DeepCrack test crack IoU (%)')
+        ax.grid(alpha=0.3)
+    ax_all.set_ylabel(
+        f'mean crack IoU, {len(test_sets) - 1} crack sets (%)')
+    ax_all.set_title('all runs; squares: trained on the crack sets',
+                     fontsize=9)
+    ax_zoom.set_title('trained on DeepCrack (crack sets cross-domain); '
+                      'bars: 1 sd over seeds', fontsize=9)
+    ax_all.legend(fontsize=7, loc='lower left')
     fig.tight_layout()
     fig.savefig(PLOT, dpi=120)
     plt.close(fig)
