@@ -121,3 +121,23 @@ def test_deepcrack_dataset_is_a_folder_dataset_with_its_layout(tmp_path):
         pipeline=PIPELINE))
     assert len(dataset) == 1
     assert dataset.metainfo['classes'] == ('background', 'crack')
+
+
+def test_split_file_selects_listed_pairs(tmp_path):
+    for index, name in enumerate('abc'):
+        write(tmp_path / 'images', name + '.jpg', image(index))
+        write(tmp_path / 'masks', name + '.png', crack())
+    (tmp_path / 'split.txt').write_text('c\na\n\n')
+    dataset = build(tmp_path, ann_file=str(tmp_path / 'split.txt'))
+    assert [osp_name(dataset.get_data_info(i)['img_path'])
+            for i in range(len(dataset))] == ['c.jpg', 'a.jpg']
+
+
+def test_split_file_naming_a_missing_pair_is_an_error(tmp_path):
+    write(tmp_path / 'images', 'a.jpg', image())
+    write(tmp_path / 'masks', 'a.png', crack())
+    (tmp_path / 'split.txt').write_text('a\nzz\n')
+    with pytest.raises(ValueError, match="split.txt lists 'zz'"):
+        build(tmp_path, ann_file=str(tmp_path / 'split.txt'))
+    with pytest.raises(FileNotFoundError, match='nope.txt does not exist'):
+        build(tmp_path, ann_file=str(tmp_path / 'nope.txt'))

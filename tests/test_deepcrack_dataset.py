@@ -1,4 +1,5 @@
 import glob
+import os
 import os.path as osp
 
 import cv2
@@ -120,3 +121,28 @@ def test_real_deepcrack(deepcrack_root):
             total += mask.size
     assert counts == {'train': 300, 'test': 237}
     assert 0.03 <= crack / total <= 0.04
+
+
+def test_validation_split_is_held_out_by_source_photo(deepcrack_root):
+    """The 30 validation images and the 270 training images partition the
+    300, no source photo (name before '-') has crops on both sides, and
+    the configs read them."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(osp.dirname(__file__), '..', 'configs',
+                                   '_base_', 'datasets', 'deepcrack.py'))
+    keys = {}
+    for loader in ('train_dataloader', 'val_dataloader'):
+        dataset = dict(cfg[loader].dataset, data_root=deepcrack_root,
+                       pipeline=PIPELINE)
+        built = DATASETS.build(dataset)
+        keys[loader] = {osp.splitext(osp.basename(
+            built.get_data_info(i)['img_path']))[0]
+            for i in range(len(built))}
+    train, val = keys['train_dataloader'], keys['val_dataloader']
+    assert (len(train), len(val)) == (270, 30)
+    every = {osp.splitext(f)[0] for f in os.listdir(
+        osp.join(deepcrack_root, 'train_img'))}
+    assert train | val == every
+    assert not {k.split('-')[0] for k in train} & \
+        {k.split('-')[0] for k in val}
+    assert 'test_img' in cfg.test_dataloader.dataset.data_prefix.img_path

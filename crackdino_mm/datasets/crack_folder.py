@@ -49,6 +49,10 @@ class CrackFolderDataset(BaseSegDataset):
     mask without an image, two files with one key, a file that cannot be
     decoded.
 
+    ``ann_file`` (optional) is a text file of keys, one per line, that
+    selects a subset of the folder (a fixed split such as DeepCrack's
+    held-out validation images); a listed key with no image is an error.
+
     Without a mask folder (``seg_map_path`` left out of ``data_prefix`` or
     None, e.g. ``--cfg-options test_dataloader.dataset.data_prefix.
     seg_map_path=None``) the dataset is the folder's images, unlabelled:
@@ -108,6 +112,8 @@ class CrackFolderDataset(BaseSegDataset):
                     f'mask {masks[key]} has no image in {img_dir}')
         keys = sorted(set(images) & set(masks)) if masks is not None \
             else sorted(images)
+        if self.ann_file:
+            keys = self._listed_keys(set(keys), problems)
         records = [dict(img_path=images[key]) for key in keys]
         if masks is not None:
             for key, record in zip(keys, records):
@@ -127,3 +133,17 @@ class CrackFolderDataset(BaseSegDataset):
                           reduce_zero_label=self.reduce_zero_label,
                           seg_fields=[])
         return records
+
+    def _listed_keys(self, available: set, problems: List[str]) -> List[str]:
+        """The keys of ``ann_file``, each checked against the pairs found."""
+        if not osp.isfile(self.ann_file):
+            raise FileNotFoundError(
+                f'{type(self).__name__}: split file {self.ann_file} does '
+                'not exist')
+        with open(self.ann_file) as f:
+            keys = [line.strip() for line in f if line.strip()]
+        if not keys:
+            problems.append(f'split file {self.ann_file} lists no image')
+        problems.extend(f'{self.ann_file} lists {key!r}, which is not in '
+                        'the folders' for key in keys if key not in available)
+        return [key for key in keys if key in available]

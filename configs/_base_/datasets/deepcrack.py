@@ -1,5 +1,9 @@
 # DeepCrack, official split: 300 training and 237 test images (544x384,
-# some portrait). Masks are 0/255 on disk; LoadCrackAnnotations maps them
+# some portrait). Validation (threshold choice, model selection) uses 30 of
+# the 300 training images, held out from training: whole source photos
+# (every crop of a photo goes to one side), drawn with seed 0 and listed in
+# splits/deepcrack_val30.txt; training uses the other 270
+# (splits/deepcrack_train270.txt). The 237 test images are only tested. Masks are 0/255 on disk; LoadCrackAnnotations maps them
 # to 0/1 (255 is MMSeg's ignore index). Training: random rescale, square
 # crops, rot-90 + flips, photometric jitter; testing: the images at their
 # original size (the DINOv2 configs predict them by 448x448 sliding windows
@@ -57,6 +61,7 @@ train_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(img_path='train_img', seg_map_path='train_lab'),
+        ann_file='{{fileDirname}}/splits/deepcrack_train270.txt',
         pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=1,
@@ -66,8 +71,18 @@ val_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
+        data_prefix=dict(img_path='train_img', seg_map_path='train_lab'),
+        ann_file='{{fileDirname}}/splits/deepcrack_val30.txt',
+        pipeline=test_pipeline))
+test_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
         data_prefix=dict(img_path='test_img', seg_map_path='test_lab'),
         pipeline=test_pipeline))
-test_dataloader = val_dataloader
 val_evaluator = dict(type='CrackMetric')
 test_evaluator = val_evaluator
