@@ -85,7 +85,7 @@ def candidate_cfg(model_cfg, name, crop, stride):
     cfg = copy.deepcopy(model_cfg)
     cfg.data_preprocessor.pop('test_cfg', None)
     if pad is not None:
-        cfg.data_preprocessor.type = 'PaddingSegDataPreProcessor'
+        cfg.data_preprocessor.type = 'CrackDataPreProcessor'
         cfg.data_preprocessor.test_cfg = dict(size_divisor=14, pad_mode=pad)
     cfg.test_cfg = dict(mode='whole') if mode == 'whole' else dict(
         mode='slide', crop_size=(crop, crop), stride=(stride, stride))

@@ -32,7 +32,7 @@ def test_candidates_configure_the_model_as_named():
     windows = script.candidate_cfg(model, 'slide-reflect-pad', 28, 21)
     assert windows.test_cfg == dict(mode='slide', crop_size=(28, 28),
                                     stride=(21, 21))
-    assert windows.data_preprocessor.type == 'PaddingSegDataPreProcessor'
+    assert windows.data_preprocessor.type == 'CrackDataPreProcessor'
     assert windows.data_preprocessor.test_cfg == dict(size_divisor=14,
                                                       pad_mode='reflect')
 

@@ -37,7 +37,7 @@ def image_batch(height=HEIGHT, width=WIDTH):
 
 @pytest.mark.parametrize('mode', ['constant', 'reflect', 'replicate'])
 def test_preprocessor_pads_to_a_multiple_of_14_and_records_it(mode):
-    model = model_with(dict(type='PaddingSegDataPreProcessor',
+    model = model_with(dict(type='CrackDataPreProcessor',
                             test_cfg=dict(size_divisor=14, pad_mode=mode)))
     plain = model_with()
     data = model.data_preprocessor(image_batch(), False)
@@ -58,7 +58,7 @@ def test_preprocessor_pads_to_a_multiple_of_14_and_records_it(mode):
 
 def test_bad_pad_mode_is_an_error():
     with pytest.raises(ValueError, match='pad_mode'):
-        model_with(dict(type='PaddingSegDataPreProcessor',
+        model_with(dict(type='CrackDataPreProcessor',
                         test_cfg=dict(size_divisor=14, pad_mode='wrap')))
 
 
@@ -66,7 +66,7 @@ def test_bad_pad_mode_is_an_error():
 def test_whole_image_prediction_is_the_padded_prediction_cropped(mode):
     """Each pixel's prediction is the model's output at that pixel of the
     padded input: the padding is cropped, not squeezed into the image."""
-    model = model_with(dict(type='PaddingSegDataPreProcessor',
+    model = model_with(dict(type='CrackDataPreProcessor',
                             test_cfg=dict(size_divisor=14, pad_mode=mode)))
     with torch.no_grad():
         result = model.test_step(image_batch())[0]

@@ -1,2 +1,2 @@
 from . import backbones, decode_heads, losses, necks, segmentors  # noqa: F401
-from .data_preprocessor import PaddingSegDataPreProcessor  # noqa: F401
+from .data_preprocessor import CrackDataPreProcessor  # noqa: F401

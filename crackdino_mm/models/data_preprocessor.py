@@ -1,14 +1,26 @@
 import math
 from typing import Any, Dict, Optional
 
+import torch
 import torch.nn.functional as F
 from mmseg.models.data_preprocessor import SegDataPreProcessor
 from mmseg.registry import MODELS
 
+from ..utils import check_scale
+
 
 @MODELS.register_module()
-class PaddingSegDataPreProcessor(SegDataPreProcessor):
-    """SegDataPreProcessor whose test-time padding can mirror the image.
+class CrackDataPreProcessor(SegDataPreProcessor):
+    """SegDataPreProcessor with a test-time input scale and mirrored
+    test-time padding.
+
+    ``test_cfg=dict(scale=s)`` resizes each test image by ``s`` (bilinear,
+    antialiased when shrinking) before normalisation: a site whose cracks
+    are thinner or wider in pixels than the training data's is seen at the
+    training scale. MMSeg's postprocessing resizes the prediction back to
+    the original size, so the output, metrics and masks stay at the photo's
+    size. ``tools/adapt.py`` chooses ``s``; ``test_scale`` is the attribute
+    the calibration sets.
 
     ``test_cfg=dict(size_divisor=14, pad_mode='reflect')`` pads each test
     image (after normalisation) at the bottom and right to a multiple of
@@ -30,10 +42,29 @@ class PaddingSegDataPreProcessor(SegDataPreProcessor):
         if pad_mode not in self.PAD_MODES:
             raise ValueError(f'test_cfg.pad_mode must be one of '
                              f'{self.PAD_MODES}, got {pad_mode!r}')
+        self.test_scale = check_scale(test_cfg.pop('scale', 1.0),
+                                      'data_preprocessor.test_cfg.scale')
         super().__init__(*args, test_cfg=test_cfg or None, **kwargs)
         self.test_pad_mode = pad_mode
 
+    def rescale(self, image: torch.Tensor) -> torch.Tensor:
+        """A (C, H, W) pixel tensor resized by ``test_scale`` (float)."""
+        height, width = image.shape[-2:]
+        size = (max(1, round(height * self.test_scale)),
+                max(1, round(width * self.test_scale)))
+        return F.interpolate(image[None].float(), size=size,
+                             mode='bilinear', align_corners=False,
+                             antialias=self.test_scale < 1)[0]
+
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
+        if not training and self.test_scale != 1:
+            inputs = [self.rescale(image.to(self.device))
+                      for image in data['inputs']]
+            # The head predicts at the resized size, as for a photo of it.
+            for image, sample in zip(inputs, data.get('data_samples') or []):
+                sample.set_metainfo(dict(img_shape=tuple(image.shape[-2:]),
+                                         pad_shape=tuple(image.shape[-2:])))
+            data = dict(data, inputs=inputs)
         if training or not self.test_cfg or self.test_pad_mode == 'constant':
             return super().forward(data, training)
         test_cfg, self.test_cfg = self.test_cfg, None

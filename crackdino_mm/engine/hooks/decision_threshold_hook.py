@@ -3,8 +3,7 @@ from typing import Optional
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
-from ...apis.decision_threshold import (check_threshold, meta_threshold,
-                                        set_threshold)
+from ...utils import apply_calibration, check_threshold, stored_calibration
 
 
 @HOOKS.register_module()
@@ -31,8 +30,8 @@ class DecisionThresholdHook(Hook):
         threshold = self.threshold
         source = 'given'
         if threshold is None:
-            threshold = meta_threshold(checkpoint)
+            threshold = stored_calibration(checkpoint)['threshold']
             source = 'from the checkpoint'
         if threshold is not None:
-            set_threshold(runner.model, threshold)
+            apply_calibration(runner.model, threshold=threshold)
             runner.logger.info(f'decision threshold {threshold} ({source})')
