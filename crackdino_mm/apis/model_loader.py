@@ -15,10 +15,30 @@ from ..utils import apply_calibration, stored_calibration
 
 def deployable_config(cfg: Config) -> Config:
     """``cfg`` with its model replaced by what predicts: a distiller's
-    student alone (a plain ``EncoderDecoder``), anything else as it is."""
+    student alone (a plain ``EncoderDecoder``), anything else as it is.
+    MMSeg's ``SegDataPreProcessor`` becomes ``CrackDataPreProcessor``,
+    which does the same and can also take a test-time scale, so that any
+    model (a SegFormer too) can be calibrated to a site."""
     cfg = copy.deepcopy(cfg)
     if cfg.model.get('type') == 'DualTeacherDistiller':
         cfg.model = DualTeacherDistiller.student_config(cfg.model)
+    preprocessor = cfg.model.get('data_preprocessor') or {}
+    if preprocessor.get('type') == 'SegDataPreProcessor':
+        preprocessor['type'] = 'CrackDataPreProcessor'
+    return cfg
+
+
+def calibrated_config(cfg: Config, threshold: float, scale: float) -> Config:
+    """The deployable config of ``cfg`` that predicts at ``threshold`` and
+    test-time ``scale`` by itself (for MMSeg's ``init_model``,
+    ``inference_model`` and inferencer, which read no checkpoint meta)."""
+    cfg = deployable_config(cfg)
+    cfg.model.decode_head.threshold = threshold
+    preprocessor = cfg.model.setdefault('data_preprocessor', {})
+    preprocessor['type'] = 'CrackDataPreProcessor'
+    preprocessor['test_cfg'] = dict(preprocessor.get('test_cfg') or {},
+                                    scale=scale)
+    cfg.model.train_cfg = cfg.model.get('train_cfg') or dict()
     return cfg
 
 

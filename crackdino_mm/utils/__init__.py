@@ -1,12 +1,12 @@
 from .calibration import (SCALE_GRID, SCALE_KEY, THRESHOLD_KEY,
                           apply_calibration, check_scale, check_threshold,
-                          read_calibration, stored_calibration,
-                          write_calibration)
+                          read_calibration, save_atomically,
+                          stored_calibration, write_calibration)
 from .crack_probability import crack_probability, seg_logits_probability
 
 __all__ = [
     'SCALE_GRID', 'SCALE_KEY', 'THRESHOLD_KEY', 'apply_calibration',
     'check_scale', 'check_threshold', 'crack_probability',
-    'read_calibration', 'seg_logits_probability', 'stored_calibration',
-    'write_calibration'
+    'read_calibration', 'save_atomically', 'seg_logits_probability',
+    'stored_calibration', 'write_calibration'
 ]

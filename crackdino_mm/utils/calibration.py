@@ -91,7 +91,12 @@ def write_calibration(path: str, out: Optional[str] = None,
     if scale is not None:
         stored[SCALE_KEY] = check_scale(scale, path)
     stored.update(meta)
-    out = out or path
+    return save_atomically(checkpoint, out or path)
+
+
+def save_atomically(checkpoint: dict, out: str) -> str:
+    """``torch.save`` through a temporary file: ``out`` is either the old
+    file or the whole new one, never a part."""
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     torch.save(checkpoint, out + '.tmp')
     os.replace(out + '.tmp', out)

@@ -42,16 +42,25 @@ class LoadCrackAnnotations(MMCVLoadAnnotations):
     A sample without a mask (no ``seg_map_path``: a photo given to MMSeg's
     ``inference_model`` or ``MMSegInferencer``, which strip only MMSeg's
     own ``LoadAnnotations``, or an unlabelled image folder) passes through
-    unchanged, without ``gt_seg_map``.
+    unchanged, without ``gt_seg_map``; with ``unlabelled_as_ignored`` it
+    gets a label of 255 everywhere instead, so that unlabelled photos can
+    share a training batch with labelled ones and train only label-free
+    losses (distillation on a site's unlabelled photos).
     """
 
-    def __init__(self, backend_args=None):
+    def __init__(self, unlabelled_as_ignored: bool = False,
+                 backend_args=None):
         super().__init__(with_bbox=False, with_label=False, with_seg=True,
                          with_keypoints=False, backend_args=backend_args)
+        self.unlabelled_as_ignored = unlabelled_as_ignored
 
     def _load_seg_map(self, results: dict) -> None:
         path = results.get('seg_map_path')
         if path is None:
+            if self.unlabelled_as_ignored:
+                results['gt_seg_map'] = np.full(results['img'].shape[:2],
+                                                255, np.uint8)
+                results['seg_fields'].append('gt_seg_map')
             return
         data = fileio.get(path, backend_args=self.backend_args)
         mask = mmcv.imfrombytes(data, flag='unchanged', backend='cv2')

@@ -1,0 +1,122 @@
+"""Adapt a trained crack model to a new site (camera, surface, crack width
+in pixels) with a few labelled photos or none."""
+import os.path as osp
+import tempfile
+import time
+from typing import Optional, Sequence, Union
+
+from mmengine.config import Config
+from mmengine.runner import Runner, load_state_dict
+
+from ..utils import SCALE_GRID, apply_calibration, check_scale, \
+    save_atomically
+from .model_loader import (deployable_state_dict, init_crack_model,
+                           load_checkpoint_file)
+from .site_calibration import choose_calibration
+from .site_finetune import finetune_config
+from .site_norm_stats import reestimate_norm_stats
+from .site_photos import load_site_photos, photo_key, site_keys
+
+#: Unlabelled photos used for the normalisation statistics (enough for a
+#: stable mean and variance; more only costs time).
+MAX_UNLABELLED = 64
+
+
+def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
+                  images: Optional[str] = None,
+                  masks: Optional[str] = None,
+                  unlabelled: Optional[str] = None,
+                  k: Optional[int] = None, seed: int = 0,
+                  finetune_iters: int = 0,
+                  distiller_config: Union[str, Config, None] = None,
+                  train_blocks: int = 4,
+                  scales: Sequence[float] = SCALE_GRID,
+                  norm_stats: bool = True,
+                  work_dir: Optional[str] = None, device: str = 'cpu',
+                  cfg_options: Optional[dict] = None) -> dict:
+    """Adapt the model of ``config``/``checkpoint`` to a site and write
+    the deployable student, its weights and calibration, to ``out``.
+
+    Steps, each only when its photos are given:
+
+    1. Calibration on ``k`` labelled photos (``images``/``masks``, drawn
+       with ``seed``; all if ``k`` is None): the test-time scale of
+       ``scales`` and the decision threshold with the best F pooled over
+       them.
+    2. Label-free: the BatchNorm statistics re-estimated on ``unlabelled``
+       photos (``norm_stats``).
+    3. ``finetune_iters`` steps of fine-tuning on the labelled photos
+       (neck, head, last ``train_blocks`` blocks); with ``unlabelled``
+       photos and a distiller (``config`` or ``distiller_config``), the
+       dual-teacher distillation runs on them as well. The threshold is
+       chosen again afterwards.
+
+    ``checkpoint`` is never written (unless ``out`` names it). Returns
+    the record stored in the checkpoint's meta (``site_adaptation``).
+    """
+    start = time.perf_counter()
+    config = Config.fromfile(config) if isinstance(config, str) else config
+    if images is None and unlabelled is None:
+        raise ValueError('nothing to adapt to: give labelled photos '
+                         '(images and masks) or unlabelled ones')
+    if (images is None) != (masks is None):
+        raise ValueError('labelled photos need both an image folder and '
+                         f'a mask folder (got images={images!r}, '
+                         f'masks={masks!r})')
+    if finetune_iters < 0 or (finetune_iters and images is None):
+        raise ValueError('fine-tuning needs labelled photos and '
+                         f'finetune_iters >= 0 (got {finetune_iters})')
+    scales = [check_scale(s, 'scales') for s in scales]
+    if isinstance(distiller_config, str):
+        distiller_config = Config.fromfile(distiller_config)
+    if cfg_options:
+        config.merge_from_dict(cfg_options)
+
+    model = init_crack_model(config, checkpoint, device)
+    source = load_checkpoint_file(checkpoint)
+    photos = load_site_photos(images, masks, k, seed) if images else []
+    unlabelled_photos = load_site_photos(
+        unlabelled, k=min(MAX_UNLABELLED, len(site_keys(unlabelled))),
+        seed=seed) if unlabelled else []
+    record = dict(labelled=[photo_key(p.path) for p in photos],
+                  unlabelled=len(unlabelled_photos), seed=seed, steps=[])
+
+    if photos:
+        calibration = choose_calibration(model, photos, scales)
+        record['steps'].append(dict(step='calibration', **calibration))
+    if unlabelled_photos and norm_stats:
+        layers = reestimate_norm_stats(model,
+                                       [p.img for p in unlabelled_photos])
+        record['steps'].append(dict(step='norm_stats', layers=layers))
+    if finetune_iters:
+        work_dir = work_dir or tempfile.mkdtemp(prefix='adapt_')
+        student = save_atomically(dict(state_dict=model.state_dict()),
+                                  osp.join(work_dir, 'source_student.pth'))
+        scale = apply_calibration(model)['scale']
+        cfg = finetune_config(
+            config, student, images, masks, record['labelled'],
+            finetune_iters, work_dir, scale=scale,
+            unlabelled=unlabelled, distiller=distiller_config,
+            train_blocks=train_blocks, seed=seed)
+        Runner.from_cfg(cfg).train()
+        tuned = load_checkpoint_file(
+            osp.join(work_dir, f'iter_{finetune_iters}.pth'))
+        load_state_dict(model, deployable_state_dict(tuned, work_dir),
+                        strict=True)
+        model.eval()
+        record['steps'].append(dict(
+            step='finetune', iters=finetune_iters, train_blocks=train_blocks,
+            distillation=bool(unlabelled)))
+    if photos and (finetune_iters or (unlabelled_photos and norm_stats)):
+        again = choose_calibration(model, photos, [apply_calibration(model)
+                                                   ['scale']])
+        record['steps'].append(dict(step='threshold', **again))
+    record['seconds'] = round(time.perf_counter() - start, 1)
+
+    calibration = apply_calibration(model)
+    meta = dict(source.get('meta') or {})
+    meta.update(decision_threshold=calibration['threshold'],
+                test_scale=calibration['scale'], site_adaptation=record)
+    save_atomically(dict(meta=meta, state_dict={
+        key: value.cpu() for key, value in model.state_dict().items()}), out)
+    return record

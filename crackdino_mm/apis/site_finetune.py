@@ -1,0 +1,131 @@
+"""Few-shot fine-tuning on a site's labelled photos, with the dual-teacher
+distillation on its unlabelled photos if asked: an ordinary mmengine
+training run, built from the source config."""
+import copy
+import math
+import os
+import os.path as osp
+from typing import Optional, Sequence
+
+from mmengine.config import Config
+
+from ..models.backbones import DINOv2
+from ..models.segmentors import DualTeacherDistiller
+from .model_loader import deployable_config
+from .site_photos import site_keys
+
+#: The fine-tuning step size (AdamW): a fifth of the CPU schedule's peak,
+#: for a model that is already trained.
+FINETUNE_LR = 1e-4
+
+
+def site_pipeline(crop_size: Sequence[int], scale: float,
+                  unlabelled: bool = False) -> list:
+    """Training crops of site photos seen at the test-time ``scale``."""
+    pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadCrackAnnotations', unlabelled_as_ignored=unlabelled)
+    ]
+    if scale != 1:
+        pipeline.append(dict(type='Resize', scale_factor=scale,
+                             keep_ratio=True))
+    return pipeline + [
+        dict(type='RandomCrop', crop_size=tuple(crop_size),
+             cat_max_ratio=1.0),
+        dict(type='RandomFlip', prob=0.5, direction=['horizontal',
+                                                     'vertical']),
+        dict(type='PackSegInputs'),
+    ]
+
+
+def freeze_backbone(model: dict, train_blocks: int) -> None:
+    """Train only the last ``train_blocks`` blocks of a DINOv2 backbone
+    (none: the backbone is frozen); other backbones train none."""
+    backbone = model['backbone']
+    if backbone.get('type') == 'DINOv2':
+        depth = DINOv2._parse_arch(backbone.get('arch', 'base'))[0][
+            'num_layers']
+        if not 0 <= train_blocks <= depth:
+            raise ValueError(f'train_blocks must be in [0, {depth}], got '
+                             f'{train_blocks}')
+        if train_blocks == 0:
+            backbone['frozen'] = True
+        else:
+            backbone['frozen_stages'] = depth - train_blocks
+    elif train_blocks:
+        raise ValueError(f'train_blocks={train_blocks} needs a DINOv2 '
+                         f'backbone, not {backbone.get("type")}')
+    backbone['init_cfg'] = None  # the weights come from the checkpoint
+
+
+def distiller_around(student: dict, distiller: dict) -> dict:
+    """The distiller of config ``distiller`` (teachers, losses, weights)
+    around the student model config ``student``."""
+    own = set(distiller) - set(DualTeacherDistiller.student_config(distiller))
+    return dict(copy.deepcopy(student), type='DualTeacherDistiller',
+                **{key: copy.deepcopy(distiller[key]) for key in own})
+
+
+def finetune_config(config: Config, student_checkpoint: str, images: str,
+                    masks: str, keys: Sequence[str], iters: int,
+                    work_dir: str, scale: float = 1.0,
+                    unlabelled: Optional[str] = None,
+                    distiller: Optional[Config] = None,
+                    train_blocks: int = 4, batch_size: int = 4,
+                    lr: float = FINETUNE_LR, seed: int = 0) -> Config:
+    """The training config that fine-tunes the student of ``config`` (its
+    weights in ``student_checkpoint``) for ``iters`` steps on the photos
+    ``keys`` of ``images``/``masks``, with the neck, the head and the last
+    ``train_blocks`` backbone blocks trainable.
+
+    With ``unlabelled``, the dual-teacher distillation of ``distiller``
+    (default: ``config`` itself, which must then be a distiller) runs on
+    batches that add as many unlabelled site photos as labelled ones; the
+    labelled crops per step stay ``batch_size``.
+    """
+    cfg = deployable_config(config)
+    model = cfg.model
+    freeze_backbone(model, train_blocks)
+    os.makedirs(work_dir, exist_ok=True)
+    split = osp.join(work_dir, 'labelled_keys.txt')
+    with open(split, 'w') as f:
+        f.write('\n'.join(keys) + '\n')
+    crop = cfg.get('crop_size', (224, 224))
+    dataset = dict(type='CrackFolderDataset', data_root='', ann_file=split,
+                   data_prefix=dict(img_path=images, seg_map_path=masks),
+                   pipeline=site_pipeline(crop, scale))
+    if unlabelled:
+        source = distiller or config
+        if source.model.get('type') != 'DualTeacherDistiller':
+            raise ValueError(
+                f'{source.filename}: distillation on unlabelled photos '
+                'needs a DualTeacherDistiller config (give one)')
+        model = distiller_around(model, source.model)
+        count = len(site_keys(unlabelled))
+        dataset = dict(type='ConcatDataset', datasets=[
+            dict(type='RepeatDataset', dataset=dataset,
+                 times=math.ceil(count / len(keys))),
+            dict(type='CrackFolderDataset', data_root='',
+                 data_prefix=dict(img_path=unlabelled, seg_map_path=None),
+                 pipeline=site_pipeline(crop, scale, unlabelled=True))])
+        batch_size *= 2
+    cfg.model = model
+    cfg.work_dir = work_dir
+    cfg.load_from = student_checkpoint
+    cfg.resume = False
+    cfg.train_dataloader = dict(
+        batch_size=batch_size, num_workers=0,
+        sampler=dict(type='InfiniteSampler', shuffle=True), dataset=dataset)
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters,
+                         val_interval=iters + 1)
+    for key in ('val_dataloader', 'val_cfg', 'val_evaluator',
+                'test_dataloader', 'test_cfg', 'test_evaluator'):
+        cfg[key] = None
+    cfg.optim_wrapper.optimizer.lr = lr
+    cfg.param_scheduler = None
+    cfg.custom_hooks = []
+    cfg.default_hooks.checkpoint.update(interval=iters, max_keep_ckpts=1)
+    cfg.default_hooks.logger = dict(type='LoggerHook',
+                                    interval=max(1, iters // 4))
+    cfg.randomness = dict(seed=seed)
+    return cfg

@@ -1,0 +1,75 @@
+"""A site's photos for adaptation: a few labelled ones, or unlabelled ones,
+read and checked as ``CrackFolderDataset`` reads training data."""
+import os.path as osp
+import random
+from typing import List, NamedTuple, Optional
+
+import numpy as np
+from mmcv.transforms import LoadImageFromFile
+
+from ..datasets import CrackFolderDataset, LoadCrackAnnotations
+
+
+class SitePhoto(NamedTuple):
+    """One photo: its file, BGR pixels and 0/1 label (None if unlabelled)."""
+    path: str
+    img: np.ndarray
+    label: Optional[np.ndarray]
+
+
+def site_keys(images: str, masks: Optional[str] = None) -> List[str]:
+    """The photo keys of a folder (paired with ``masks`` if given)."""
+    return [photo_key(r['img_path'])
+            for r in _dataset(images, masks).data_list]
+
+
+def photo_key(path: str) -> str:
+    """A photo's pairing key: its file name without extension."""
+    return osp.splitext(osp.basename(path))[0]
+
+
+def draw_keys(keys: List[str], k: Optional[int], seed: int,
+              where: str) -> List[str]:
+    """``k`` keys drawn with ``seed`` (all of them when ``k`` is None)."""
+    if k is None:
+        return list(keys)
+    if not 1 <= k <= len(keys):
+        raise ValueError(f'{where} holds {len(keys)} photo(s); cannot draw '
+                         f'k={k} of them')
+    return sorted(random.Random(seed).sample(sorted(keys), k))
+
+
+def load_site_photos(images: str, masks: Optional[str] = None,
+                     k: Optional[int] = None, seed: int = 0,
+                     require_crack: bool = True) -> List[SitePhoto]:
+    """``k`` photos of ``images`` (all if None), drawn with ``seed``,
+    labelled by ``masks`` if given.
+
+    Every error names its file: an empty or missing folder, an image
+    without a mask, a mask of another size, and (``require_crack``)
+    labelled photos without a single crack pixel, on which no threshold
+    can be chosen.
+    """
+    dataset = _dataset(images, masks)
+    records = {photo_key(r['img_path']): r for r in dataset.data_list}
+    keys = draw_keys(list(records), k, seed, images)
+    load_image, load_label = LoadImageFromFile(), LoadCrackAnnotations()
+    photos = []
+    for key in keys:
+        record = dict(records[key], seg_fields=[])
+        data = load_label(load_image(record))
+        photos.append(SitePhoto(record['img_path'], data['img'],
+                                data.get('gt_seg_map')))
+    if masks is not None and require_crack and not any(
+            (photo.label == 1).any() for photo in photos):
+        raise ValueError(
+            f'none of the {len(photos)} labelled photo(s) in {masks} holds '
+            'a crack pixel: a decision threshold cannot be chosen on them '
+            f'({", ".join(photo_key(p.path) for p in photos)})')
+    return photos
+
+
+def _dataset(images: str, masks: Optional[str]) -> CrackFolderDataset:
+    return CrackFolderDataset(
+        data_root='', data_prefix=dict(img_path=images, seg_map_path=masks),
+        pipeline=[], serialize_data=False, lazy_init=False)

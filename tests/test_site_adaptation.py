@@ -1,0 +1,241 @@
+"""Site adaptation: photos, calibration (threshold and scale), label-free
+normalisation statistics, fine-tuning with and without distillation, and
+tools/adapt.py."""
+import hashlib
+import os.path as osp
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmseg.registry import MODELS
+
+from crackdino_mm.apis import (adapt_to_site, choose_calibration,
+                               init_crack_model, load_site_photos,
+                               map_scores, reestimate_norm_stats)
+from crackdino_mm.apis import site_calibration
+from crackdino_mm.evaluation import CrackMetric
+from crackdino_mm.utils import read_calibration
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+STUDENT = osp.join(REPO, 'configs', 'demo',
+                   'crackdino-student_vit-t4_synthetic-224x224.py')
+DISTILLER = osp.join(REPO, 'configs', 'demo',
+                     'crackdino_vit-t4_500it_synthetic-224x224.py')
+
+
+def write_site(root, count, size=(90, 120), crack=True, seed=0):
+    """``count`` photos with a dark line (the crack) and their masks."""
+    rng = np.random.default_rng(seed)
+    images, masks = root / 'img', root / 'lab'
+    images.mkdir(parents=True)
+    masks.mkdir(parents=True)
+    for i in range(count):
+        img = rng.integers(120, 200, (*size, 3), dtype=np.uint8)
+        mask = np.zeros(size, np.uint8)
+        if crack:
+            x = int(rng.integers(10, size[1] - 10))
+            cv2.line(mask, (x, 0), (x + 15, size[0] - 1), 255, 2)
+        img[mask > 0] = 40
+        cv2.imwrite(str(images / f'p{i}.jpg'), img)
+        cv2.imwrite(str(masks / f'p{i}.png'), mask)
+    return str(images), str(masks)
+
+
+@pytest.fixture(scope='module')
+def student(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp('ckpt') / 'student.pth'
+    model = MODELS.build(Config.fromfile(STUDENT).model)
+    torch.save(dict(state_dict=model.state_dict(), meta={}), str(path))
+    return str(path)
+
+
+@pytest.fixture(scope='module')
+def site(tmp_path_factory):
+    return write_site(tmp_path_factory.mktemp('site'), 4)
+
+
+def digest(path):
+    return hashlib.sha256(open(path, 'rb').read()).hexdigest()
+
+
+def test_map_scores_match_a_brute_force_sweep():
+    rng = np.random.default_rng(1)
+    probs = [rng.random((20, 30)).astype(np.float32) for _ in range(3)]
+    labels = [(rng.random((20, 30)) < p * 0.5).astype(np.uint8)
+              for p in probs]
+    labels[0][0, :5] = 255
+    scores = map_scores(probs, labels, 0.5)
+    best_f, best_t = -1, None
+    for t in CrackMetric().thresholds:
+        tp = fp = fn = 0
+        for p, lab in zip(probs, labels):
+            valid = lab != 255
+            pred = (p > t) & valid
+            tp += (pred & (lab == 1)).sum()
+            fp += (pred & (lab == 0)).sum()
+            fn += (~pred & (lab == 1)).sum()
+        f = 2 * tp / (2 * tp + fp + fn)
+        if f > best_f + 1e-12:
+            best_f, best_t = f, t
+    assert scores['ods'] == pytest.approx(100 * best_f, abs=0.01)
+    assert scores['ods_threshold'] == pytest.approx(best_t, abs=1e-3)
+
+
+def test_calibration_takes_the_best_scale_and_its_threshold(
+        student, site, monkeypatch):
+    model = init_crack_model(STUDENT, student)
+    photos = load_site_photos(*site)
+    result = choose_calibration(model, photos, scales=(0.5, 1.0, 2.0))
+    assert {row['scale'] for row in result['table']} == {0.5, 1.0, 2.0}
+    assert result['f'] == max(row['f'] for row in result['table'])
+    assert model.data_preprocessor.test_scale == result['scale']
+    probs = site_calibration.site_probabilities(
+        model, [p.img for p in photos], result['scale'])
+    again = map_scores(probs, [p.label for p in photos], 0.5)
+    assert result['threshold'] == again['ods_threshold']
+    # Equal F at every scale: the scale nearest 1 is kept.
+    same = site_calibration.site_probabilities(
+        model, [p.img for p in photos], 1.0)
+    monkeypatch.setattr(site_calibration, 'site_probabilities',
+                        lambda *args, **kwargs: same)
+    assert choose_calibration(model, photos, (2.0, 0.5, 1.0))['scale'] == 1
+
+
+def test_norm_stats_become_the_site_mean_of_what_the_layer_sees(
+        student, site):
+    model = init_crack_model(STUDENT, student)
+    photos = load_site_photos(*site)
+    # The first BatchNorm to run sees inputs that no other one changes.
+    seen = []
+    handles = [m.register_forward_hook(
+        lambda module, inputs, output: seen.append(
+            (module, inputs[0].mean(dim=(0, 2, 3)))))
+        for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    layers = reestimate_norm_stats(model, [p.img for p in photos])
+    for handle in handles:
+        handle.remove()
+    first = seen[0][0]
+    seen = [mean for module, mean in seen if module is first]
+    assert len(seen) == len(photos)
+    assert layers > 0 and not model.training and not first.training
+    assert first.momentum == 0.1
+    torch.testing.assert_close(first.running_mean,
+                               torch.stack(seen).mean(0), atol=1e-5,
+                               rtol=1e-4)
+    after = model.state_dict()
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert changed and all('running_' in k or 'num_batches' in k
+                           for k in changed)
+
+
+def test_adapt_writes_the_calibration_and_leaves_the_source(
+        student, site, tmp_path):
+    source = digest(student)
+    out = str(tmp_path / 'adapted.pth')
+    record = adapt_to_site(STUDENT, student, out, *site, k=3, seed=1)
+    assert digest(student) == source
+    assert len(record['labelled']) == 3
+    stored = read_calibration(out)
+    step = record['steps'][0]
+    assert (stored['threshold'], stored['scale']) == (step['threshold'],
+                                                      step['scale'])
+    model = init_crack_model(STUDENT, out)
+    assert model.decode_head.threshold == stored['threshold']
+    assert model.data_preprocessor.test_scale == stored['scale']
+
+
+@pytest.mark.parametrize('case, message', [
+    ('no_crack', 'holds a crack pixel'),
+    ('mask_size', 'but image'),
+    ('empty', 'no image'),
+    ('too_many', 'cannot draw k=9'),
+    ('scale', 'scale must be in'),
+    ('no_masks', 'need both an image folder and a mask folder'),
+])
+def test_bad_site_input_is_named_and_nothing_is_written(
+        student, tmp_path, case, message):
+    images, masks = write_site(tmp_path, 3, crack=case != 'no_crack')
+    k, scales = (9 if case == 'too_many' else None), (1.0, )
+    if case == 'mask_size':
+        cv2.imwrite(osp.join(masks, 'p1.png'), np.zeros((10, 10), np.uint8))
+    if case == 'empty':
+        images = str(tmp_path / 'nothing')
+        (tmp_path / 'nothing').mkdir()
+    if case == 'scale':
+        scales = (1.0, 8.0)
+    if case == 'no_masks':
+        masks = None
+    out = tmp_path / 'out.pth'
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        adapt_to_site(STUDENT, student, str(out), images, masks, k=k,
+                      scales=scales)
+    assert not out.exists()
+
+
+def test_finetuning_trains_the_last_blocks_and_not_the_first(
+        student, site, tmp_path):
+    out = str(tmp_path / 'tuned.pth')
+    record = adapt_to_site(STUDENT, student, out, *site, finetune_iters=2,
+                           train_blocks=1, scales=(1.0, ),
+                           work_dir=str(tmp_path / 'work'))
+    assert [s['step'] for s in record['steps']] == [
+        'calibration', 'finetune', 'threshold']
+    source = torch.load(student, weights_only=False)['state_dict']
+    tuned = torch.load(out, weights_only=False)['state_dict']
+    assert set(source) == set(tuned)
+    assert torch.equal(source['backbone.layers.0.ffn.layers.1.weight'],
+                       tuned['backbone.layers.0.ffn.layers.1.weight'])
+    assert not torch.equal(source['backbone.layers.3.ffn.layers.1.weight'],
+                           tuned['backbone.layers.3.ffn.layers.1.weight'])
+    assert not torch.equal(source['decode_head.conv_seg.weight'],
+                           tuned['decode_head.conv_seg.weight'])
+
+
+def test_distillation_on_unlabelled_photos_trains_a_plain_student(
+        student, site, tmp_path):
+    unlabelled, _ = write_site(tmp_path / 'unl', 3, seed=5)
+    distiller = Config.fromfile(DISTILLER)
+    for teacher in distiller.model.teachers:
+        teacher.allow_random_init = True
+        teacher.backbone.init_cfg = None
+    out = str(tmp_path / 'distilled.pth')
+    work = tmp_path / 'work'
+    record = adapt_to_site(STUDENT, student, out, *site,
+                           unlabelled=unlabelled, finetune_iters=2,
+                           distiller_config=distiller, scales=(1.0, ),
+                           norm_stats=False, work_dir=str(work))
+    assert record['steps'][1]['distillation'] and record['unlabelled'] == 3
+    log = next(work.rglob('*.log')).read_text()
+    assert 'loss_distill_t0' in log
+    tuned = torch.load(out, weights_only=False)['state_dict']
+    assert not any(k.startswith('teacher') for k in tuned)
+    init_crack_model(STUDENT, out)  # loads strictly as the plain student
+
+
+def test_cli_names_a_missing_folder_and_writes_the_out_config(
+        student, site, tmp_path):
+    tool = osp.join(REPO, 'tools', 'adapt.py')
+    run = subprocess.run(
+        [sys.executable, tool, STUDENT, student, '--images', 'nowhere',
+         '--masks', site[1], '--out', str(tmp_path / 'a.pth')],
+        capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 2
+    assert 'images nowhere does not exist' in run.stderr
+    assert 'Traceback' not in run.stderr
+    out_config = str(tmp_path / 'adapted.py')
+    run = subprocess.run(
+        [sys.executable, tool, STUDENT, student, '--images', site[0],
+         '--masks', site[1], '--scales', '1', '1.5', '--out',
+         str(tmp_path / 'a.pth'), '--out-config', out_config],
+        capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 0, run.stderr
+    stored = read_calibration(str(tmp_path / 'a.pth'))
+    cfg = Config.fromfile(out_config)
+    assert cfg.model.decode_head.threshold == stored['threshold']
+    assert cfg.model.data_preprocessor.test_cfg.scale == stored['scale']

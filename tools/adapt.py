@@ -1,0 +1,99 @@
+"""Adapt a trained crack model to a new site: a few labelled photos, or
+unlabelled ones.
+
+    python tools/adapt.py CONFIG CHECKPOINT --images DIR --masks DIR \
+        --out ADAPTED.pth [--k K] [--unlabelled DIR] [--finetune-iters N] \
+        [--distiller-config CFG] [--seed S] [--out-config CFG] \
+        [--cfg-options ...]
+
+``--images``/``--masks`` hold the site's labelled photos, paired as
+``CrackFolderDataset`` pairs them (``--k`` draws that many with
+``--seed``); the decision threshold and test-time scale are chosen on
+them and stored in ADAPTED.pth, where tools/test.py, tools/infer.py, the
+ONNX export and ``init_crack_model`` apply them (an explicit
+``--threshold``/``--scale`` there wins). ``--unlabelled`` photos re-estimate
+the normalisation statistics; ``--finetune-iters`` fine-tunes on the
+labelled photos, with the dual-teacher distillation on the unlabelled ones
+when the config (or ``--distiller-config``) is a distiller. CHECKPOINT is
+never written unless ``--out`` names it.
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+
+from mmengine.config import Config, DictAction
+
+from crackdino_mm.apis import adapt_to_site
+from crackdino_mm.apis.model_loader import calibrated_config
+from crackdino_mm.utils import SCALE_GRID, read_calibration
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--out', required=True,
+                        help='the adapted checkpoint to write')
+    parser.add_argument('--images', help='folder of labelled site photos')
+    parser.add_argument('--masks', help='their crack masks')
+    parser.add_argument('--k', type=int,
+                        help='draw this many labelled photos (default all)')
+    parser.add_argument('--unlabelled', help='folder of unlabelled photos')
+    parser.add_argument('--finetune-iters', type=int, default=0)
+    parser.add_argument('--train-blocks', type=int, default=4,
+                        help='last backbone blocks fine-tuned (DINOv2)')
+    parser.add_argument('--distiller-config',
+                        help='distiller whose teachers distil on the '
+                        'unlabelled photos (default: CONFIG if a distiller)')
+    parser.add_argument('--scales', type=float, nargs='+',
+                        default=list(SCALE_GRID),
+                        help='test-time scales to choose from')
+    parser.add_argument('--no-norm-stats', action='store_true',
+                        help='keep the normalisation statistics')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--work-dir', help='fine-tuning logs and weights')
+    parser.add_argument('--out-config',
+                        help='also write the config that predicts with the '
+                        "adapted calibration (MMSeg's init_model)")
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    for name in ('config', 'checkpoint', 'images', 'masks', 'unlabelled',
+                 'distiller_config'):
+        path = getattr(args, name)
+        if path and not osp.exists(path):
+            print(f'adapt: {name.replace("_", "-")} {path} does not exist',
+                  file=sys.stderr)
+            return 2
+    try:
+        record = adapt_to_site(
+            args.config, args.checkpoint, args.out, images=args.images,
+            masks=args.masks, unlabelled=args.unlabelled, k=args.k,
+            seed=args.seed, finetune_iters=args.finetune_iters,
+            distiller_config=args.distiller_config,
+            train_blocks=args.train_blocks, scales=args.scales,
+            norm_stats=not args.no_norm_stats, work_dir=args.work_dir,
+            device=args.device, cfg_options=args.cfg_options)
+    except (ValueError, KeyError, FileNotFoundError) as error:
+        print(f'adapt: {error}', file=sys.stderr)
+        return 2
+    print(json.dumps(record, indent=1))
+    if args.out_config:
+        cfg = Config.fromfile(args.config)
+        if args.cfg_options:
+            cfg.merge_from_dict(args.cfg_options)
+        stored = read_calibration(args.out)
+        calibrated_config(cfg, stored['threshold'],
+                          stored['scale']).dump(args.out_config)
+        print(f'config with this calibration: {args.out_config}')
+    print(f'adapted model written to {args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
