@@ -128,4 +128,10 @@ def finetune_config(config: Config, student_checkpoint: str, images: str,
     cfg.default_hooks.logger = dict(type='LoggerHook',
                                     interval=max(1, iters // 4))
     cfg.randomness = dict(seed=seed)
+    # mmengine keeps one visualizer per name in a process: a name of this
+    # run's own keeps a second fine-tuning from writing into the first's
+    # (perhaps deleted) folder.
+    cfg.visualizer = dict(cfg.get('visualizer') or dict(
+        type='SegLocalVisualizer', vis_backends=[dict(
+            type='LocalVisBackend')]), name=f'site_finetune:{work_dir}')
     return cfg

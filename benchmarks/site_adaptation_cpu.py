@@ -1,0 +1,541 @@
+"""Site adaptation at CPU scale: what each step of ``tools/adapt.py`` buys
+on four crack sets that the DeepCrack-trained models never saw.
+
+    python benchmarks/site_adaptation_cpu.py sources [--only NAME ...]
+    python benchmarks/site_adaptation_cpu.py run [--sources ...] \
+        [--sites ...] [--arms ...] [--ks ...] [--draws N]
+    python benchmarks/site_adaptation_cpu.py report
+
+``sources`` trains the DeepCrack source models (270 training images; the
+CPU-scale student alone, the full method, SegFormer MiT-B0). ``run``
+adapts each to each site with k = 0, 1, 3, 5, 10 labelled photos drawn
+from the site's training split (``draw`` d is ``tools/adapt.py --k K
+--seed d``) and scores on a fixed subset of its test split (300 images,
+seed 0, or all). Arms:
+
+- ``none``: the checkpoint as it is (threshold 0.5, scale 1);
+- ``label_free_norm``: BatchNorm statistics re-estimated on 64 unlabelled
+  training photos of the site (``--unlabelled``);
+- ``label_free_otsu``: the threshold that Otsu's rule puts on the crack
+  probabilities of those 64 photos (no label);
+- ``threshold``: the threshold of best F pooled over the k photos;
+- ``threshold_scale``: that and the test-time scale (``tools/adapt.py``);
+- ``finetune``: then ``FINETUNE_ITERS`` steps on the k photos;
+- ``finetune_distill``: the same steps with the dual-teacher distillation
+  on the 64 unlabelled photos (students only);
+- ``oracle_threshold`` / ``oracle_threshold_scale``: the test subset's own
+  best threshold (ODS) at scale 1 / at the best scale: the ceiling of
+  calibration.
+
+The calibration arms read cached probability maps (every test and drawn
+photo at every scale, once per source), so they cost nothing more; their
+wall time is the prediction time of the k photos at the scales they try.
+Every result is recorded in ``benchmarks/results/site_adaptation_cpu.json``
+as it finishes (command, commit, seconds) and skipped when recorded, so
+``run`` resumes where it stopped.
+"""
+import argparse
+import datetime
+import glob
+import os
+import os.path as osp
+import re
+import shutil
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import deepcrack_cpu as dc  # noqa: E402
+from paired_stats import mean_ci, paired_contrast  # noqa: E402
+
+REPO = dc.REPO
+RESULTS = osp.join(REPO, 'benchmarks', 'results', 'site_adaptation_cpu.json')
+FIGURE = osp.join(REPO, 'benchmarks', 'results', 'site_adaptation_cpu.png')
+WORK_DIR = 'work_dirs/site_adaptation'
+SITES = ('Crack500', 'GAPs384', 'ShadowCrack', 'AigleRN-TRIMM')
+KS = (0, 1, 3, 5, 10)
+DRAWS = 5
+TEST_IMAGES = 300
+UNLABELLED = 64
+FINETUNE_ITERS = 100
+WEIGHTS = 'benchmarks/results/crack_transfer_weights'
+CPU = 'configs/cpu_benchmark/'
+DISTILLER = CPU + 'crackdino_vit-w192d12_1k_deepcrack-224x224.py'
+TEACHER_OPTIONS = [
+    f'model.teachers.0.backbone.init_cfg.checkpoint={WEIGHTS}/'
+    'teacher_large.pth',
+    f'model.teachers.1.backbone.init_cfg.checkpoint={WEIGHTS}/'
+    'teacher_base.pth'
+]
+#: name: (config, cfg-options of its training, whether it has the
+#: teachers' projections and so can distil on site photos; the student
+#: alone fuses block 11 only)
+SOURCES = {
+    'student_plain': (
+        CPU + 'crackdino-student-plainhead_vit-w192d12_1k_deepcrack-'
+        '224x224.py',
+        [f'model.backbone.init_cfg.checkpoint={WEIGHTS}/teacher_base.pth'],
+        False),
+    'crackdino': (
+        DISTILLER,
+        [f'model.backbone.init_cfg.checkpoint={WEIGHTS}/teacher_base.pth'] +
+        TEACHER_OPTIONS, True),
+    'segformer': (CPU + 'segformer_mit-b0_1k_deepcrack-224x224.py', [],
+                  False),
+}
+CALIBRATION_ARMS = ('none', 'label_free_otsu', 'threshold',
+                    'threshold_scale', 'oracle_threshold',
+                    'oracle_threshold_scale')
+ADAPT_ARMS = ('label_free_norm', 'finetune', 'finetune_distill')
+ARMS = CALIBRATION_ARMS[:2] + ADAPT_ARMS[:1] + CALIBRATION_ARMS[2:4] + \
+    ADAPT_ARMS[1:] + CALIBRATION_ARMS[4:]
+LABEL_FREE = ('none', 'label_free_otsu', 'label_free_norm',
+              'oracle_threshold', 'oracle_threshold_scale')
+
+
+def source_checkpoint(name):
+    return osp.join(REPO, WORK_DIR, name, 'iter_1000.pth')
+
+
+def train_command(name, data_root):
+    config, options, _ = SOURCES[name]
+    work_dir = osp.join(WORK_DIR, name)
+    resume = ['--resume'] if osp.isfile(
+        osp.join(REPO, work_dir, 'last_checkpoint')) else []
+    options = ['randomness.seed=0'] + [
+        f'{loader}.dataset.data_root={data_root}'
+        for loader in ('train_dataloader', 'val_dataloader',
+                       'test_dataloader')
+    ] + options + ['default_hooks.checkpoint.interval=100']
+    return ['python', 'tools/train.py', config, '--work-dir', work_dir,
+            *resume, '--cfg-options', *options]
+
+
+def _record(key, value):
+    results = dc.load_results_from(RESULTS)
+    results[key] = value
+    dc.save_results_to(RESULTS, results)
+
+
+def log_wall_seconds(work_dir):
+    """First to last timestamp of a training's mmengine log."""
+    stamps = []
+    for log in glob.glob(osp.join(work_dir, '*', '*.log')):
+        with open(log) as f:
+            stamps += re.findall(r'^(\d\d/\d\d \d\d:\d\d:\d\d) - mmengine',
+                                 f.read(), re.M)
+    if not stamps:
+        return None
+    times = [datetime.datetime.strptime(s, '%m/%d %H:%M:%S') for s in stamps]
+    return (max(times) - min(times)).total_seconds()
+
+
+def cmd_sources(args):
+    for name in args.only or SOURCES:
+        key = f'source/{name}'
+        if key in dc.load_results_from(RESULTS):
+            continue
+        cmd = train_command(name, args.data_root)
+        if osp.isfile(source_checkpoint(name)):
+            # Trained by this command in an earlier sitting: its log
+            # holds the time.
+            run = dict(command=' '.join(cmd), commit=dc.git_commit(),
+                       wall_seconds=log_wall_seconds(
+                           osp.join(REPO, WORK_DIR, name)),
+                       note='recorded from its training log')
+        else:
+            run = dc.run_tool(name, cmd)
+        _record(key, run)
+
+
+# ----------------------------------------------------------------- data
+
+
+def site_keys(site, split, args):
+    from crackdino_mm.apis.site_photos import site_keys as keys
+    root = osp.join(args.crack_sets_root, site)
+    return keys(osp.join(root, f'{split}_img'), osp.join(root,
+                                                         f'{split}_lab'))
+
+
+def test_keys(site, args):
+    from crackdino_mm.apis.site_photos import draw_keys
+    keys = site_keys(site, 'test', args)
+    return draw_keys(keys, min(TEST_IMAGES, len(keys)), 0, site)
+
+
+def draw(site, k, d, args):
+    """The keys ``tools/adapt.py --k k --seed d`` labels, and the
+    unlabelled photos it reads with ``--unlabelled`` (seed d)."""
+    from crackdino_mm.apis.site_photos import draw_keys
+    keys = site_keys(site, 'train', args)
+    labelled = draw_keys(keys, k, d, site) if k else []
+    return labelled, draw_keys(keys, min(UNLABELLED, len(keys)), d, site)
+
+
+def read_photo(site, split, key, args):
+    import cv2
+    from crackdino_mm.datasets import binarize_crack_mask
+    root = osp.join(args.crack_sets_root, site)
+    img = cv2.imread(osp.join(root, f'{split}_img', key + '.jpg'))
+    mask = cv2.imread(osp.join(root, f'{split}_lab', key + '.jpg'),
+                      cv2.IMREAD_UNCHANGED)
+    return img, binarize_crack_mask(mask, key)
+
+
+class MapCache:
+    """Crack probability maps of one source's model, one file per photo
+    and scale (float16, with the seconds its prediction took)."""
+
+    def __init__(self, source, args):
+        self.source, self.args = source, args
+        self.model = None
+
+    def _model(self):
+        if self.model is None:
+            from crackdino_mm.apis import init_crack_model
+            self.model = init_crack_model(SOURCES[self.source][0],
+                                          source_checkpoint(self.source))
+        return self.model
+
+    def get(self, site, split, key, scale):
+        path = osp.join(REPO, WORK_DIR, 'maps', self.source, site, split,
+                        f's{scale}', key + '.npz')
+        if not osp.isfile(path):
+            from crackdino_mm.apis import CrackPredictor
+            from crackdino_mm.utils import apply_calibration
+            model = self._model()
+            apply_calibration(model, scale=scale)
+            img, _ = read_photo(site, split, key, self.args)
+            tic = time.perf_counter()
+            prob = CrackPredictor(model).probability(img)
+            seconds = time.perf_counter() - tic
+            os.makedirs(osp.dirname(path), exist_ok=True)
+            np.savez(path + '.tmp.npz', prob=prob.astype(np.float16),
+                     seconds=seconds)
+            os.replace(path + '.tmp.npz', path)
+        data = np.load(path)
+        return data['prob'].astype(np.float32), float(data['seconds'])
+
+
+# ---------------------------------------------------------- the arms
+
+
+def otsu_threshold(probs):
+    """Otsu's threshold on the pooled crack probabilities (100 bins)."""
+    hist = sum(np.histogram(p, bins=100, range=(0, 1))[0] for p in probs)
+    centres = (np.arange(100) + 0.5) / 100
+    weight = np.cumsum(hist)
+    mean = np.cumsum(hist * centres)
+    total, total_mean = weight[-1], mean[-1]
+    between = (total_mean * weight - mean * total) ** 2 / np.maximum(
+        weight * (total - weight), 1e-12)
+    return float(np.clip(centres[int(np.argmax(between[:-1]))] + 0.005,
+                         0.01, 0.99))
+
+
+def scores(probs, labels, threshold):
+    from crackdino_mm.apis import map_scores
+    m = map_scores(probs, labels, threshold)
+    return dict(iou=m['crack_iou'], f1=m['crack_f1'], ods=m['ods'],
+                ods_threshold=m['ods_threshold'])
+
+
+def calibration_arms(cache, site, args):
+    """Every calibration arm of one source and site, for every k and
+    draw, from the cached maps."""
+    from crackdino_mm.apis import map_scores
+    from crackdino_mm.utils import SCALE_GRID
+    tests = test_keys(site, args)
+    labels = [read_photo(site, 'test', key, args)[1] for key in tests]
+    test = {s: [cache.get(site, 'test', key, s)[0] for key in tests]
+            for s in SCALE_GRID}
+    at = {s: scores(test[s], labels, 0.5) for s in SCALE_GRID}
+    out = {}
+    oracle_scale = max(SCALE_GRID, key=lambda s: at[s]['ods'])
+    for d in range(args.draws):
+        out[('none', 0, d)] = dict(at[1.0], threshold=0.5, scale=1.0,
+                                   seconds=0.0)
+        out[('oracle_threshold', 0, d)] = dict(
+            scores(test[1.0], labels, at[1.0]['ods_threshold']),
+            threshold=at[1.0]['ods_threshold'], scale=1.0, seconds=0.0)
+        out[('oracle_threshold_scale', 0, d)] = dict(
+            scores(test[oracle_scale], labels,
+                   at[oracle_scale]['ods_threshold']),
+            threshold=at[oracle_scale]['ods_threshold'],
+            scale=oracle_scale, seconds=0.0)
+        _, pool = draw(site, 0, d, args)
+        pool_maps = [cache.get(site, 'train', key, 1.0) for key in pool]
+        t = otsu_threshold([m for m, _ in pool_maps])
+        out[('label_free_otsu', 0, d)] = dict(
+            scores(test[1.0], labels, t), threshold=t, scale=1.0,
+            seconds=sum(s for _, s in pool_maps))
+        for k in args.ks:
+            if not k:
+                continue
+            labelled, _ = draw(site, k, d, args)
+            photo_labels = [read_photo(site, 'train', key, args)[1]
+                            for key in labelled]
+            table = []
+            for s in sorted(SCALE_GRID, key=lambda s: abs(np.log(s))):
+                maps = [cache.get(site, 'train', key, s) for key in labelled]
+                m = map_scores([p for p, _ in maps], photo_labels, 0.5)
+                table.append((m['ods'], s, m['ods_threshold'],
+                              sum(t for _, t in maps)))
+            f1, _, t1, sec1 = next(row for row in table if row[1] == 1.0)
+            out[('threshold', k, d)] = dict(
+                scores(test[1.0], labels, t1), threshold=t1, scale=1.0,
+                seconds=sec1)
+            best = max(table, key=lambda row: row[0])
+            out[('threshold_scale', k, d)] = dict(
+                scores(test[best[1]], labels, best[2]), threshold=best[2],
+                scale=best[1], seconds=sum(row[3] for row in table))
+    return out
+
+
+def adapt_arm(cache, arm, site, k, d, args):
+    """One run of ``tools/adapt.py``'s API, scored on the test subset."""
+    from crackdino_mm.apis import adapt_to_site, init_crack_model
+    from crackdino_mm.apis.site_calibration import site_probabilities
+    from mmengine.config import Config
+    config = SOURCES[cache.source][0]
+    root = osp.join(args.crack_sets_root, site)
+    run_dir = osp.join(REPO, WORK_DIR, 'runs', cache.source, site, arm,
+                       f'k{k}_d{d}')
+    shutil.rmtree(run_dir, ignore_errors=True)
+    distiller = None
+    if arm == 'finetune_distill':
+        distiller = Config.fromfile(osp.join(REPO, DISTILLER))
+        distiller.merge_from_dict(dict(
+            option.split('=', 1) for option in TEACHER_OPTIONS))
+    labelled = dict(images=osp.join(root, 'train_img'),
+                    masks=osp.join(root, 'train_lab'), k=k) if k else {}
+    tic = time.perf_counter()
+    record = adapt_to_site(
+        osp.join(REPO, config), source_checkpoint(cache.source),
+        osp.join(run_dir, 'adapted.pth'), seed=d,
+        unlabelled=osp.join(root, 'train_img')
+        if arm in ('label_free_norm', 'finetune_distill') else None,
+        finetune_iters=FINETUNE_ITERS if arm.startswith('finetune') else 0,
+        norm_stats=arm == 'label_free_norm', distiller_config=distiller,
+        train_blocks=0 if cache.source == 'segformer' else 4,
+        work_dir=run_dir, **labelled)
+    seconds = time.perf_counter() - tic
+    model = init_crack_model(osp.join(REPO, config),
+                             osp.join(run_dir, 'adapted.pth'))
+    threshold = float(model.decode_head.threshold)
+    scale = float(model.data_preprocessor.test_scale)
+    tests = test_keys(site, args)
+    photos = [read_photo(site, 'test', key, args) for key in tests]
+    probs = site_probabilities(model, [img for img, _ in photos], scale)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return dict(scores(probs, [lab for _, lab in photos], threshold),
+                threshold=threshold, scale=scale,
+                seconds=round(seconds, 1), labelled=record['labelled'])
+
+
+def result_key(source, site, arm, k, d):
+    return f'{source}/{site}/{arm}/k{k}/d{d}'
+
+
+def cmd_run(args):
+    """Cheap arms first on every site, then each adapting arm k by k and
+    draw by draw over the sites, so that a run cut short leaves balanced
+    cells."""
+    command = ' '.join(['python', 'benchmarks/site_adaptation_cpu.py'] +
+                       sys.argv[1:])
+    stamp = dict(command=command, commit=dc.git_commit())
+    for source in args.sources:
+        if not osp.isfile(source_checkpoint(source)):
+            raise SystemExit(f'{source}: {source_checkpoint(source)} does '
+                             'not exist; run "sources" first')
+        cache = MapCache(source, args)
+        wanted = [a for a in args.arms if a in CALIBRATION_ARMS]
+        for site in args.sites:
+            done = dc.load_results_from(RESULTS)
+            if wanted and any(
+                    result_key(source, site, a, k, d) not in done
+                    for a in wanted for d in range(args.draws)
+                    for k in (args.ks if a in ('threshold',
+                                               'threshold_scale') else (0, ))
+                    if k or a not in ('threshold', 'threshold_scale')):
+                found = calibration_arms(cache, site, args)
+                results = dc.load_results_from(RESULTS)
+                for (arm, k, d), value in found.items():
+                    if arm in wanted:
+                        results[result_key(source, site, arm, k, d)] = dict(
+                            value, **stamp)
+                dc.save_results_to(RESULTS, results)
+                print(f'{source} {site}: calibration arms recorded',
+                      flush=True)
+        for arm in [a for a in args.arms if a in ADAPT_ARMS]:
+            if arm == 'finetune_distill' and not SOURCES[source][2]:
+                continue
+            ks = (0, ) if arm == 'label_free_norm' else \
+                [k for k in args.ks if k]
+            for k in ks:
+                for d in range(args.draws):
+                    for site in args.sites:
+                        key = result_key(source, site, arm, k, d)
+                        if key in dc.load_results_from(RESULTS):
+                            continue
+                        value = adapt_arm(cache, arm, site, k, d, args)
+                        _record(key, dict(value, **stamp))
+                        print(f'{key}: IoU {value["iou"]:.2f} '
+                              f'({value["seconds"]:.0f} s)', flush=True)
+
+
+# ------------------------------------------------------------- report
+
+
+def collect(results, source, site, arm, k):
+    """{draw: record} of one cell."""
+    prefix = f'{source}/{site}/{arm}/k{k}/d'
+    return {int(key[len(prefix):]): value for key, value in results.items()
+            if key.startswith(prefix)}
+
+
+def _fmt(summary):
+    if summary['low'] is None:
+        return f'{summary["mean"]:.1f}'
+    return (f'{summary["mean"]:.1f} [{summary["low"]:.1f}, '
+            f'{summary["high"]:.1f}]')
+
+
+def arm_k(arm, k):
+    """The k at which an arm is recorded (label-free arms at k=0)."""
+    return 0 if arm in LABEL_FREE else k
+
+
+CONTRASTS = (
+    ('threshold', 'none', 'a threshold from k photos vs none'),
+    ('threshold_scale', 'threshold', 'adding the test-time scale'),
+    ('label_free_norm', 'none', 'norm statistics (no label) vs none'),
+    ('label_free_otsu', 'none', 'Otsu threshold (no label) vs none'),
+    ('finetune', 'threshold_scale', 'fine-tuning vs calibration alone'),
+    ('finetune_distill', 'finetune', 'distillation on unlabelled photos '
+     'vs fine-tuning alone'),
+)
+
+
+def report_tables(results, metric='iou'):
+    lines = []
+    for source in SOURCES:
+        if not any(key.startswith(source + '/') for key in results):
+            continue
+        lines.append(f'\n#### {source}: crack {metric.upper()} on each '
+                     'site\'s test subset (mean [95 % CI] over draws)\n')
+        for site in SITES:
+            lines.append(f'\n{site}\n')
+            lines.append('| arm | ' + ' | '.join(f'k={k}' for k in KS) +
+                         ' | s/adaptation (k=0 or 5) |')
+            lines.append('|---' * (len(KS) + 2) + '|')
+            for arm in ARMS:
+                cells = []
+                for k in KS:
+                    cell = collect(results, source, site, arm, k) if \
+                        (k == 0) == (arm in LABEL_FREE) else {}
+                    values = [v[metric] for v in cell.values()]
+                    cells.append(_fmt(mean_ci(values)) if values else '')
+                timed = collect(results, source, site, arm,
+                                0 if arm in LABEL_FREE else 5)
+                seconds = f'{np.mean([v["seconds"] for v in timed.values()]):.0f}' \
+                    if timed else ''
+                if any(cells):
+                    lines.append(f'| {arm} | ' + ' | '.join(cells) +
+                                 f' | {seconds} |')
+        lines.append(f'\nPaired contrasts ({source}; difference in '
+                     f'{metric.upper()} points on the same draws, 95 % CI, '
+                     'p of the paired t-test, pooled over the sites):\n')
+        lines.append('| contrast | k | difference [95 % CI] | p | pairs |')
+        lines.append('|---|---|---|---|---|')
+        for a, b, what in CONTRASTS:
+            for k in KS:
+                pairs = []
+                for site in SITES:
+                    ca = collect(results, source, site, a, arm_k(a, k))
+                    cb = collect(results, source, site, b, arm_k(b, k))
+                    pairs += [(ca[d][metric], cb[d][metric])
+                              for d in sorted(set(ca) & set(cb))]
+                if len(pairs) < 2 or (k == 0 and a not in LABEL_FREE) or \
+                        (k and a in LABEL_FREE):
+                    continue
+                c = paired_contrast([p[0] for p in pairs],
+                                    [p[1] for p in pairs])
+                lines.append(f'| {what} | {k} | {c["mean"]:+.2f} '
+                             f'[{c["low"]:+.2f}, {c["high"]:+.2f}] | '
+                             f'{c["p"]:.3g} | {c["n"]} |')
+    return '\n'.join(lines)
+
+
+def plot(results):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    sources = [s for s in SOURCES
+               if any(key.startswith(s + '/') for key in results)]
+    fig, axes = plt.subplots(len(sources), len(SITES), squeeze=False,
+                             figsize=(4 * len(SITES), 3.2 * len(sources)))
+    for row, source in enumerate(sources):
+        for col, site in enumerate(SITES):
+            ax = axes[row][col]
+            for arm in ARMS:
+                xs, ys = [], []
+                for k in KS:
+                    if k and arm in LABEL_FREE and arm != 'none':
+                        continue
+                    cell = collect(results, source, site, arm, arm_k(arm, k))
+                    if cell:
+                        xs.append(k)
+                        ys.append(np.mean([v['iou'] for v in cell.values()]))
+                if xs:
+                    style = '--' if arm in LABEL_FREE else '-'
+                    ax.plot(xs, ys, style, marker='o', label=arm)
+            ax.set_title(f'{source}: {site}', fontsize=9)
+            ax.set_xlabel('labelled site photos k')
+            ax.set_ylabel('crack IoU')
+    axes[0][0].legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(FIGURE, dpi=110)
+
+
+def cmd_report(args):
+    results = dc.load_results_from(RESULTS)
+    print(report_tables(results))
+    if results:
+        plot(results)
+        print(f'figure: {FIGURE}')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('command', choices=('sources', 'run', 'report'))
+    parser.add_argument('--only', nargs='+', choices=tuple(SOURCES))
+    parser.add_argument('--sources', nargs='+', choices=tuple(SOURCES),
+                        default=list(SOURCES))
+    parser.add_argument('--sites', nargs='+', choices=SITES,
+                        default=list(SITES))
+    parser.add_argument('--arms', nargs='+', choices=ARMS,
+                        default=list(ARMS))
+    parser.add_argument('--ks', nargs='+', type=int, default=list(KS))
+    parser.add_argument('--draws', type=int, default=DRAWS)
+    parser.add_argument('--data-root', default=dc.default_data_root())
+    parser.add_argument('--crack-sets-root',
+                        default=osp.join(REPO, 'data', 'crack_sets'))
+    parser.add_argument('--threads', type=int)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    dict(sources=cmd_sources, run=cmd_run, report=cmd_report)[args.command](
+        args)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,75 @@
+"""The site-adaptation benchmark's pieces: its draws are tools/adapt.py's,
+its label-free threshold, its statistics."""
+import importlib.util
+import os.path as osp
+
+import numpy as np
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(REPO, 'benchmarks', name + '.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = load('site_adaptation_cpu')
+stats = load('paired_stats')
+
+
+def test_draws_are_the_photos_the_tool_labels(tmp_path):
+    from crackdino_mm.apis import load_site_photos
+    from crackdino_mm.apis.site_photos import photo_key
+    import cv2
+    site = tmp_path / 'Site'
+    for split in ('train_img', 'train_lab'):
+        (site / split).mkdir(parents=True)
+    for i in range(12):
+        mask = np.zeros((20, 20), np.uint8)
+        mask[5, :] = 255
+        cv2.imwrite(str(site / 'train_img' / f'{i:02d}.jpg'),
+                    np.full((20, 20, 3), 128, np.uint8))
+        cv2.imwrite(str(site / 'train_lab' / f'{i:02d}.jpg'), mask)
+    args = bench.parse_args(['run', '--crack-sets-root', str(tmp_path)])
+    for k, d in ((1, 0), (3, 2), (10, 4)):
+        labelled, pool = bench.draw('Site', k, d, args)
+        photos = load_site_photos(str(site / 'train_img'),
+                                  str(site / 'train_lab'), k=k, seed=d)
+        assert labelled == [photo_key(p.path) for p in photos]
+        assert len(pool) == 12
+
+
+def test_otsu_threshold_splits_two_modes():
+    rng = np.random.default_rng(0)
+    background = rng.normal(0.1, 0.03, 5000).clip(0, 1)
+    crack = rng.normal(0.7, 0.05, 500).clip(0, 1)
+    t = bench.otsu_threshold([np.concatenate([background, crack])])
+    assert (crack > t).all() and (background < t).mean() > 0.999
+    assert bench.otsu_threshold([np.concatenate([background, crack + 0.2])
+                                 .clip(0, 1)]) > 0.15
+
+
+@pytest.mark.parametrize('df, quantile', [(1, 12.706), (4, 2.776),
+                                          (19, 2.093), (100, 1.984)])
+def test_t_quantiles_match_the_tables(df, quantile):
+    assert stats.t_quantile_975(df) == pytest.approx(quantile, abs=1e-3)
+
+
+def test_paired_contrast_is_the_paired_t_test():
+    a = [1.0, 2.0, 3.0, 4.0, 5.5]
+    b = [0.5, 2.2, 2.1, 3.0, 4.0]
+    c = stats.paired_contrast(a, b)
+    diffs = np.subtract(a, b)
+    t = diffs.mean() / (diffs.std(ddof=1) / np.sqrt(5))
+    assert c['mean'] == pytest.approx(0.74)
+    assert t == pytest.approx(2.6065, abs=1e-4)
+    # two-sided p of t = 2.6065 with 4 degrees of freedom
+    assert c['p'] == pytest.approx(0.0596, abs=1e-4)
+    half = 2.776445 * diffs.std(ddof=1) / np.sqrt(5)
+    assert c['low'] == pytest.approx(0.74 - half, abs=1e-5)
+    with pytest.raises(ValueError, match='differ in length'):
+        stats.paired_contrast([1, 2], [1])
