@@ -124,11 +124,13 @@ def log_wall_seconds(work_dir):
     stamps = []
     for log in glob.glob(osp.join(work_dir, '*', '*.log')):
         with open(log) as f:
-            stamps += re.findall(r'^(\d\d/\d\d \d\d:\d\d:\d\d) - mmengine',
-                                 f.read(), re.M)
+            stamps += re.findall(
+                r'^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d|\d\d/\d\d \d\d:\d\d:\d\d)'
+                r' - mmengine', f.read(), re.M)
     if not stamps:
         return None
-    times = [datetime.datetime.strptime(s, '%m/%d %H:%M:%S') for s in stamps]
+    times = [datetime.datetime.strptime(
+        s[5:] if len(s) > 14 else s, '%m/%d %H:%M:%S') for s in stamps]
     return (max(times) - min(times)).total_seconds()
 
 
@@ -141,7 +143,8 @@ def cmd_sources(args):
         if osp.isfile(source_checkpoint(name)):
             # Trained by this command in an earlier sitting: its log
             # holds the time.
-            run = dict(command=' '.join(cmd), commit=dc.git_commit(),
+            run = dict(command=' '.join(c for c in cmd if c != '--resume'),
+                       commit=dc.git_commit(),
                        wall_seconds=log_wall_seconds(
                            osp.join(REPO, WORK_DIR, name)),
                        note='recorded from its training log')
