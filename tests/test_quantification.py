@@ -2,9 +2,13 @@ import cv2
 import numpy as np
 import pytest
 
-from crackdino_mm.quantification import (measure_cracks, measure_each_crack,
-                                         skeletonize, width_class_names,
-                                         width_classes)
+from crackdino_mm.inspection.quantification import (
+    measure_each_crack, skeletonize, width_class_names, width_classes)
+
+
+def measure_cracks(mask, **kwargs):
+    """All cracks of a mask together: the photo's row of measurements."""
+    return measure_each_crack(mask, **kwargs).summary()
 
 
 def band(points, width, shape=(400, 500)):

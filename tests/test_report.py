@@ -12,10 +12,10 @@ import cv2
 import numpy as np
 import pytest
 
-from crackdino_mm.quantification import measure_each_crack
-from crackdino_mm.report import (InspectionReport, significant, thumbnail,
-                                 unreadable_reason)
-from crackdino_mm.visualization import overlay_mask
+from crackdino_mm.inspection.quantification import measure_each_crack
+from crackdino_mm.inspection.report import (InspectionReport, significant,
+                                            thumbnail, unreadable_reason)
+from crackdino_mm.inspection.visualization import overlay_mask
 
 
 class Page(HTMLParser):

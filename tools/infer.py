@@ -37,10 +37,10 @@ from tqdm import tqdm
 
 from crackdino_mm.apis import apply_threshold
 from crackdino_mm.evaluation import CrackMetric
-from crackdino_mm.quantification import (check_width_limits,
+from crackdino_mm.inspection.quantification import (check_width_limits,
                                          measure_each_crack)
-from crackdino_mm.report import InspectionReport, unreadable_reason
-from crackdino_mm.visualization import overlay_mask
+from crackdino_mm.inspection.report import InspectionReport, unreadable_reason
+from crackdino_mm.inspection.visualization import overlay_mask
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 

@@ -438,17 +438,6 @@ def measure_each_crack(mask: np.ndarray,
     return CrackTable(table, 'mm')
 
 
-def measure_cracks(mask: np.ndarray,
-                   mm_per_pixel: Optional[float] = None,
-                   min_area: int = 0,
-                   min_length: float = 0.0) -> CrackMeasurements:
-    """Measure the cracks of a binary mask all together (see
-    ``measure_each_crack`` for the arguments): total area and length, mean
-    width (area / length), the largest width of any crack, and the count."""
-    return measure_each_crack(mask, mm_per_pixel, min_area,
-                              min_length).summary()
-
-
 def check_width_limits(limits: Sequence[float]) -> List[float]:
     """The limits between width classes, which must be positive and
     increasing; raises ValueError otherwise."""
