@@ -1,3 +1,7 @@
+import os
+import os.path as osp
+import re
+
 import cv2
 import numpy as np
 import pytest
@@ -328,3 +332,22 @@ def test_width_classes():
     for bad in ([0.3, 0.1], [0, 0.2], [0.2, 0.2]):
         with pytest.raises(ValueError, match='increasing'):
             width_classes([0.1], bad)
+
+
+def test_readme_width_limits_split_real_cracks(deepcrack_root):
+    """The README's example limits, at its scale, put a good share of
+    DeepCrack's ground-truth cracks in every class."""
+    repo = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    readme = open(osp.join(repo, 'README.md')).read()
+    example = readme[readme.index('python tools/infer.py'):]
+    scale = float(re.search(r'--mm-per-pixel ([\d.]+)', example).group(1))
+    limits = [float(v) for v in re.search(
+        r'--width-limits ([\d.]+) ([\d.]+)', example).groups()]
+    labels = osp.join(deepcrack_root, 'test_lab')
+    widths = []
+    for name in sorted(os.listdir(labels))[::3]:
+        mask = cv2.imread(osp.join(labels, name), 0) > 127
+        widths += measure_each_crack(mask, scale,
+                                     min_length=20).data['max_width'].tolist()
+    counts = np.bincount(width_classes(widths, limits), minlength=3)
+    assert (counts > 0.2 * len(widths)).all(), counts
