@@ -342,3 +342,22 @@ def test_infer_width_limits_are_increasing_millimetres(args, error, capsys):
         infer.parse_args(['config.py', 'model.pth', 'photos/', *args])
     assert exit_info.value.code == 2
     assert error in capsys.readouterr().err
+
+
+def test_box_labels_open_inwards_with_units(tmp_path):
+    """A crack's label names its units and opens towards the photo's
+    inside, so it is not cut off at the right or top edge."""
+    mask = np.zeros((200, 300), np.uint8)
+    cv2.line(mask, (10, 150), (60, 150), 1, 3)  # left, low
+    cv2.line(mask, (240, 5), (290, 5), 1, 3)  # right, at the top
+    report = InspectionReport(str(tmp_path), 'mm')
+    img = np.zeros((200, 300, 3), np.uint8)
+    report.add_photo('p.jpg', img, str(tmp_path / 'p.jpg'),
+                     str(tmp_path / 'p.png'),
+                     measure_each_crack(mask, mm_per_pixel=0.1))
+    page = open(tmp_path / 'photos' / 'p.html').read()
+    found = {anchor: css for css, anchor in
+             re.findall(r'class="([^"]*)" id="(crack-\d)"', page)}
+    assert found == {'crack-1': 'box flip below', 'crack-2': 'box'}
+    assert re.search(r'#2: 0\.\d+ mm wide, 5\.\d+ mm long', page)
+    assert 'not measured' in page  # the legend
