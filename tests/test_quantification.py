@@ -89,6 +89,21 @@ def test_counts_separate_cracks_and_drops_noise():
     result = measure_cracks(mask, min_area=10)
     assert result.num_cracks == 2
     assert result.area == mask.sum() - 4
+    # The pieces left out are marked, to be drawn apart.
+    speck = np.zeros_like(mask, bool)
+    speck[380:382, 480:482] = True
+    np.testing.assert_array_equal(
+        measure_each_crack(mask, min_area=10).dropped, speck)
+    assert not measure_each_crack(mask).dropped.any()
+
+
+def test_columns_carry_units_and_round():
+    mask = band([(60, 200), (440, 200)], 5)
+    columns = measure_cracks(mask, mm_per_pixel=0.1).as_columns()
+    assert list(columns) == ['area_mm2', 'length_mm', 'mean_width_mm',
+                             'max_width_mm', 'num_cracks']
+    assert all(len(repr(v)) <= 10 for v in columns.values())
+    assert list(measure_cracks(mask).as_columns())[0] == 'area_px2'
 
 
 def test_millimetres():

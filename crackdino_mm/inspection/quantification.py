@@ -218,10 +218,6 @@ class CrackTable:
     unit: str = 'px'
     dropped: Optional[np.ndarray] = None
 
-    @property
-    def area_unit(self) -> str:
-        return area_unit(self.unit)
-
     def __len__(self) -> int:
         return len(self.data)
 

@@ -498,7 +498,8 @@ def render_photo_page(report, photo: dict, cracks: np.ndarray,
     body = PHOTO_BODY.substitute(
         name=_e(photo['name']), name_attr=_e(photo['name']), meta=meta,
         note=note, width=width, height=height,
-        overlay=_url(up + photo['overlay']), up=up, legend=LEGEND, boxes='\n'.join(boxes),
+        overlay=_url(up + photo['overlay']), up=up, legend=LEGEND,
+        boxes='\n'.join(boxes),
         num_cracks=total,
         table=_crack_table(report, cracks, with_photo=False)
         if len(cracks) else '<p class="note">No cracks.</p>')
