@@ -420,7 +420,7 @@ def caption(panel, text):
 def cmd_figure(args):
     """Test images | ground truth | each trained entry's prediction."""
     from crackdino_mm.datasets.transforms import binarize_crack_mask
-    from crackdino_mm.visualization import overlay_mask
+    from crackdino_mm.inspection.visualization import overlay_mask
     names = [n for n in ENTRIES if checkpoint_of(n, args.work_dir)]
     if not names:
         raise SystemExit('no trained entry: run the train stage first')

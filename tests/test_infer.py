@@ -58,14 +58,29 @@ def test_folder_glob_and_bad_files(checkpoint, tmp_path):
     assert mask.shape == (100, 130) and set(np.unique(mask)) <= {0, 255}
     assert (out / 'overlays' / 'photo1.jpg').is_file()
     rows = list(csv.DictReader(open(out / 'measurements.csv')))
-    assert [r['unit'] for r in rows] == ['mm', 'mm']
+    assert list(rows[0])[3:] == ['area_mm2', 'length_mm', 'mean_width_mm',
+                                 'max_width_mm', 'num_cracks']
     report = json.load(open(out / 'measurements.json'))
-    assert report['unreadable'] == [str(src / 'broken.png')]
-    # A glob and a missing input.
-    proc = run_infer([CONFIG, checkpoint, str(src / 'photo*.jpg'),
-                      str(tmp_path / 'nothing_here'), '--out-dir', str(out)])
-    assert proc.returncode != 0
-    assert 'nothing_here' in proc.stderr
+    assert [u['image'] for u in report['unreadable']] == [
+        str(src / 'broken.png')]
+
+
+@pytest.mark.parametrize('make,message', [
+    (lambda tmp: tmp / 'nothing_here', 'does not exist'),
+    (lambda tmp: tmp / 'no_photos*.jpg', 'does not exist'),
+    (lambda tmp: (tmp / 'empty').mkdir() or tmp / 'empty',
+     'holds no image'),
+], ids=['missing', 'glob', 'empty-folder'])
+def test_missing_input_is_one_line(tmp_path, make, message):
+    """No traceback: one line naming the path and what is wrong with it,
+    before any model is loaded."""
+    path = str(make(tmp_path))
+    proc = run_infer([CONFIG, 'no.pth', path, '--out-dir',
+                      str(tmp_path / 'out')])
+    assert proc.returncode == 2
+    assert 'Traceback' not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(f'infer.py: {path}: ') and message in last
 
 
 # Runs tools/infer.py (argv[2:]) in a fresh interpreter that prints its own
@@ -135,69 +150,133 @@ def test_large_photo_slides_with_bounded_memory(checkpoint, large_photo,
     assert mask.shape == (3000, 4000)
     row = json.load(open(out / 'measurements.json'))['images'][0]
     if case == 'dense':
-        assert mask.min() == 255 and row['area'] == 3000 * 4000
+        assert mask.min() == 255 and row['area_px2'] == 3000 * 4000
     elif case == 'noise':
         assert row['num_cracks'] > 500_000
 
 
-def infer_module():
-    sys.path.insert(0, osp.join(REPO, 'tools'))
-    import infer
-    return infer
+def load_infer():
+    """tools/infer.py as a module (its file, not through sys.path)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'infer', osp.join(REPO, 'tools', 'infer.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def mmseg_probability(model, img, test_cfg):
-    """MMSeg's own prediction (inference_model) under ``test_cfg``."""
-    from mmengine.config import ConfigDict
-    from mmseg.apis import inference_model
-
-    from crackdino_mm.evaluation import CrackMetric
-    saved, model.test_cfg = model.test_cfg, ConfigDict(test_cfg)
-    try:
-        result = inference_model(model, img)
-    finally:
-        model.test_cfg = saved
-    return CrackMetric.crack_probability(result.seg_logits.data).numpy()
+def test_output_names_keep_same_named_photos_apart():
+    infer = load_infer()
+    assert infer.output_names(['a/x/IMG_1.jpg', 'a/y/IMG_1.jpg']) == [
+        'x/IMG_1', 'y/IMG_1']
+    assert infer.output_names(['a/IMG_1.jpg', 'a/IMG_1.png']) == [
+        'IMG_1_jpg', 'IMG_1_png']
+    assert infer.output_names(['a/IMG_1.jpg']) == ['IMG_1']
 
 
-@pytest.mark.parametrize('batch_size', [1, 4])
-def test_windows_come_from_the_config(tmp_path, batch_size):
-    """A slide config: windows of its test_cfg crop and stride, averaged as
-    MMSeg's slide inference averages them, in batches of windows."""
-    from mmseg.apis import init_model
-    infer = infer_module()
-    config = osp.join(REPO, 'configs', 'cpu_benchmark', 'crackdino-student-'
-                      'lipschitz_vit-w192d12_1k_deepcrack-224x224.py')
-    torch.manual_seed(0)
-    model = init_model(config, None, 'cpu')
-    args = infer.parse_args([config, 'ckpt', 'x', '--batch-size',
-                             str(batch_size)])
-    plan = infer.WindowPlan(model.cfg, args)
-    assert (plan.mode, plan.crop, plan.stride) == ('slide', (224, 224),
-                                                  (160, 160))
-    img = np.random.default_rng(0).integers(0, 255, (300, 400, 3), np.uint8)
-    np.testing.assert_allclose(
-        plan.crack_probability(model, img),
-        mmseg_probability(model, img, model.cfg.model.test_cfg), atol=1e-5)
+def test_threshold_and_scale_options_win(checkpoint, tmp_path):
+    """The checkpoint's calibration is used unless --threshold/--scale."""
+    from crackdino_mm.utils import write_calibration
+    calibrated = str(tmp_path / 'calibrated.pth')
+    torch.save(torch.load(checkpoint), calibrated)
+    write_calibration(calibrated, threshold=0.3, scale=1.5)
+    # A preprocessor that can resize test inputs.
+    config = tmp_path / 'scalable.py'
+    config.write_text(f'_base_ = [{CONFIG!r}]\nmodel = dict(data_preprocessor='
+                      'dict(type="CrackDataPreProcessor"))\n')
+    src = tmp_path / 'in'
+    src.mkdir()
+    cv2.imwrite(str(src / 'a.png'), np.full((64, 80, 3), 100, np.uint8))
+    for extra, expected in (([], (0.3, 1.5)),
+                            (['--threshold', '0.7', '--scale', '0.5'],
+                             (0.7, 0.5))):
+        out = tmp_path / f'out{len(extra)}'
+        proc = run_infer([str(config), calibrated, str(src), '--out-dir',
+                          str(out), *extra])
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        stored = json.load(open(out / 'measurements.json'))
+        assert (stored['threshold'], stored['scale']) == pytest.approx(
+            expected)
 
 
-def test_whole_config_slides_only_large_photos(checkpoint):
-    from mmseg.apis import init_model
-    infer = infer_module()
-    model = init_model(CONFIG, checkpoint, 'cpu')
-    img = np.random.default_rng(1).integers(0, 255, (150, 260, 3), np.uint8)
-    args = infer.parse_args([CONFIG, checkpoint, 'x'])
-    plan = infer.WindowPlan(model.cfg, args)
-    assert plan.mode == 'whole' and plan.max_whole_pixels == 4 * 224 * 224
-    np.testing.assert_allclose(
-        plan.crack_probability(model, img),
-        mmseg_probability(model, img, dict(mode='whole')), atol=1e-5)
-    # Over the limit: windows of the training crop, stride 3/4 of it.
-    args = infer.parse_args([CONFIG, checkpoint, 'x', '--max-whole-pixels',
-                             '1000'])
-    plan = infer.WindowPlan(model.cfg, args)
-    assert (plan.crop, plan.stride) == ((224, 224), (168, 168))
-    np.testing.assert_allclose(
-        plan.crack_probability(model, img),
-        mmseg_probability(model, img, dict(mode='slide', crop_size=(224, 224),
-                                           stride=(168, 168))), atol=1e-5)
+# Every photo's prediction replaced by drawn cracks, 3 and 9 pixels wide,
+# and a short piece: what is measured is then known.
+DRAWN_RUNNER = """
+import runpy, sys
+import cv2, numpy as np
+from crackdino_mm.apis import CrackPredictor
+def drawn(self, img):
+    h, w = img.shape[:2]
+    prob = np.zeros((h, w), np.float32)
+    cv2.line(prob, (10, 15), (w - 10, 25), 1.0, 3)
+    cv2.line(prob, (10, h - 30), (w - 10, h - 20), 1.0, 9)
+    cv2.line(prob, (w // 2, h // 2), (w // 2 + 4, h // 2), 1.0, 1)
+    return prob
+CrackPredictor.probability = drawn
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name='__main__')
+"""
+
+
+def truncated_copy(src, dst, fraction=1 / 3):
+    data = open(src, 'rb').read()
+    open(dst, 'wb').write(data[:int(len(data) * fraction)])
+
+
+def test_own_photos(checkpoint, tmp_path):
+    """Same-named photos in two folders, truncated files, units."""
+    photo = np.random.default_rng(0).integers(60, 200, (320, 480, 3),
+                                              np.uint8)
+    for folder in ('dirA', 'dirB'):
+        (tmp_path / folder).mkdir()
+        cv2.imwrite(str(tmp_path / folder / 'IMG_0001.jpg'), photo)
+    cv2.imwrite(str(tmp_path / 'whole.png'), photo)
+    truncated_copy(tmp_path / 'dirA' / 'IMG_0001.jpg',
+                   tmp_path / 'dirB' / 'cut.jpg')
+    truncated_copy(tmp_path / 'whole.png', tmp_path / 'dirB' / 'cut.png')
+    # OpenCV decodes the truncated JPEG without a word.
+    assert cv2.imread(str(tmp_path / 'dirB' / 'cut.jpg')) is not None
+    out = tmp_path / 'out'
+    proc = subprocess.run(
+        [sys.executable, '-c', DRAWN_RUNNER,
+         osp.join(REPO, 'tools', 'infer.py'), CONFIG, checkpoint,
+         str(tmp_path / 'dirA'), str(tmp_path / 'dirB'), '--out-dir',
+         str(out), '--mm-per-pixel', '0.1', '--min-length', '8'],
+        capture_output=True, text=True, cwd=REPO)
+    # Truncated files: not measured, named with the reason, rc 1.
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    unreadable = json.load(open(out / 'measurements.json'))['unreadable']
+    assert sorted(osp.basename(u['image']) for u in unreadable) == [
+        'cut.jpg', 'cut.png']
+    assert all('truncated' in u['reason'] for u in unreadable)
+    index = open(out / 'index.html').read()
+    assert 'cut.jpg' in index and 'truncated' in index
+    # Same-named photos: each its own mask, overlay and page.
+    for folder in ('dirA', 'dirB'):
+        for sub, ext in (('masks', 'png'), ('overlays', 'jpg'),
+                         ('photos', 'html'), ('thumbs', 'jpg')):
+            assert (out / sub / folder / f'IMG_0001.{ext}').is_file()
+        mask = cv2.imread(str(out / 'masks' / folder / 'IMG_0001.png'), 0)
+        assert set(np.unique(mask)) == {0, 255}
+    assert 'photos/dirA/IMG_0001.html' in index
+    assert 'photos/dirB/IMG_0001.html' in index
+    page = open(out / 'photos' / 'dirB' / 'IMG_0001.html').read()
+    assert 'src="../../overlays/dirB/IMG_0001.jpg"' in page
+    assert 'href="../../index.html"' in page
+    # Units: one per column, rounded numbers, min length in pixels.
+    rows = list(csv.DictReader(open(out / 'measurements.csv')))
+    assert len(rows) == 2 and rows[0]['num_cracks'] == '2'
+    for row in rows:
+        for key in ('area_mm2', 'length_mm', 'max_width_mm'):
+            assert len(row[key].split('.')[-1]) <= 6, row
+    # The 9-pixel crack at 0.1 mm a pixel: about a millimetre wide.
+    assert float(rows[0]['max_width_mm']) == pytest.approx(1.0, abs=0.25)
+    assert 'min length: 8 px' in index and 'unit: mm' in index
+    cracks = list(csv.DictReader(open(out / 'cracks.csv')))
+    assert 'area_mm2' in cracks[0] and 'length_mm' in cracks[0]
+    # The short piece, left out, is drawn grey on the overlay.
+    overlay = cv2.imread(str(out / 'overlays' / 'dirA' / 'IMG_0001.jpg'))
+    piece = overlay[160, 241:244].astype(int)
+    assert (np.abs(piece - piece.mean(axis=1, keepdims=True)) < 25).all()
+    assert piece.mean() > 150
+    assert 'not measured' in page

@@ -1,10 +1,18 @@
+import os
+import os.path as osp
+import re
+
 import cv2
 import numpy as np
 import pytest
 
-from crackdino_mm.quantification import (measure_cracks, measure_each_crack,
-                                         skeletonize, width_class_names,
-                                         width_classes)
+from crackdino_mm.inspection.quantification import (
+    measure_each_crack, skeletonize, width_class_names, width_classes)
+
+
+def measure_cracks(mask, **kwargs):
+    """All cracks of a mask together: the photo's row of measurements."""
+    return measure_each_crack(mask, **kwargs).summary()
 
 
 def band(points, width, shape=(400, 500)):
@@ -81,6 +89,21 @@ def test_counts_separate_cracks_and_drops_noise():
     result = measure_cracks(mask, min_area=10)
     assert result.num_cracks == 2
     assert result.area == mask.sum() - 4
+    # The pieces left out are marked, to be drawn apart.
+    speck = np.zeros_like(mask, bool)
+    speck[380:382, 480:482] = True
+    np.testing.assert_array_equal(
+        measure_each_crack(mask, min_area=10).dropped, speck)
+    assert not measure_each_crack(mask).dropped.any()
+
+
+def test_columns_carry_units_and_round():
+    mask = band([(60, 200), (440, 200)], 5)
+    columns = measure_cracks(mask, mm_per_pixel=0.1).as_columns()
+    assert list(columns) == ['area_mm2', 'length_mm', 'mean_width_mm',
+                             'max_width_mm', 'num_cracks']
+    assert all(len(repr(v)) <= 10 for v in columns.values())
+    assert list(measure_cracks(mask).as_columns())[0] == 'area_px2'
 
 
 def test_millimetres():
@@ -324,3 +347,22 @@ def test_width_classes():
     for bad in ([0.3, 0.1], [0, 0.2], [0.2, 0.2]):
         with pytest.raises(ValueError, match='increasing'):
             width_classes([0.1], bad)
+
+
+def test_readme_width_limits_split_real_cracks(deepcrack_root):
+    """The README's example limits, at its scale, put a good share of
+    DeepCrack's ground-truth cracks in every class."""
+    repo = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    readme = open(osp.join(repo, 'README.md')).read()
+    example = readme[readme.index('python tools/infer.py'):]
+    scale = float(re.search(r'--mm-per-pixel ([\d.]+)', example).group(1))
+    limits = [float(v) for v in re.search(
+        r'--width-limits ([\d.]+) ([\d.]+)', example).groups()]
+    labels = osp.join(deepcrack_root, 'test_lab')
+    widths = []
+    for name in sorted(os.listdir(labels))[::3]:
+        mask = cv2.imread(osp.join(labels, name), 0) > 127
+        widths += measure_each_crack(mask, scale,
+                                     min_length=20).data['max_width'].tolist()
+    counts = np.bincount(width_classes(widths, limits), minlength=3)
+    assert (counts > 0.2 * len(widths)).all(), counts

@@ -12,10 +12,10 @@ import cv2
 import numpy as np
 import pytest
 
-from crackdino_mm.quantification import measure_each_crack
-from crackdino_mm.report import (InspectionReport, significant, thumbnail,
-                                 unreadable_reason)
-from crackdino_mm.visualization import overlay_mask
+from crackdino_mm.inspection.quantification import measure_each_crack
+from crackdino_mm.inspection.report import (InspectionReport, significant,
+                                            thumbnail, unreadable_reason)
+from crackdino_mm.inspection.visualization import overlay_mask
 
 
 class Page(HTMLParser):
@@ -198,9 +198,15 @@ def test_crack_tables_have_every_crack(tmp_path):
     assert len(rows) == len(expected) == 4
     for row, (image, crack) in zip(rows, expected):
         assert row['image'] == image and int(row['id']) == crack['id']
-        assert float(row['max_width']) == pytest.approx(crack['max_width'],
-                                                        rel=1e-5)
-        assert row['unit'] == 'mm'
+        assert float(row['max_width_mm']) == pytest.approx(
+            crack['max_width'], rel=1e-5)
+        assert float(row['area_mm2']) == pytest.approx(crack['area'],
+                                                       rel=1e-5)
+    # One unit per column: lengths in mm, areas in mm², the box in pixels.
+    assert list(rows[0]) == [
+        'image', 'id', 'box_x', 'box_y', 'box_w', 'box_h', 'area_mm2',
+        'length_mm', 'mean_width_mm', 'median_width_mm', 'max_width_mm',
+        'max_x', 'max_y', 'orientation_deg', 'width_class']
     data = json.load(open(tmp_path / 'cracks.json'))
     assert data['width_classes'] == ['< 0.1 mm', '0.1-0.3 mm', '>= 0.3 mm']
     assert [c['width_class'] for c in data['cracks']] == [
@@ -260,15 +266,15 @@ CONFIG = osp.join(REPO, 'configs', 'demo',
 DRAWN_PREDICTION_RUNNER = """
 import runpy, sys
 import cv2, numpy as np, torch
-from crackdino_mm.evaluation import CrackMetric
-def drawn(seg_logits):
-    h, w = seg_logits.shape[-2:]
+from crackdino_mm.apis import CrackPredictor
+def drawn(self, img):
+    h, w = img.shape[:2]
     mask = np.zeros((h, w), np.float32)
     cv2.line(mask, (10, 15), (w - 10, 25), 1.0, 2)
     cv2.line(mask, (10, h - 30), (w - 10, h - 20), 1.0, 7)
     mask[h // 2, w // 2] = 1
-    return torch.from_numpy(mask)
-CrackMetric.crack_probability = staticmethod(drawn)
+    return mask
+CrackPredictor.probability = drawn
 sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name='__main__')
 """
@@ -311,10 +317,10 @@ def test_infer_writes_the_report(tmp_path):
     for image in images:  # the per-photo totals are the cracks' sums
         mine = [c for c in cracks if c['image'] == image['image']]
         assert len(mine) == image['num_cracks'] == 2
-        assert sum(float(c['length']) for c in mine) == pytest.approx(
-            image['length'], rel=1e-4)
-        assert image['max_width'] == pytest.approx(
-            max(float(c['max_width']) for c in mine), rel=1e-4)
+        assert sum(float(c['length_mm']) for c in mine) == pytest.approx(
+            image['length_mm'], rel=1e-4)
+        assert image['max_width_mm'] == pytest.approx(
+            max(float(c['max_width_mm']) for c in mine), rel=1e-4)
     assert len(page.tables['sortable cracks']) == 4
     assert {r[0]['text']: r[1]['text'] for r in page.tables['classes']} == {
         '< 1 mm': '0', '1-2 mm': '2', '>= 2 mm': '2'}
@@ -336,3 +342,22 @@ def test_infer_width_limits_are_increasing_millimetres(args, error, capsys):
         infer.parse_args(['config.py', 'model.pth', 'photos/', *args])
     assert exit_info.value.code == 2
     assert error in capsys.readouterr().err
+
+
+def test_box_labels_open_inwards_with_units(tmp_path):
+    """A crack's label names its units and opens towards the photo's
+    inside, so it is not cut off at the right or top edge."""
+    mask = np.zeros((200, 300), np.uint8)
+    cv2.line(mask, (10, 150), (60, 150), 1, 3)  # left, low
+    cv2.line(mask, (240, 5), (290, 5), 1, 3)  # right, at the top
+    report = InspectionReport(str(tmp_path), 'mm')
+    img = np.zeros((200, 300, 3), np.uint8)
+    report.add_photo('p.jpg', img, str(tmp_path / 'p.jpg'),
+                     str(tmp_path / 'p.png'),
+                     measure_each_crack(mask, mm_per_pixel=0.1))
+    page = open(tmp_path / 'photos' / 'p.html').read()
+    found = {anchor: css for css, anchor in
+             re.findall(r'class="([^"]*)" id="(crack-\d)"', page)}
+    assert found == {'crack-1': 'box flip below', 'crack-2': 'box'}
+    assert re.search(r'#2: 0\.\d+ mm wide, 5\.\d+ mm long', page)
+    assert 'not measured' in page  # the legend

@@ -2,23 +2,28 @@
 
     python tools/infer.py CONFIG CHECKPOINT INPUT [INPUT ...] \
         [--out-dir work_dirs/infer] [--mm-per-pixel 0.1] [--threshold T] \
-        [--min-length 20] [--width-limits 0.1 0.3] \
+        [--scale S] [--min-length 20] [--width-limits 0.2 0.4] \
         [--crop-size 448 --stride 336] [--device cuda] [--batch-size 8]
 
 INPUT is an image, a folder (its images, not recursive) or a glob pattern.
-For each image the tool writes ``masks/<name>.png`` (0/255),
-``overlays/<name>.jpg`` (prediction painted over the photo), and one row of
-measurements (crack area, skeleton length, mean and maximum width, number of
-connected cracks; millimetres when ``--mm-per-pixel`` is given) to
-``measurements.csv`` and ``measurements.json``; one row per crack (box,
-length, mean/median/maximum width and where it is largest, orientation,
-width class) to ``cracks.csv`` and ``cracks.json``; and ``index.html``, an
-inspection report to open in a browser. The config decides how a
-photo is predicted (``test_cfg``: whole, or sliding windows of its crop
-and stride; large photos are always slid, so memory stays bounded whatever
-the photo's size), the checkpoint its decision threshold (see
-tools/choose_threshold.py). Unreadable files are reported at the end and
-do not stop the others.
+Outputs keep the photos' folders: a photo's path relative to the inputs'
+common root (the deepest folder holding them all) names its outputs, so
+``dirA/IMG_1.jpg`` and ``dirB/IMG_1.jpg`` give ``masks/dirA/IMG_1.png`` and
+``masks/dirB/IMG_1.png``. For each image the tool writes
+``masks/<path>.png`` (0/255), ``overlays/<path>.jpg`` (cracks painted over
+the photo; pieces left out by --min-length/--min-area grey and dashed),
+one row of measurements (crack area, skeleton length, mean and maximum
+width, number of cracks; each column named with its unit, ``length_px`` or
+``length_mm``, ``area_px2`` or ``area_mm2``) to ``measurements.csv`` and
+``measurements.json``; one row per crack (box, length, mean/median/maximum
+width and where it is largest, orientation, width class) to ``cracks.csv``
+and ``cracks.json``; and ``index.html``, an inspection report to open in a
+browser. The config decides how a photo is predicted (whole, or sliding
+windows; see CrackPredictor), the checkpoint its decision threshold and
+test-time scale (tools/choose_threshold.py); --threshold and --scale win.
+Unreadable, empty, truncated or partly corrupt files are listed in the
+report and on stderr, are not measured, do not stop the others, and make
+the return code 1.
 """
 import argparse
 import csv
@@ -31,18 +36,14 @@ import sys
 import cv2
 import numpy as np
 import torch
-from mmseg.apis import inference_model, init_model
-from mmseg.structures import SegDataSample
 from tqdm import tqdm
 
-from crackdino_mm.apis import apply_threshold
-from crackdino_mm.evaluation import CrackMetric
-from crackdino_mm.quantification import (check_width_limits,
-                                         measure_each_crack)
-from crackdino_mm.report import InspectionReport, unreadable_reason
-from crackdino_mm.visualization import overlay_mask
-
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+from crackdino_mm.apis import CrackPredictor, init_crack_model
+from crackdino_mm.datasets.crack_folder import IMAGE_SUFFIXES
+from crackdino_mm.inspection import (InspectionReport, check_width_limits,
+                                     measure_each_crack, overlay_mask)
+from crackdino_mm.inspection.report import decode_problem, unreadable_reason
+from crackdino_mm.inspection.visualization import mark_dropped
 
 
 def parse_args(argv=None):
@@ -53,16 +54,22 @@ def parse_args(argv=None):
     parser.add_argument('config', help='model config file')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('inputs', nargs='+', help='images, folders or globs')
-    parser.add_argument('--out-dir', default='work_dirs/infer')
+    parser.add_argument(
+        '--out-dir', default='work_dirs/infer',
+        help='outputs, in the inputs\' folders relative to their common root')
     parser.add_argument(
         '--threshold', type=float,
         help='crack probability above which a pixel is a crack (default: '
         'the checkpoint\'s, from tools/choose_threshold.py, else the '
         'config\'s decode_head.threshold)')
     parser.add_argument(
+        '--scale', type=float,
+        help='test-time scale of the photos (default: the checkpoint\'s, '
+        'else 1)')
+    parser.add_argument(
         '--crop-size', type=int,
         help='slide windows of this size over every photo (default: the '
-        'config\'s test_cfg, see WindowPlan)')
+        'config\'s test_cfg, see CrackPredictor)')
     parser.add_argument(
         '--stride', type=int, help='sliding-window stride (default: the '
         'config\'s test_cfg.stride, else 3/4 of the crop)')
@@ -77,25 +84,25 @@ def parse_args(argv=None):
         '--mm-per-pixel', type=float,
         help='ground sampling distance: report millimetres, not pixels')
     parser.add_argument(
-        '--min-area', type=int, default=0,
-        help='ignore predicted pieces smaller than this many pixels')
+        '--min-area', type=int, default=0, metavar='PX',
+        help='leave out predicted pieces smaller than this many pixels')
     parser.add_argument(
-        '--min-length', type=float, default=0,
-        help='ignore predicted pieces shorter than this many pixels '
-        '(skeleton length)')
+        '--min-length', type=float, default=0, metavar='PX',
+        help='leave out predicted pieces shorter than this many pixels '
+        '(skeleton length; pixels even with --mm-per-pixel)')
     parser.add_argument(
         '--width-limits', type=float, nargs='+', default=[], metavar='MM',
-        help='increasing crack widths in mm (e.g. 0.1 0.3) that sort the '
+        help='increasing crack widths in mm (e.g. 0.2 0.4) that sort the '
         'cracks into classes by their maximum width; needs --mm-per-pixel')
     parser.add_argument(
         '--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     args = parser.parse_args(argv)
     if args.threshold is not None and not 0 < args.threshold < 1:
         parser.error(f'--threshold must be in (0, 1), got {args.threshold}')
+    if args.scale is not None and args.scale <= 0:
+        parser.error(f'--scale must be > 0, got {args.scale}')
     if args.stride and args.crop_size and args.stride > args.crop_size:
         parser.error('--stride larger than --crop-size leaves gaps')
-    if args.batch_size is None:
-        args.batch_size = 8 if args.device.startswith('cuda') else 1
     if args.mm_per_pixel is not None and args.mm_per_pixel <= 0:
         parser.error(f'--mm-per-pixel must be > 0, got {args.mm_per_pixel}')
     if args.width_limits and args.mm_per_pixel is None:
@@ -108,207 +115,109 @@ def parse_args(argv=None):
 
 
 def collect_images(inputs):
-    """Expand files, folders and globs; fail on an input matching nothing."""
-    files, unmatched = [], []
+    """Expand files, folders and globs; a FileNotFoundError names the first
+    input that is missing or holds no image."""
+    files = []
     for item in inputs:
         if osp.isdir(item):
             found = sorted(
                 osp.join(item, name) for name in os.listdir(item)
                 if name.lower().endswith(IMAGE_SUFFIXES))
+            if not found:
+                raise FileNotFoundError(
+                    f'{item}: folder holds no image (no file ending in '
+                    f'{", ".join(IMAGE_SUFFIXES)})')
         elif osp.isfile(item):
             found = [item]
         else:
             found = sorted(
                 path for path in glob.glob(item, recursive=True)
                 if osp.isfile(path))
-        if not found:
-            unmatched.append(item)
+            if not found:
+                raise FileNotFoundError(f'{item}: does not exist')
         files += found
-    if unmatched:
-        raise FileNotFoundError(
-            'no image found for: ' + ', '.join(unmatched) +
-            f' (images are files ending in {", ".join(IMAGE_SUFFIXES)})')
     return list(dict.fromkeys(files))
 
 
-def window_logits(model, windows):
-    """Logits (N, C, h, w) of same-sized BGR windows in one forward pass:
-    the model's own preprocessing and whole-image inference, with the
-    padding its preprocessor may add removed as MMSeg's postprocessing
-    does."""
-    height, width = windows[0].shape[:2]
-    meta = dict(ori_shape=(height, width), img_shape=(height, width),
-                pad_shape=(height, width))
-    data = model.data_preprocessor(dict(
-        inputs=[torch.from_numpy(np.ascontiguousarray(w.transpose(2, 0, 1)))
-                for w in windows],
-        data_samples=[SegDataSample(metainfo=meta) for _ in windows]), False)
-    metas = [sample.metainfo for sample in data['data_samples']]
-    with torch.no_grad():
-        logits = model.whole_inference(data['inputs'], metas)
-    left, right, top, bottom = metas[0].get(
-        'img_padding_size', metas[0].get('padding_size', [0] * 4))
-    return logits[:, :, top:logits.shape[2] - bottom,
-                  left:logits.shape[3] - right]
+def output_names(images):
+    """Each image's output name: its path relative to the images' common
+    root, without extension (with it, ``.`` as ``_``, where two images
+    would otherwise share a name)."""
+    paths = [osp.abspath(path) for path in images]
+    root = osp.commonpath([osp.dirname(path) for path in paths])
+    stems = [osp.splitext(osp.relpath(path, root))[0] for path in paths]
+    names = []
+    for path, stem in zip(paths, stems):
+        if stems.count(stem) > 1:
+            stem = osp.relpath(path, root).replace('.', '_')
+        names.append(stem.replace(os.sep, '/'))
+    return names
 
 
-def window_starts(size, crop_size, stride):
-    """Window starts along one axis, as MMSeg's slide inference places
-    them: every ``stride`` pixels, the last window flush with the end."""
-    last = max(size - crop_size, 0)
-    return [min(start, last) for start in range(0, last + stride, stride)]
-
-
-def coverage(size, starts, crop_size):
-    """How many windows cover each pixel along one axis."""
-    covers = np.zeros(size, np.float32)
-    for start in starts:
-        covers[start:start + crop_size] += 1
-    return covers
-
-
-def probability_of_logits(logits):
-    """Crack probability (H, W) of a (C, H, W) float32 logit map, in place
-    for one channel (sigmoid), by bands of rows for more (softmax)."""
-    if logits.shape[0] == 1:
-        return torch.from_numpy(logits[0]).sigmoid_().numpy()
-    prob = np.empty(logits.shape[1:], np.float32)
-    for y in range(0, prob.shape[0], 256):
-        prob[y:y + 256] = torch.from_numpy(
-            logits[:, y:y + 256]).softmax(dim=0)[1].numpy()
-    return prob
-
-
-def slide_probability(model, img, crop, stride, batch_size):
-    """Crack probability of a BGR image by sliding windows.
-
-    Windows are placed and their logits averaged as by MMSeg's slide
-    inference, but ``batch_size`` windows go through the model at a time
-    and the sum is kept in one float32 map of the image (MMSeg's slide
-    inference runs one window per forward pass, holds float copies of the
-    whole normalised image and pads every window's logits to a whole-image
-    tensor, too much for large photos).
-    """
-    height, width = img.shape[:2]
-    ys = window_starts(height, crop[0], stride[0])
-    xs = window_starts(width, crop[1], stride[1])
-    corners = [(y, x) for y in ys for x in xs]
-    logits = None
-    for i in range(0, len(corners), batch_size):
-        batch = corners[i:i + batch_size]
-        out = window_logits(model, [
-            img[y:y + crop[0], x:x + crop[1]] for y, x in batch
-        ]).float().cpu().numpy()
-        if logits is None:
-            logits = np.zeros((out.shape[1], height, width), np.float32)
-        for (y, x), window in zip(batch, out):
-            logits[:, y:y + crop[0], x:x + crop[1]] += window
-    # The windows form a grid: a pixel is covered by the windows over its
-    # row times those over its column.
-    logits /= coverage(height, ys, crop[0])[:, None]
-    logits /= coverage(width, xs, crop[1])
-    return probability_of_logits(logits)
-
-
-class WindowPlan:
-    """How tools/infer.py predicts a photo, from the config's ``test_cfg``.
-
-    ``mode='slide'``: windows of its ``crop_size`` every ``stride``.
-    ``mode='whole'``: the photo whole, through MMSeg's ``inference_model``
-    as ``tools/test.py`` predicts it, when it has at most
-    ``max_whole_pixels`` (default four training crops); a larger photo,
-    whose whole forward pass would need memory growing with the square of
-    its size for a ViT, is slid with the config's training ``crop_size``
-    and a stride of 3/4 of it. ``--crop-size``/``--stride`` slide every
-    photo with those windows instead.
-    """
-
-    def __init__(self, cfg, args):
-        test_cfg = cfg.model.get('test_cfg') or {}
-        self.mode = test_cfg.get('mode', 'whole')
-        if args.crop_size:
-            self.mode = 'slide'
-            self.crop = (args.crop_size, ) * 2
-        elif self.mode == 'slide':
-            self.crop = tuple(test_cfg['crop_size'])
-        elif cfg.get('crop_size'):
-            self.crop = tuple(cfg.crop_size)
-        else:
-            raise KeyError(
-                f'{cfg.filename}: no crop_size for sliding windows over large '
-                'photos (neither test_cfg.crop_size nor a top-level '
-                'crop_size); give --crop-size')
-        if args.stride:
-            self.stride = (args.stride, ) * 2
-        elif self.mode == 'slide' and not args.crop_size:
-            self.stride = tuple(test_cfg['stride'])
-        else:
-            self.stride = tuple(max(1, c * 3 // 4) for c in self.crop)
-        if any(s > c for s, c in zip(self.stride, self.crop)):
-            raise ValueError(f'stride {self.stride} larger than the crop '
-                             f'{self.crop} leaves gaps')
-        self.max_whole_pixels = args.max_whole_pixels or \
-            4 * self.crop[0] * self.crop[1]
-        self.batch_size = args.batch_size
-
-    def crack_probability(self, model, img):
-        """Per-pixel crack probability (H, W) of a BGR image."""
-        if self.mode == 'whole' and \
-                img.shape[0] * img.shape[1] <= self.max_whole_pixels:
-            return CrackMetric.crack_probability(
-                inference_model(model, img).seg_logits.data).cpu().numpy()
-        return slide_probability(model, img, self.crop, self.stride,
-                                 self.batch_size)
-
-
-def paint_overlay(img, mask, band=256):
-    """``overlay_mask`` band by band of rows, so its float copies of the
-    painted pixels stay the size of a band, not of the photo."""
+def paint_overlay(img, mask, dropped, band=256):
+    """Cracks over the photo, band by band of rows (float copies stay the
+    size of a band), then the unmeasured pieces."""
     out = np.empty_like(img)
     for y in range(0, img.shape[0], band):
         out[y:y + band] = overlay_mask(img[y:y + band], mask[y:y + band])
-    return out
+    return mark_dropped(out, dropped) if dropped.any() else out
+
+
+def save(path, img):
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    if not cv2.imwrite(path, img):
+        raise OSError(f'could not write {path}')
+
+
+def read_photo(path):
+    """The BGR photo, or None and why it is not (wholly) readable."""
+    img = cv2.imread(path, cv2.IMREAD_COLOR)
+    if img is None:
+        return None, unreadable_reason(path)
+    problem = decode_problem(path)
+    return (None, problem) if problem else (img, None)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    images = collect_images(args.inputs)
-    model = init_model(args.config, args.checkpoint, device=args.device)
-    args.threshold = apply_threshold(model, args.checkpoint, args.threshold)
-    plan = WindowPlan(model.cfg, args)
-    for sub in ('masks', 'overlays'):
-        os.makedirs(osp.join(args.out_dir, sub), exist_ok=True)
-
+    try:
+        images = collect_images(args.inputs)
+    except FileNotFoundError as e:
+        print(f'infer.py: {e}', file=sys.stderr)
+        return 2
+    model = init_crack_model(args.config, args.checkpoint, args.device,
+                             threshold=args.threshold, scale=args.scale)
+    predictor = CrackPredictor(model, args.crop_size, args.stride,
+                               args.batch_size, args.max_whole_pixels)
+    unit = 'px' if args.mm_per_pixel is None else 'mm'
     report = InspectionReport(
-        args.out_dir, 'px' if args.mm_per_pixel is None else 'mm',
-        args.width_limits, settings=dict(
-            checkpoint=args.checkpoint, threshold=args.threshold,
-            mm_per_pixel=args.mm_per_pixel, min_area=args.min_area,
-            min_length=args.min_length))
+        args.out_dir, unit, args.width_limits, settings=dict(
+            checkpoint=args.checkpoint, threshold=predictor.threshold,
+            scale=predictor.scale, mm_per_pixel=args.mm_per_pixel,
+            min_area__px=args.min_area or None,
+            min_length__px=args.min_length or None))
     rows, failures = [], []
-    progress = tqdm(images, desc='images', unit='img')
-    for path in progress:
-        img = cv2.imread(path, cv2.IMREAD_COLOR)
+    progress = tqdm(list(zip(images, output_names(images))),
+                    desc='images', unit='img')
+    for path, name in progress:
+        img, problem = read_photo(path)
         if img is None:
-            failures.append(path)
-            report.add_unreadable(path, unreadable_reason(path))
+            failures.append(dict(image=path, reason=problem))
+            report.add_unreadable(path, problem)
             continue
-        prob = plan.crack_probability(model, img)
-        mask = (prob > args.threshold).astype(np.uint8)
-        del prob
-        name = osp.splitext(osp.basename(path))[0]
+        mask = predictor.mask(img)
         mask_file = osp.join(args.out_dir, 'masks', name + '.png')
         overlay_file = osp.join(args.out_dir, 'overlays', name + '.jpg')
-        cv2.imwrite(mask_file, mask * 255)
+        save(mask_file, mask * 255)
         cracks = measure_each_crack(mask, args.mm_per_pixel, args.min_area,
                                     args.min_length)
-        overlay = paint_overlay(img, mask)
-        cv2.imwrite(overlay_file, overlay)
-        report.add_photo(path, overlay, overlay_file, mask_file, cracks)
+        overlay = paint_overlay(img, mask & ~cracks.dropped, cracks.dropped)
+        save(overlay_file, overlay)
+        report.add_photo(path, overlay, overlay_file, mask_file, cracks,
+                         name)
         del overlay
-        measurements = cracks.summary()
         rows.append(dict(image=path, height=img.shape[0], width=img.shape[1],
-                         **measurements.as_dict()))
+                         **cracks.summary().as_columns()))
         progress.set_postfix(cracks=len(cracks))
 
     if rows:
@@ -318,14 +227,16 @@ def main(argv=None):
             writer.writeheader()
             writer.writerows(rows)
     with open(osp.join(args.out_dir, 'measurements.json'), 'w') as f:
-        json.dump(dict(threshold=args.threshold, images=rows,
-                       unreadable=failures), f, indent=2, default=float)
+        json.dump(dict(threshold=predictor.threshold, scale=predictor.scale,
+                       unit=unit, images=rows, unreadable=failures),
+                  f, indent=2)
     index = report.close()
     print(f'{len(rows)} image(s) segmented into {args.out_dir}; '
           f'report: {index}')
     if failures:
-        print('could not read (not an image, or corrupt): ' +
-              ', '.join(failures), file=sys.stderr)
+        print('not measured (unreadable, empty, truncated or corrupt):\n' +
+              '\n'.join(f'  {f["image"]}: {f["reason"]}' for f in failures),
+              file=sys.stderr)
         return 1
     return 0
 

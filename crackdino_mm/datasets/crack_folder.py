@@ -6,7 +6,8 @@ import cv2
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
+# File endings read as images, by the datasets and by tools/infer.py.
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
 def files_by_key(folder: str, suffix: Optional[str],
@@ -40,7 +41,7 @@ class CrackFolderDataset(BaseSegDataset):
     and an image pairs with the mask whose name has the same key, the name
     without ``img_suffix`` / ``seg_map_suffix`` (``'.jpg'``,
     ``'_mask.png'``, ...; ``None``, the default, takes the stem of any
-    .jpg/.jpeg/.png/.bmp/.tif/.tiff file). ``LoadCrackAnnotations`` maps
+    .jpg/.jpeg/.png/.bmp/.tif/.tiff/.webp file). ``LoadCrackAnnotations`` maps
     masks of any common encoding to 0/1: 0/255, 0/1, 16-bit, grey JPEG or
     antialiased masks (thresholded at half range) and RGB/RGBA masks.
 

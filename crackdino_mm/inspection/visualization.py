@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 
 CRACK_COLOUR = (0, 64, 255)  # BGR: orange-red, visible on grey concrete
+DROPPED_COLOUR = (200, 200, 200)  # BGR: light grey, pieces not measured
 
 
 def overlay_mask(img: np.ndarray,
@@ -19,6 +20,22 @@ def overlay_mask(img: np.ndarray,
     hit = mask.astype(bool)
     out[hit] = ((1 - alpha) * img[hit] +
                 alpha * np.asarray(colour, np.float32)).astype(np.uint8)
+    return out
+
+
+def mark_dropped(img: np.ndarray, dropped: np.ndarray,
+                 colour: Sequence[int] = DROPPED_COLOUR,
+                 dash: int = 4) -> np.ndarray:
+    """Paint pieces left unmeasured (``--min-length``/``--min-area``) grey
+    with a dashed outline, so they are not mistaken for measured cracks."""
+    out = overlay_mask(img, dropped, colour, alpha=0.5)
+    contours, _ = cv2.findContours(dropped.astype(np.uint8),
+                                   cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    for contour in contours:
+        points = contour[:, 0]
+        for start in range(0, len(points), 2 * dash):
+            out[points[start:start + dash, 1],
+                points[start:start + dash, 0]] = colour
     return out
 
 

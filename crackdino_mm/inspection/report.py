@@ -18,12 +18,25 @@ from typing import List, Optional, Sequence
 
 import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
-from .quantification import (CRACK_DTYPE, CrackTable, check_width_limits,
-                             width_class_names, width_classes)
+from .quantification import (CRACK_DTYPE, CrackTable, area_unit,
+                             check_width_limits, width_class_names,
+                             width_classes)
 from .report_html import render_index, render_photo_page
 
-CRACK_COLUMNS = ('image', ) + CRACK_DTYPE.names + ('width_class', 'unit')
+# Columns of cracks.csv/.json measured in the table's unit.
+LENGTH_COLUMNS = ('length', 'mean_width', 'median_width', 'max_width')
+
+
+def crack_columns(unit: str) -> tuple:
+    """Names of the crack table's columns, each measurement with its unit
+    (``length_mm``, ``area_mm2``; box and positions are photo pixels)."""
+    names = [f'{name}_{unit}' if name in LENGTH_COLUMNS else
+             f'area_{unit}2' if name == 'area' else
+             f'{name}_deg' if name == 'orientation' else name
+             for name in CRACK_DTYPE.names]
+    return ('image', *names, 'width_class')
 
 
 def thumbnail(img: np.ndarray, max_side: int = 320) -> np.ndarray:
@@ -47,6 +60,21 @@ def unreadable_reason(path: str) -> str:
         return 'empty file'
     return 'not an image OpenCV can decode (corrupt, truncated or ' \
         'another format)'
+
+
+def decode_problem(path: str) -> Optional[str]:
+    """Why an image OpenCV decoded is not whole (cut short or partly
+    corrupt: OpenCV then fills the rest with grey and says nothing), or
+    None. Pillow's decoder is the check, as it raises on missing data;
+    formats it does not know are not checked."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+    except UnidentifiedImageError:
+        return None
+    except (OSError, SyntaxError, ValueError) as e:
+        return f'truncated or partly corrupt: only part of it decodes ({e})'
+    return None
 
 
 class InspectionReport:
@@ -88,24 +116,32 @@ class InspectionReport:
         self._csv_file = open(osp.join(out_dir, 'cracks.csv'), 'w',
                               newline='')
         self._csv = csv.writer(self._csv_file)
-        self._csv.writerow(CRACK_COLUMNS)
+        self._columns = crack_columns(unit)
+        self._csv.writerow(self._columns)
         self._json = open(osp.join(out_dir, 'cracks.json'), 'w')
-        header = dict(unit=unit, width_limits=self.width_limits,
+        header = dict(unit=unit, area_unit=area_unit(unit),
+                      width_limits=self.width_limits,
                       width_classes=self.class_names, settings=self.settings)
         self._json.write(json.dumps(header, indent=2)[:-2] +
                          ',\n  "cracks": [')
         self._first_json_row = True
 
     def add_photo(self, source: str, overlay: np.ndarray, overlay_file: str,
-                  mask_file: str, cracks: CrackTable) -> None:
+                  mask_file: str, cracks: CrackTable,
+                  name: Optional[str] = None) -> None:
         """Record one segmented photo: its overlay (BGR, photo size), the
-        files already written for it, and its measured cracks."""
+        files already written for it, its measured cracks and its name in
+        the report (default: the overlay's stem; ``/`` makes sub-folders
+        of ``thumbs/`` and ``photos/``, keeping same-named photos apart)."""
         if cracks.unit != self.unit:
             raise ValueError(f'{source}: cracks in {cracks.unit}, the '
                              f'report is in {self.unit}')
         index = len(self.photos)
-        name = osp.splitext(osp.basename(overlay_file))[0]
+        name = name or osp.splitext(osp.basename(overlay_file))[0]
         thumb_file = osp.join(self.out_dir, 'thumbs', name + '.jpg')
+        page_file = osp.join(self.out_dir, 'photos', name + '.html')
+        for path in (thumb_file, page_file):
+            os.makedirs(osp.dirname(path), exist_ok=True)
         cv2.imwrite(thumb_file, thumbnail(overlay),
                     [cv2.IMWRITE_JPEG_QUALITY, 85])
         data = cracks.data
@@ -119,7 +155,7 @@ class InspectionReport:
             overlay=self._relative(overlay_file),
             mask=self._relative(mask_file),
             thumb=self._relative(thumb_file),
-            page=f'photos/{name}.html', summary=summary,
+            page=self._relative(page_file), summary=summary,
             class_counts=self._class_counts(classes))
         self.photos.append(photo)
         self._widths.append(data['max_width'].astype(np.float32))
@@ -197,7 +233,7 @@ class InspectionReport:
         records at a time (a fragmented mask has hundreds of thousands)."""
         data = cracks.data
         row_json = ('{"image": %s, ' + ', '.join(
-            f'"{name}": %r' for name in data.dtype.names) +
+            f'"{name}": %r' for name in self._columns[1:-1]) +
             ', "width_class": %s}')
         image = json.dumps(source)
         class_json = [json.dumps(name) for name in self.class_names]
@@ -213,7 +249,7 @@ class InspectionReport:
                 ids = classes[start:start + chunk].tolist()
                 names = [self.class_names[i] for i in ids]
                 names_json = [class_json[i] for i in ids]
-            self._csv.writerows((source, *record, name, cracks.unit)
+            self._csv.writerows((source, *record, name)
                                 for record, name in zip(records, names))
             lines = [row_json % (image, *record, name)
                      for record, name in zip(records, names_json)]

@@ -46,6 +46,8 @@ img.thumb { display: block; max-width: 200px; max-height: 150px; }
 .photo img { display: block; width: 100%; height: auto; }
 .box { position: absolute; min-width: 6px; min-height: 6px;
        outline: 1px solid rgba(0, 229, 255, .75); scroll-margin: 35vh; }
+.box.flip span { left: auto; right: 0; }
+.box.below span { top: 100%; }
 .box span { display: none; position: absolute; left: 0; top: 0;
             background: #ffeb3b; color: #000; font-size: 12px;
             padding: 0 4px; white-space: nowrap; }
@@ -122,12 +124,18 @@ $cracks
 $unreadable
 </section>""")
 
+LEGEND = ('<span class="swatch" style="background:#ff4000"></span>crack '
+          '(measured) <span class="swatch" style="background:#c8c8c8;'
+          'outline:1px dashed #555"></span>piece below --min-length or '
+          '--min-area (drawn grey and dashed, not measured)')
+
 PHOTO_BODY = Template("""<header>
-<p><a href="../index.html">&larr; Inspection report</a></p>
+<p><a href="${up}index.html">&larr; Inspection report</a></p>
 <h1>$name</h1>
 <p class="meta">$meta</p>
 </header>
 <p class="note">$note</p>
+<p class="legend">$legend</p>
 <div class="photo" style="max-width: ${width}px">
 <img src="$overlay" width="$width" height="$height" alt="$name_attr">
 $boxes
@@ -398,9 +406,17 @@ def _photo_table(report) -> str:
 
 
 def _settings(report) -> str:
-    items = [f'unit: {report.unit}'] + [
-        f'{key.replace("_", " ")}: {value}'
-        for key, value in report.settings.items() if value is not None]
+    """The settings line; a setting's unit, if any, follows its name
+    after a double underscore (``min_length__px``)."""
+    items = [f'unit: {report.unit}']
+    for key, value in report.settings.items():
+        if value is None:
+            continue
+        name, _, unit = key.partition('__')
+        if isinstance(value, float):
+            value = f'{value:g}'
+        items.append(f'{name.replace("_", " ")}: {value}' +
+                     (f' {unit}' if unit else ''))
     return ' &middot; '.join(_e(item) for item in items)
 
 
@@ -450,12 +466,15 @@ def render_photo_page(report, photo: dict, cracks: np.ndarray,
             crack['box_w'])
         widest_y = 100 * (crack['max_y'] - crack['box_y'] + .5) / (
             crack['box_h'])
-        label = (f'#{int(crack["id"])}: max width '
-                 f'{_num(crack["max_width"])} {report.unit}, length '
-                 f'{_num(crack["length"])} {report.unit}' +
+        label = (f'#{int(crack["id"])}: {_num(crack["max_width"])} '
+                 f'{report.unit} wide, {_num(crack["length"])} '
+                 f'{report.unit} long' +
                  (f' ({report.class_names[cls]})' if cls >= 0 else ''))
+        # The label opens towards the photo's larger side, so it fits.
+        place = (' flip' if crack['box_x'] + crack['box_w'] / 2 > width / 2
+                 else '') + (' below' if crack['box_y'] < height / 10 else '')
         boxes.append(
-            f'<a class="box" id="{anchor}" href="#{anchor}" '
+            f'<a class="box{place}" id="{anchor}" href="#{anchor}" '
             f'title="{_e(label)}" '
             f'style="left:{100 * crack["box_x"] / width:.3f}%;'
             f'top:{100 * crack["box_y"] / height:.3f}%;'
@@ -464,11 +483,12 @@ def render_photo_page(report, photo: dict, cracks: np.ndarray,
             f'<span>{_e(label)}</span><i style="left:{widest_x:.2f}%;'
             f'top:{widest_y:.2f}%"></i></a>')
     s = photo['summary']
+    up = '../' * photo['page'].count('/')
     meta = (f'{_e(photo["source"])} &middot; {width}&times;{height} px '
             f'&middot; {s.num_cracks} crack(s), {_num(s.length)} '
             f'{report.unit} long, widest {_num(s.max_width)} {report.unit} '
-            f'&middot; <a href="{_url("../" + photo["overlay"])}">overlay</a>'
-            f' &middot; <a href="{_url("../" + photo["mask"])}">mask</a>')
+            f'&middot; <a href="{_url(up + photo["overlay"])}">overlay</a>'
+            f' &middot; <a href="{_url(up + photo["mask"])}">mask</a>')
     note = ('Each box frames a crack: hover over it, or open a crack from a '
             'table, to see its measurements and a red ring where it is '
             'widest.')
@@ -478,7 +498,8 @@ def render_photo_page(report, photo: dict, cracks: np.ndarray,
     body = PHOTO_BODY.substitute(
         name=_e(photo['name']), name_attr=_e(photo['name']), meta=meta,
         note=note, width=width, height=height,
-        overlay=_url('../' + photo['overlay']), boxes='\n'.join(boxes),
+        overlay=_url(up + photo['overlay']), up=up, legend=LEGEND,
+        boxes='\n'.join(boxes),
         num_cracks=total,
         table=_crack_table(report, cracks, with_photo=False)
         if len(cracks) else '<p class="note">No cracks.</p>')

@@ -26,7 +26,7 @@ so that the maximum is not a single pixel's digitisation noise, and pixels
 in a branch point's disc are left out: the mask is genuinely wider where
 branches merge than any of the branches.
 """
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Iterator, List, Optional, Sequence
 
 import cv2
@@ -43,8 +43,16 @@ class CrackMeasurements:
     num_cracks: int
     unit: str = 'px'
 
-    def as_dict(self) -> dict:
-        return asdict(self)
+    def as_columns(self) -> dict:
+        """Table columns named with their unit (``length_mm``,
+        ``area_mm2``), values to six significant digits."""
+        area = 'area_' + self.unit + '2'
+        values = {area: self.area}
+        for name in ('length', 'mean_width', 'max_width'):
+            values[f'{name}_{self.unit}'] = getattr(self, name)
+        columns = {key: float(f'{value:.6g}')
+                   for key, value in values.items()}
+        return dict(columns, num_cracks=self.num_cracks)
 
 
 # Offsets of the 8 neighbours P2..P9, clockwise from north: bit i of a
@@ -203,10 +211,12 @@ class CrackTable:
     the width is largest) are pixel positions in the photo; ``area`` is in
     ``unit``^2, ``length`` and the widths in ``unit``; ``orientation`` is
     the direction of the crack's principal axis in degrees, counter-clockwise
-    from the image's x axis, in [0, 180).
+    from the image's x axis, in [0, 180). ``dropped`` (H, W; bool) marks
+    the pieces left out for ``min_area``/``min_length``, to draw them apart.
     """
     data: np.ndarray
     unit: str = 'px'
+    dropped: Optional[np.ndarray] = None
 
     def __len__(self) -> int:
         return len(self.data)
@@ -399,7 +409,6 @@ def measure_each_crack(mask: np.ndarray,
     pixels = np.flatnonzero(flat)
     ys, xs = pixels // shape[1] - 1, pixels % shape[1] - 1
     which = labels[ys, xs]
-    del labels
     offsets = np.array([dy * shape[1] + dx for dy, dx in _RING])
     codes = _codes_at(flat, pixels, offsets)
     depth, width = _widths(pixels, flat, dist.ravel(), offsets)
@@ -409,6 +418,11 @@ def measure_each_crack(mask: np.ndarray,
     keep = (areas >= min_area) & (length >= min_length)
     keep[0] = False  # background
     ids = np.flatnonzero(keep)
+    dropped = np.ones(num, bool)
+    dropped[0] = False
+    dropped[ids] = False
+    dropped = dropped[labels]
+    del labels
 
     # Width profile: off the branch points' discs (unless that leaves a
     # crack nothing), smoothed along the skeleton.
@@ -431,22 +445,16 @@ def measure_each_crack(mask: np.ndarray,
     table['max_x'], table['max_y'] = xs[widest], ys[widest]
     table['orientation'] = _orientations(which, xs, ys, num)[ids]
     if mm_per_pixel is None:
-        return CrackTable(table, 'px')
+        return CrackTable(table, 'px', dropped)
     table['area'] *= mm_per_pixel**2
     for name in ('length', 'mean_width', 'median_width', 'max_width'):
         table[name] *= mm_per_pixel
-    return CrackTable(table, 'mm')
+    return CrackTable(table, 'mm', dropped)
 
 
-def measure_cracks(mask: np.ndarray,
-                   mm_per_pixel: Optional[float] = None,
-                   min_area: int = 0,
-                   min_length: float = 0.0) -> CrackMeasurements:
-    """Measure the cracks of a binary mask all together (see
-    ``measure_each_crack`` for the arguments): total area and length, mean
-    width (area / length), the largest width of any crack, and the count."""
-    return measure_each_crack(mask, mm_per_pixel, min_area,
-                              min_length).summary()
+def area_unit(unit: str) -> str:
+    """The unit of areas measured in ``unit``: px² or mm²."""
+    return unit + '\u00b2'
 
 
 def check_width_limits(limits: Sequence[float]) -> List[float]:
