@@ -54,6 +54,55 @@ def ratio(model_cfg, distill_loss, args, seed):
     return float(losses['distill_grad_ratio'])
 
 
+def real_batch(cfg, data_root, batch, seed):
+    """``batch`` training crops of the config's pipeline from data_root."""
+    from mmengine.dataset import pseudo_collate
+    from mmseg.registry import DATASETS
+    dataset_cfg = dict(cfg.train_dataloader.dataset, data_root=data_root)
+    dataset = DATASETS.build(dataset_cfg)
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(len(dataset), batch, replace=False)
+    return pseudo_collate([dataset[int(i)] for i in picks])
+
+
+def real_ratios(config, checkpoints, data_root, batch=8, seed=0):
+    """Per-teacher and total distillation/segmentation gradient ratio at
+    step 0 of a config whose weights are the given checkpoints
+    (``{'student': path, 'teachers': [path, ...]}``)."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+    import crackdino_mm  # noqa: F401
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(config)
+    model_cfg = cfg.model.to_dict()
+    if checkpoints.get('student'):
+        model_cfg['backbone']['init_cfg']['checkpoint'] = \
+            checkpoints['student']
+    else:
+        model_cfg['backbone']['init_cfg'] = None
+    for teacher, path in zip(model_cfg['teachers'], checkpoints['teachers']):
+        teacher['backbone']['init_cfg']['checkpoint'] = path
+    torch.manual_seed(seed)
+    model = MODELS.build(model_cfg)
+    model.init_weights()
+    model.train()
+    data = model.data_preprocessor(
+        real_batch(cfg, data_root, batch, seed), True)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    # Segmentation losses come back already weighted by seg_weight.
+    seg = sum(
+        v for n, v in losses.items() if 'loss' in n and
+        not n.startswith('loss_distill') and not n.endswith('loss_gp'))
+    found = {}
+    for name in sorted(n for n in losses if n.startswith('loss_distill_t')):
+        found[name.replace('loss_distill', 'ratio')] = round(float(
+            model.backbone_grad_ratio(losses[name], seg)), 5)
+        found[name] = round(float(losses[name]), 6)
+    found['ratio_total'] = round(float(losses['distill_grad_ratio']), 5)
+    return found
+
+
 def main():
     from mmengine.config import Config
     from mmengine.registry import init_default_scope

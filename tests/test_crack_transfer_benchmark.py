@@ -22,7 +22,8 @@ def bench():
 
 def test_every_entry_runs_after_what_it_needs(bench):
     names = list(bench.entries())
-    assert len(names) == 3 + 3 * len(bench.SEEDED) + 4
+    assert len(names) == 3 + 3 * len(bench.SEEDED) + 5 + 1 + \
+        3 * len(bench.SCRATCH)
     for position, (arm, _) in enumerate(bench.entries().values()):
         assert osp.isfile(osp.join(REPO, bench.ARMS[arm][0]))
         for need in bench.ARMS[arm][3]:
@@ -49,6 +50,89 @@ def test_learned_projection_diagnostic_changes_only_the_large_branch(bench):
     assert learned.teachers[0].backbone.arch.num_layers == 24
     assert learned.neck.pop('learned_branches') == (0, )
     assert learned == full
+
+
+def _flat(cfg, prefix=''):
+    out = {}
+    for key, value in cfg.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f'{prefix}{key}.'))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def _differences(a, b):
+    a, b = _flat(a), _flat(b)
+    return {k for k in set(a) | set(b) if a.get(k, '-') != b.get(k, '-')}
+
+
+def _student(cfg):
+    from crackdino_mm.models.segmentors.dual_teacher_distiller import \
+        DualTeacherDistiller
+    if cfg.model.type != 'DualTeacherDistiller':
+        return cfg.model.to_dict()
+    return DualTeacherDistiller.student_config(cfg.model.to_dict())
+
+
+@pytest.mark.parametrize('arm', [
+    'distill_plain', 'crackdino', 'student_lipschitz', 'crackdino_cosine',
+    'crackdino_mse', 'crackdino_rawkl', 'distill_plain_x10',
+    'crackdino_learnedproj', 'scratch_distill'])
+def test_every_arm_differs_from_its_partner_only_as_declared(bench, arm):
+    partner, declared = bench.PARTNERS[arm]
+    a, b = (Config.fromfile(osp.join(REPO, bench.ARMS[x][0]))
+            for x in (arm, partner))
+    # Everything outside the model (data, schedule, runtime) is the same.
+    assert _differences({k: v for k, v in a.to_dict().items()
+                         if k != 'model'},
+                        {k: v for k, v in b.to_dict().items()
+                         if k != 'model'}) == set()
+    found = _differences(_student(a), _student(b)) | {
+        k for k in bench.DISTILLER_KEYS
+        if a.model.get(k, '-') != b.model.get(k, '-')}
+    assert found == set(declared)
+    # And the command lines differ only in the config and the weights
+    # the arm starts from.
+    args = bench.parse_args(['train'])
+    names = {a_: n for n, (a_, s) in bench.entries().items() if s == 0}
+    ca, cb = (bench.train_command(names[x], args) for x in (arm, partner))
+    extra = {o.split('=')[0] for o in set(ca) ^ set(cb) if '=' in o}
+    assert extra <= {'model.backbone.init_cfg.checkpoint'} | {
+        f'model.teachers.{i}.backbone.init_cfg.checkpoint' for i in (0, 1)}
+
+
+def test_scratch_arms_start_from_random_weights(bench):
+    args = bench.parse_args(['train'])
+    for arm in bench.SCRATCH:
+        cfg = Config.fromfile(osp.join(REPO, bench.ARMS[arm][0]))
+        assert cfg.model.backbone.init_cfg is None
+        command = bench.train_command(f'{arm}_s1', args)
+        assert 'randomness.seed=1' in command
+        assert not any(o.startswith('model.backbone.init_cfg')
+                       for o in command)
+    distill = Config.fromfile(osp.join(REPO,
+                                       bench.ARMS['scratch_distill'][0]))
+    # A learned projection to the large teacher, seg losses at weight 1.
+    assert distill.model.neck.learned_branches == (0, )
+    assert distill.model.seg_weight == 1.0
+    assert distill.model.teachers[0].backbone.arch.num_layers == 24
+
+
+def test_probe_floor_is_a_random_backbone_probed_with_two_seeds(
+        bench, monkeypatch):
+    monkeypatch.setattr(bench, 'check_data', lambda args: None)
+    args = bench.parse_args(['probe'])
+    assert bench.probe_seeds('random_backbone') == (0, 1)
+    command = bench.probe_command('random_backbone', args, seed=1)
+    assert 'model.backbone.init_cfg=None' in command
+    assert 'randomness.seed=1' in command
+    assert command[command.index('--work-dir') + 1].endswith('probe_s1')
+    assert bench.probe_seeds('scratch_distill_s2') == (0, 1)
+    assert bench.probe_seeds('crackdino_s0') == (0, )
+    with pytest.raises(SystemExit, match='trained entries'):
+        bench.cmd_train(bench.parse_args(['train', '--only',
+                                          'random_backbone']))
 
 
 def test_crack_set_training_never_sees_deepcrack(bench):
@@ -149,9 +233,16 @@ def test_probe_evaluates_only_the_sets_not_recorded(bench, tmp_path,
         'probe', '--only', 'teacher_base', '--data-root',
         str(tmp_path / 'DeepCrack'), '--crack-sets-root',
         str(tmp_path / 'sets'), '--work-dir', 'wd']))
-    assert [c[1] for c in commands] == ['tools/test.py'] * 3
+    # Seed 0: the three sets not recorded; seed 1 (the probe's ceiling
+    # has two seeds): its probe, then all four sets.
+    assert [c[1] for c in commands] == ['tools/test.py'] * 3 + [
+        'tools/train.py'] + ['tools/test.py'] * 4
+    assert 'randomness.seed=1' in commands[3]
     recorded = deepcrack_cpu.load_results_from(str(results))['teacher_base']
     assert list(recorded['probe_test']) == list(bench.CRACK_SETS)
+    assert list(recorded['probe_test_s1']) == list(bench.CRACK_SETS)
+    assert recorded['probe_test_s1']['Crack500']['metrics']['dir'].endswith(
+        osp.join('teacher_base', 'probe_s1', 'test_Crack500'))
     assert recorded['probe_test']['GAPs384']['metrics']['dir'] == osp.join(
         bench.REPO, 'wd', 'teacher_base', 'probe', 'test_GAPs384')
 
