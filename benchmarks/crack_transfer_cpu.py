@@ -536,7 +536,7 @@ def main(argv=None):
     else:
         import crack_transfer_report
         crack_transfer_report.write(dc.load_results_from(RESULTS),
-                                    entries(), ARMS, TEST_SETS)
+                                    entries(), ARMS, TEST_SETS, PARTNERS)
 
 
 if __name__ == '__main__':

@@ -279,8 +279,8 @@ def fake_results(bench, iou_by_arm):
     return results
 
 
-def test_report_summarises_seeds_and_judges_by_spread(bench, tmp_path,
-                                                      monkeypatch):
+def test_report_summarises_seeds_and_tests_contrasts(bench, tmp_path,
+                                                    monkeypatch):
     import crack_transfer_report as report
     import deepcrack_cpu
     path = tmp_path / 'RESULTS.md'
@@ -299,7 +299,8 @@ def test_report_summarises_seeds_and_judges_by_spread(bench, tmp_path,
     old = dict(results['crackdino_s0'], superseded_because='old loss')
     old['test'] = {'DeepCrack': old['test']['DeepCrack']}
     results['superseded'] = {'crackdino_s0 (old)': old}
-    report.write(results, bench.entries(), bench.ARMS, bench.TEST_SETS)
+    report.write(results, bench.entries(), bench.ARMS, bench.TEST_SETS,
+                 bench.PARTNERS)
     text = path.read_text()
     assert text.startswith('intro') and text.rstrip().endswith('kept')
     assert 'stale block' not in text
@@ -309,12 +310,23 @@ def test_report_summarises_seeds_and_judges_by_spread(bench, tmp_path,
         in text
     assert '64.50 ± 2.00 (3) |' in text
     assert '| teacher_base |' in text and '| 50.00 |' in text
+    # Paired by seed: crackdino − student_plain = 10, 9, 8 (mean 9, sd 1,
+    # t = 15.6 on 2 df); distill_plain − student_plain = 1, 3, -1.
     assert '| crackdino − student_plain | full method against the student ' \
-        'alone | +9.00 (exceeds the spread)' in text
+        'alone | see configs | +9.00 [+6.52, +11.48] p=0.004 (paired, 3)' \
+        in text
     assert '| distill_plain − student_plain | distillation, plain decoder ' \
-        '| +1.00 (within the spread)' in text
-    assert '| crackdino_mse − crackdino | MSE instead of channel KL | not ' \
-        'run |' in text
+        '| `center_momentum`, `distill_loss`, `distill_weight`, ' \
+        '`seg_weight`, `teachers`, `backbone.out_indices`, ' \
+        '`neck.num_inputs` (seg_weight 0.7 against 1) | +1.00 [-3.97, ' \
+        '+5.97] p=0.478 (paired, 3)' in text
+    assert '| crackdino_mse − crackdino | MSE instead of channel KL | ' \
+        '`distill_loss` | not run |' in text
+    # Pooled over both heads: student_lipschitz is not run, so only the
+    # three plain-decoder pairs count.
+    assert '| pooled | distillation, both heads' in text
+    assert '+1.00 [-3.97, +5.97] p=0.478 (paired, 3)' in text
+    assert 'exceeds the spread' not in text
     # CKA over seeds 0, 0.1, 0.2 (+ 0.00 on DeepCrack, + 0.025 on average
     # over the crack sets), then 0.5 at the deeper pairs.
     assert '| crackdino | 0.100 ± 0.100 | 0.500 ± 0.000 |' in text
@@ -329,6 +341,51 @@ def test_report_summarises_seeds_and_judges_by_spread(bench, tmp_path,
     assert '| 32.50 ± 1.41 (2) | 74.00 ± 0.71 (2) |' in text
     assert '0.3 → 0.1' in text
     assert (tmp_path / 'plot.png').stat().st_size > 0
+
+
+def test_t_distribution_matches_its_tables(bench):
+    import crack_transfer_report as report
+    # Two-sided 5 % critical values of Student's t (any statistics table).
+    assert report.t_quantile(0.975, 2) == pytest.approx(4.303, abs=1e-3)
+    assert report.t_quantile(0.975, 5) == pytest.approx(2.571, abs=1e-3)
+    assert report.t_two_sided_p(2.571, 5) == pytest.approx(0.05, abs=1e-3)
+    assert report.t_two_sided_p(0.0, 3) == 1.0
+    diff, low, high, p, df = report.welch_test([1, 2, 4, 3], [0, 1, 1.5])
+    assert (diff, df) == (pytest.approx(5 / 3), pytest.approx(4.864, 1e-3))
+    assert p == pytest.approx(0.0877, abs=1e-4)
+    assert low < diff < high
+
+
+def test_report_reads_the_mechanism_test_as_a_fraction_of_the_gap(
+        bench, tmp_path, monkeypatch):
+    import crack_transfer_report as report
+    import deepcrack_cpu
+    path = tmp_path / 'RESULTS.md'
+    monkeypatch.setattr(deepcrack_cpu, 'REPORT', str(path))
+    monkeypatch.setattr(report, 'write_plot', lambda *a: False)
+
+    def probe(value):
+        return {s: dict(metrics=dict(crack_iou=value))
+                for s in bench.CRACK_SETS}
+
+    results = dict(teacher_base=dict(probe_test=probe(20.0),
+                                     probe_test_s1=probe(20.0)),
+                   random_backbone=dict(probe_test=probe(10.0),
+                                        probe_test_s1=probe(10.0)))
+    for seed, gain in enumerate((2.0, 3.0, 4.0)):
+        results[f'scratch_student_s{seed}'] = dict(
+            probe_test=probe(12.0), probe_test_s1=probe(12.0))
+        results[f'scratch_distill_s{seed}'] = dict(
+            probe_test=probe(12.0 + gain), probe_test_s1=probe(12.0 + gain))
+    report.write(results, bench.entries(), bench.ARMS, bench.TEST_SETS)
+    text = path.read_text()
+    # Gains 2, 3, 4 of a 10-point gap: 0.3; the bootstrap's interval is
+    # within the seeds' range.
+    row = next(line for line in text.splitlines()
+               if line.startswith('| Crack500 | 10.00 | 20.00 |'))
+    assert '+0.300 [+0.200, +0.400] | 3 |' in row or \
+        '+0.300 [+0.233, +0.367] | 3 |' in row
+    assert '| crack-set mean | 10.00 | 20.00 | +0.300' in text
 
 
 def test_linear_cka_sees_through_rotation_and_scale(bench):
