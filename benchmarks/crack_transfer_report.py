@@ -312,6 +312,24 @@ def write(results, entries, arms, test_sets, partners=None):
                   'Each point is an arm\'s mean over its seeds; bars are one '
                   'standard deviation.']
     lines += ['', '### Commands', '']
+    untrained = [n for n, (a, _) in entries.items()
+                 if 'train' not in results.get(n, {}) and
+                 arms[a][2] != 'none']
+    unprobed = [n for n, (a, _) in entries.items()
+                if a in MECHANISM + ('teacher_base', 'random_backbone') and
+                not all(k in results.get(n, {})
+                        for k in ('probe_test', 'probe_test_s1'))]
+    if untrained or unprobed:
+        script = 'python benchmarks/crack_transfer_cpu.py'
+        lines += ['To run (one core each; two sittings may share the '
+                  'machine):', '']
+        if untrained:
+            lines.append(f'- `{script} train --threads 1 --only '
+                         f'{" ".join(untrained)}`')
+        if unprobed:
+            lines.append(f'- `{script} probe --threads 1 --only '
+                         f'{" ".join(unprobed)}`')
+        lines += [f'- `{script} report`', '']
     for name in entries:
         entry = results.get(name, {})
         if 'train' in entry:
