@@ -262,7 +262,10 @@ def write(results, entries, arms, test_sets, partners=None):
     for metric, title in METRICS[::2]:
         lines += [f'### Contrasts, {title}', '',
                   'Difference [95 % CI] and two-sided p-value (t-test, kind '
-                  'and number of pairs or runs in brackets).', '',
+                  'and number of pairs or runs in brackets). A pooled row '
+                  'tests the seed differences of both its pairs together; '
+                  'the two pairs share seeds, so they are not fully '
+                  'independent.', '',
                   '| contrast | what it measures | differs from its partner '
                   'in | ' + ' | '.join(header[2:]) + ' |',
                   '|---|---|---|' + '---|' * (len(header) - 2)]
