@@ -21,6 +21,12 @@ teachers' (linear CKA on held-out test images, ``crack_transfer_analysis``).
 sets: frozen, with a fresh head trained on their training splits for
 300 iterations, it is tested on their test splits (the base teacher's
 backbone, every student's starting point, is probed alike).
+``measure`` records what a student sees at its first step (loss forms,
+the teachers' CKA, gradient ratios on the kept weights). The mechanism
+test (``scratch_*`` entries) starts students from random weights, so that
+only distillation can carry the teachers' knowledge, and reads it with
+the probe against its floor (``random_backbone``) and ceiling (the base
+teacher), two probe seeds each.
 The backbones other arms start from (the two teachers, the SegFormer
 pre-training) are kept in ``benchmarks/results/crack_transfer_weights/``
 so that every arm uses the same ones, whatever sitting it runs in.
@@ -469,14 +475,12 @@ def cmd_measure(args):
                                                        source_weights)
     found['grad_ratio_step0'] = {}
     for arm in MEASURED_CONFIGS:
-        needs = ARMS[arm][3]
+        # Every measured arm distils both teachers (large first).
         checkpoints = dict(
-            student=source_weights('teacher_base')
-            if 'teacher_base' in ARMS[arm][3] and arm not in SCRATCH
-            else None,
+            student=None if arm in SCRATCH else source_weights(
+                'teacher_base'),
             teachers=[source_weights(t) for t in ('teacher_large',
-                                                  'teacher_base')
-                      if t in needs or arm in SCRATCH])
+                                                  'teacher_base')])
         found['grad_ratio_step0'][arm] = distill_grad_ratio.real_ratios(
             osp.join(REPO, ARMS[arm][0]), checkpoints,
             osp.join(REPO, args.data_root))
@@ -510,7 +514,8 @@ def parse_args(argv=None):
         description=__doc__.split('\n')[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('\n', 1)[1])
-    parser.add_argument('stage', choices=['train', 'probe', 'measure', 'report'])
+    parser.add_argument('stage',
+                        choices=['train', 'probe', 'measure', 'report'])
     parser.add_argument('--only', nargs='+', metavar='NAME',
                         help=f'entries to run (default all): '
                         f'{list(entries())}')

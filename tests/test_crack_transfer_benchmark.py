@@ -476,3 +476,21 @@ def test_two_sittings_recording_at_once_lose_nothing(bench, tmp_path):
     recorded = bench.dc.load_results_from(results)
     assert {name: len(recorded[name]['test']) for name in recorded} == {
         'a': 60, 'b': 60}
+
+
+def test_loss_forms_tell_the_normalised_kl_from_the_raw_one(bench):
+    import torch
+    from crack_transfer_analysis import loss_forms
+    g = torch.Generator().manual_seed(0)
+    large = torch.randn(200, 64, generator=g)
+    base = large + 0.3 * torch.randn(200, 64, generator=g)
+    forms = loss_forms(base, large)
+    cosine = forms['(1-cos)/C']
+    assert forms['mse_normalised/2'] == pytest.approx(cosine, rel=1e-3)
+    for t in ('1', '3', '10'):
+        assert forms[f'kl_T{t}'] == pytest.approx(cosine, rel=0.1)
+        assert forms[f'kl_T{t}_raw'] > 5 * cosine
+    # Scaling both maps leaves the normalised forms and moves the raw KL.
+    scaled = loss_forms(3 * base, 3 * large)
+    assert scaled['kl_T3'] == pytest.approx(forms['kl_T3'], rel=1e-3)
+    assert scaled['kl_T3_raw'] > 2 * forms['kl_T3_raw']
