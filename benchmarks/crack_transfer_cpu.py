@@ -59,6 +59,9 @@ BUILD_COMMAND = ('python tools/dataset_converters/lmm_crack_sets.py '
 SEEDS = (0, 1, 2)
 
 
+UNLABELLED = 'deepcrack-crack-sets-unlabelled'
+
+
 def _config(name, data='deepcrack'):
     return f'configs/cpu_benchmark/{name}_1k_{data}-224x224.py'
 
@@ -118,6 +121,18 @@ ARMS = {
                         'random-init student, full method with a learned '
                         'projection (seg_weight 1)', 'deepcrack',
                         ('teacher_base', 'teacher_large')),
+    # Fallback of the mechanism test: the same pair with the crack sets'
+    # training images, unlabelled, mixed into the DeepCrack data.
+    'unlab_student': (_config('crackdino-student-learnedproj-scratch_'
+                              'vit-w192d12', UNLABELLED),
+                      'random-init student, segmentation only, DeepCrack + '
+                      'unlabelled crack-set images', 'deepcrack+unlabelled',
+                      ()),
+    'unlab_distill': (_config('crackdino-learnedproj-l-scratch_vit-w192d12',
+                              UNLABELLED),
+                      'random-init student, full method, DeepCrack + '
+                      'unlabelled crack-set images', 'deepcrack+unlabelled',
+                      ('teacher_base', 'teacher_large')),
     # Not trained: the probe's floor, a random ViT-192/12 backbone.
     'random_backbone': ('configs/cpu_benchmark/dinov2-probe_vit-w192d12-'
                         'frozen_300it_crack-sets-224x224.py',
@@ -136,7 +151,8 @@ SEEDED = ('student_plain', 'student_lipschitz', 'distill_plain', 'crackdino',
           'segformer_ft', 'segformer_scratch')
 #: Arms whose student starts from random weights (the teachers they
 #: distil are still the kept ones).
-SCRATCH = ('scratch_student', 'scratch_distill')
+SCRATCH = ('scratch_student', 'scratch_distill', 'unlab_student',
+           'unlab_distill')
 #: arm -> (partner, model keys in which the two may differ): the
 #: distiller's own keys (teachers, loss, weights) after
 #: ``DualTeacherDistiller.student_config``, plus what the name declares.
@@ -155,6 +171,7 @@ PARTNERS = {
     'distill_plain_x10': ('distill_plain', ('distill_loss', )),
     'crackdino_learnedproj': ('crackdino', ('neck.learned_branches', )),
     'scratch_distill': ('scratch_student', DISTILLER_KEYS),
+    'unlab_distill': ('unlab_student', DISTILLER_KEYS),
 }
 
 
@@ -168,7 +185,8 @@ def entries():
               ('distill_plain_x10', 0), ('crackdino_learnedproj', 0),
               ('crackdino_rawkl', 0)]
     order += [('random_backbone', 0)]
-    order += [(arm, seed) for seed in SEEDS for arm in SCRATCH]
+    order += [(arm, seed) for pair in (SCRATCH[:2], SCRATCH[2:])
+              for seed in SEEDS for arm in pair]
     return {entry_name(arm, seed): (arm, seed) for arm, seed in order}
 
 
@@ -228,6 +246,15 @@ def train_command(name, args):
                 for loader in ('val_dataloader', 'test_dataloader')]
     if data == 'deepcrack':
         options.append(f'train_dataloader.dataset.data_root={args.data_root}')
+    elif data == 'deepcrack+unlabelled':
+        # datasets.0: DeepCrack (repeated); datasets.1: the crack sets.
+        options.append('train_dataloader.dataset.datasets.0.dataset.'
+                       f'data_root={args.data_root}')
+        options += [
+            f'train_dataloader.dataset.datasets.1.datasets.{i}.data_root='
+            f'{osp.join(args.crack_sets_root, s)}'
+            for i, s in enumerate(CRACK_SETS)
+        ]
     else:
         options += [
             f'train_dataloader.dataset.datasets.{i}.data_root='

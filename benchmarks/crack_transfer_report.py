@@ -319,7 +319,8 @@ def write(results, entries, arms, test_sets, partners=None):
                  if 'train' not in results.get(n, {}) and
                  arms[a][2] != 'none']
     unprobed = [n for n, (a, _) in entries.items()
-                if a in MECHANISM + ('teacher_base', 'random_backbone') and
+                if a in [arm for pair in MECHANISM for arm in pair[:2]] +
+                ['teacher_base', 'random_backbone'] and
                 not all(k in results.get(n, {})
                         for k in ('probe_test', 'probe_test_s1'))]
     if untrained or unprobed:
@@ -428,8 +429,11 @@ def probe_lines(results, entries, arm_order, crack_sets):
             '|---|' + '---|' * (len(crack_sets) + 2), *rows, '']
 
 
-#: (arm with distillation, arm without) of the mechanism test.
-MECHANISM = ('scratch_distill', 'scratch_student')
+#: (arm with distillation, arm without, data) of the mechanism test, and
+#: of its fallback on unlabelled crack-set images.
+MECHANISM = (('scratch_distill', 'scratch_student', 'DeepCrack'),
+             ('unlab_distill', 'unlab_student',
+              'DeepCrack + unlabelled crack-set images'))
 BOOTSTRAP = 10000
 
 
@@ -447,7 +451,7 @@ def probe_means(results, name, crack_sets, test_set):
     return found
 
 
-def gap_fraction(results, entries, crack_sets, test_set, rng):
+def gap_fraction(results, entries, pair, crack_sets, test_set, rng):
     """Fraction of the probe's floor-to-ceiling gap that distillation
     closes, mean over seed pairs, with a 95 % paired-bootstrap interval
     (seed pairs resampled, and the floor's and ceiling's probe seeds)."""
@@ -455,7 +459,7 @@ def gap_fraction(results, entries, crack_sets, test_set, rng):
         return {seed: statistics.mean(v) for name, (a, seed) in
                 entries.items() if a == arm and
                 (v := probe_means(results, name, crack_sets, test_set))}
-    with_d, without = (probed(arm) for arm in MECHANISM)
+    with_d, without = (probed(arm) for arm in pair)
     floor = probe_means(results, 'random_backbone', crack_sets, test_set)
     ceiling = probe_means(results, 'teacher_base', crack_sets, test_set)
     seeds = sorted(set(with_d) & set(without))
@@ -480,15 +484,18 @@ def mechanism_lines(results, entries, crack_sets):
     distillation, read by the frozen-backbone probe."""
     rng = random.Random(0)
     rows = []
-    for label, test_set in ((crack_sets[0], crack_sets[0]),
-                            ('crack-set mean', None)):
-        found = gap_fraction(results, entries, crack_sets, test_set, rng)
-        if found is None:
-            rows.append(f'| {label} | to run | | | |')
-            continue
-        value, low, high, n, floor, ceiling = found
-        rows.append(f'| {label} | {floor:.2f} | {ceiling:.2f} | '
-                    f'{value:+.3f} [{low:+.3f}, {high:+.3f}] | {n} |')
+    for with_d, without, data in MECHANISM:
+        for label, test_set in ((crack_sets[0], crack_sets[0]),
+                                ('crack-set mean', None)):
+            found = gap_fraction(results, entries, (with_d, without),
+                                 crack_sets, test_set, rng)
+            head = f'| {with_d} − {without} ({data}) | {label} |'
+            if found is None:
+                rows.append(f'{head} to run | | | |')
+                continue
+            value, low, high, n, floor, ceiling = found
+            rows.append(f'{head} {floor:.2f} | {ceiling:.2f} | '
+                        f'{value:+.3f} [{low:+.3f}, {high:+.3f}] | {n} |')
     return ['### Mechanism test: can distillation carry crack-set knowledge?',
             '', 'The students above start as the base teacher, so the base '
             'teacher\'s term is zero at their first step and the large '
@@ -504,9 +511,12 @@ def mechanism_lines(results, entries, crack_sets):
             '(distilled − segmentation only) / (ceiling − floor), mean '
             'over seed pairs; 95 % interval by paired bootstrap (10,000 '
             'resamples of the seed pairs and of the floor\'s and ceiling\'s '
-            'probe seeds).', '',
-            '| probe crack IoU on | floor | ceiling | fraction of the gap '
-            'closed [95 % CI] | seed pairs |', '|---|---|---|---|---|',
+            'probe seeds). If it is null, the `unlab_*` pair distils on '
+            'the crack sets\' training images, unlabelled (segmentation '
+            'losses skip them), mixed into the DeepCrack data.', '',
+            '| contrast | probe crack IoU on | floor | ceiling | fraction of '
+            'the gap closed [95 % CI] | seed pairs |',
+            '|---|---|---|---|---|---|',
             *rows, '']
 
 

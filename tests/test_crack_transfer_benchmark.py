@@ -24,6 +24,8 @@ def test_every_entry_runs_after_what_it_needs(bench):
     names = list(bench.entries())
     assert len(names) == 3 + 3 * len(bench.SEEDED) + 5 + 1 + \
         3 * len(bench.SCRATCH)
+    # The fallback pair runs after the mechanism test's.
+    assert names.index('scratch_distill_s2') < names.index('unlab_student_s0')
     for position, (arm, _) in enumerate(bench.entries().values()):
         assert osp.isfile(osp.join(REPO, bench.ARMS[arm][0]))
         for need in bench.ARMS[arm][3]:
@@ -78,7 +80,7 @@ def _student(cfg):
 @pytest.mark.parametrize('arm', [
     'distill_plain', 'crackdino', 'student_lipschitz', 'crackdino_cosine',
     'crackdino_mse', 'crackdino_rawkl', 'distill_plain_x10',
-    'crackdino_learnedproj', 'scratch_distill'])
+    'crackdino_learnedproj', 'scratch_distill', 'unlab_distill'])
 def test_every_arm_differs_from_its_partner_only_as_declared(bench, arm):
     partner, declared = bench.PARTNERS[arm]
     a, b = (Config.fromfile(osp.join(REPO, bench.ARMS[x][0]))
@@ -133,6 +135,52 @@ def test_probe_floor_is_a_random_backbone_probed_with_two_seeds(
     with pytest.raises(SystemExit, match='trained entries'):
         bench.cmd_train(bench.parse_args(['train', '--only',
                                           'random_backbone']))
+
+
+def test_unlabelled_arms_mix_crack_set_images_without_their_masks(bench):
+    args = bench.parse_args(['train', '--crack-sets-root', 'sets'])
+    for arm in ('unlab_student', 'unlab_distill'):
+        cfg = Config.fromfile(osp.join(REPO, bench.ARMS[arm][0]))
+        labelled, unlabelled = cfg.train_dataloader.dataset.datasets
+        assert labelled.dataset.type == 'DeepCrackDataset'
+        assert labelled.times * 270 == pytest.approx(6770, rel=0.01)
+        for folder in unlabelled.datasets:
+            assert folder.data_prefix.seg_map_path is None
+            assert 'IgnoreUnlabelled' in [t['type'] for t in folder.pipeline]
+        command = bench.train_command(f'{arm}_s0', args)
+        assert ('train_dataloader.dataset.datasets.1.datasets.3.data_root='
+                'sets/AigleRN-TRIMM') in command
+        assert any(o.startswith('train_dataloader.dataset.datasets.0.'
+                                'dataset.data_root=') for o in command)
+
+
+def test_ignore_unlabelled_makes_segmentation_losses_skip_an_image():
+    import numpy as np
+    import torch
+    from mmseg.registry import MODELS, TRANSFORMS
+    import crackdino_mm  # noqa: F401
+    transform = TRANSFORMS.build(dict(type='IgnoreUnlabelled'))
+    out = transform(dict(img=np.zeros((5, 7, 3), np.uint8), seg_fields=[]))
+    assert out['gt_seg_map'].shape == (5, 7)
+    assert (out['gt_seg_map'] == 255).all()
+    assert out['seg_fields'] == ['gt_seg_map']
+    labelled = dict(img=np.zeros((5, 7, 3), np.uint8),
+                    gt_seg_map=np.ones((5, 7), np.uint8), seg_fields=[])
+    assert (transform(labelled)['gt_seg_map'] == 1).all()
+    with pytest.raises(KeyError, match='LoadImageFromFile'):
+        transform(dict(seg_fields=[]))
+    # A batch with an all-ignored image: the losses equal those of the
+    # labelled image alone, whatever is predicted on the ignored one.
+    g = torch.Generator().manual_seed(0)
+    pred = torch.randn(2, 1, 5, 7, generator=g)
+    target = torch.stack([torch.from_numpy(out['gt_seg_map']).long(),
+                          (torch.rand(5, 7, generator=g) > 0.7).long()])
+    for cfg in (dict(type='CrossEntropyLoss', use_sigmoid=True,
+                     avg_non_ignore=True), dict(type='BinaryDiceLoss')):
+        loss = MODELS.build(cfg)
+        both = loss(pred, target, ignore_index=255)
+        alone = loss(pred[1:], target[1:], ignore_index=255)
+        torch.testing.assert_close(both, alone)
 
 
 def test_crack_set_training_never_sees_deepcrack(bench):
@@ -382,10 +430,14 @@ def test_report_reads_the_mechanism_test_as_a_fraction_of_the_gap(
     # Gains 2, 3, 4 of a 10-point gap: 0.3; the bootstrap's interval is
     # within the seeds' range.
     row = next(line for line in text.splitlines()
-               if line.startswith('| Crack500 | 10.00 | 20.00 |'))
+               if line.startswith('| scratch_distill − scratch_student ')
+               and '| Crack500 | 10.00 | 20.00 |' in line)
     assert '+0.300 [+0.200, +0.400] | 3 |' in row or \
         '+0.300 [+0.233, +0.367] | 3 |' in row
-    assert '| crack-set mean | 10.00 | 20.00 | +0.300' in text
+    assert '(DeepCrack) | crack-set mean | 10.00 | 20.00 | +0.300' in text
+    # The fallback pair is not run: its rows say so.
+    assert '(DeepCrack + unlabelled crack-set images) | Crack500 | to run' \
+        in text
 
 
 def test_linear_cka_sees_through_rotation_and_scale(bench):
