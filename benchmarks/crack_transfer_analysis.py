@@ -39,10 +39,10 @@ def linear_cka(x, y):
                           (y.T @ y).pow(2).sum().sqrt()))
 
 
-def held_out_images(root, count=IMAGES_PER_SET):
-    """``count`` test images spread evenly over the sorted test split,
+def held_out_images(root, count=IMAGES_PER_SET, split='test_img'):
+    """``count`` images spread evenly over the sorted split folder,
     resized to SIZE x SIZE (BGR uint8)."""
-    folder = osp.join(root, 'test_img')
+    folder = osp.join(root, split)
     names = sorted(os.listdir(folder))
     picks = [names[i] for i in np.linspace(0, len(names) - 1, count,
                                            dtype=int)]
@@ -123,3 +123,57 @@ class Analyser:
                     round(linear_cka(a, b), 4)
                     for a, b in zip(maps, self.teacher_maps[(name, s)])]
         return found
+
+
+def loss_forms(base, large, temperatures=(1.0, 3.0, 10.0)):
+    """The distillation loss forms on one pair of real maps (student at
+    step 0 = the base teacher, target = the large teacher), both centred
+    by the target's mean over images and positions, as the distiller does:
+    the normalised channel KL x T^2 at each T against (1 - cos) / C and
+    the normalised MSE / 2 (all three equal to first order), and the
+    un-normalised KL, which is not."""
+    import torch.nn.functional as F
+    from mmseg.registry import MODELS
+    center = large.mean(0, keepdim=True)
+    student, teacher = base - center, large - center
+    student = student.T[None, :, :, None]  # (1, C, positions, 1)
+    teacher = teacher.T[None, :, :, None]
+    channels = student.shape[1]
+    cosine = F.cosine_similarity(student, teacher, dim=1).mean()
+    found = {'(1-cos)/C': float((1 - cosine) / channels),
+             'mse_normalised/2': float(MODELS.build(dict(
+                 type='MSEDistillLoss'))(student, teacher)) / 2}
+    for t in temperatures:
+        for normalize in (True, False):
+            kl = MODELS.build(dict(type='ChannelKLDistillLoss',
+                                   temperature=t, normalize=normalize))
+            key = f'kl_T{t:g}' + ('' if normalize else '_raw')
+            found[key] = float(kl(student, teacher))
+    return {k: round(v, 6) for k, v in found.items()}
+
+
+def step0_measurements(deepcrack_root, source_weights):
+    """On 32 DeepCrack training images: the loss forms per layer pair of
+    the student at step 0 (the base teacher) and the large teacher; on the
+    32 held-out test images of the ``analyse`` stage: the linear CKA of the
+    two teachers, where every student starts."""
+    (base_name, base_cfg, base_layers, _), \
+        (large_name, large_cfg, _, large_layers) = TEACHERS
+    base_model = build_teacher(base_cfg, source_weights(base_name),
+                               base_layers)
+    large_model = build_teacher(large_cfg, source_weights(large_name),
+                                large_layers)
+    pairs = [f'{b}-{lg}' for b, lg in zip(base_layers, large_layers)]
+    found = dict(images=f'{deepcrack_root}/train_img and test_img, '
+                 f'{IMAGES_PER_SET} evenly spaced each')
+    for split, key in (('train_img', 'loss_forms'),
+                       ('test_img', 'start_cka_with_large')):
+        images = held_out_images(osp.join(dc.REPO, deepcrack_root),
+                                 split=split)
+        base = block_features(base_model, images, base_layers)
+        large = block_features(large_model, images, large_layers)
+        measure = loss_forms if key == 'loss_forms' else \
+            (lambda b, lg: round(linear_cka(b, lg), 4))
+        found[key] = {p: measure(b, lg)
+                      for p, b, lg in zip(pairs, base, large)}
+    return found

@@ -12,6 +12,7 @@ crack sets' test splits, which the students never trained on).
     python tools/dataset_converters/lmm_crack_sets.py --source LMM_CHECKOUT
     python benchmarks/crack_transfer_cpu.py train [--only NAME ...]
     python benchmarks/crack_transfer_cpu.py probe [--only NAME ...]
+    python benchmarks/crack_transfer_cpu.py measure  # step-0 figures
     python benchmarks/crack_transfer_cpu.py report   # RESULTS + plot
 
 After its evaluations, each student's features are compared with both
@@ -20,6 +21,12 @@ teachers' (linear CKA on held-out test images, ``crack_transfer_analysis``).
 sets: frozen, with a fresh head trained on their training splits for
 300 iterations, it is tested on their test splits (the base teacher's
 backbone, every student's starting point, is probed alike).
+``measure`` records what a student sees at its first step (loss forms,
+the teachers' CKA, gradient ratios on the kept weights). The mechanism
+test (``scratch_*`` entries) starts students from random weights, so that
+only distillation can carry the teachers' knowledge, and reads it with
+the probe against its floor (``random_backbone``) and ceiling (the base
+teacher), two probe seeds each.
 The backbones other arms start from (the two teachers, the SegFormer
 pre-training) are kept in ``benchmarks/results/crack_transfer_weights/``
 so that every arm uses the same ones, whatever sitting it runs in.
@@ -32,6 +39,7 @@ a lock, and only the recorded wall times then include the sharing.
 """
 import argparse
 import fcntl
+import functools
 import json
 import os
 import os.path as osp
@@ -49,6 +57,9 @@ BUILD_COMMAND = ('python tools/dataset_converters/lmm_crack_sets.py '
                  '--source <checkout of Omaralmaqtari/Lightweight-Modular-'
                  'Model> --out data/crack_sets')
 SEEDS = (0, 1, 2)
+
+
+UNLABELLED = 'deepcrack-crack-sets-unlabelled'
 
 
 def _config(name, data='deepcrack'):
@@ -95,6 +106,38 @@ ARMS = {
                               'diagnostic: full method, learned projection '
                               'to the large teacher', 'deepcrack',
                               ('teacher_base', 'teacher_large')),
+    # Loss-form variant: channel KL of the raw centred maps (to be run).
+    'crackdino_rawkl': (_config('crackdino-rawkl_vit-w192d12'),
+                        'full method, channel KL without normalisation',
+                        'deepcrack', ('teacher_base', 'teacher_large')),
+    # Mechanism test: random-init students, so that only the distillation
+    # loss can carry the teachers' crack-set knowledge (to be run).
+    'scratch_student': (_config('crackdino-student-learnedproj-scratch_'
+                                'vit-w192d12'),
+                        'random-init student, segmentation only',
+                        'deepcrack', ()),
+    'scratch_distill': (_config('crackdino-learnedproj-l-scratch_'
+                                'vit-w192d12'),
+                        'random-init student, full method with a learned '
+                        'projection (seg_weight 1)', 'deepcrack',
+                        ('teacher_base', 'teacher_large')),
+    # Fallback of the mechanism test: the same pair with the crack sets'
+    # training images, unlabelled, mixed into the DeepCrack data.
+    'unlab_student': (_config('crackdino-student-learnedproj-scratch_'
+                              'vit-w192d12', UNLABELLED),
+                      'random-init student, segmentation only, DeepCrack + '
+                      'unlabelled crack-set images', 'deepcrack+unlabelled',
+                      ()),
+    'unlab_distill': (_config('crackdino-learnedproj-l-scratch_vit-w192d12',
+                              UNLABELLED),
+                      'random-init student, full method, DeepCrack + '
+                      'unlabelled crack-set images', 'deepcrack+unlabelled',
+                      ('teacher_base', 'teacher_large')),
+    # Not trained: the probe's floor, a random ViT-192/12 backbone.
+    'random_backbone': ('configs/cpu_benchmark/dinov2-probe_vit-w192d12-'
+                        'frozen_300it_crack-sets-224x224.py',
+                        'random ViT-192/12 backbone (probe floor)', 'none',
+                        ()),
     'segformer_pre': (_config('segformer_mit-b0', 'crack-sets'),
                       'SegFormer MiT-B0, crack sets', 'crack_sets', ()),
     'segformer_ft': (_config('segformer_mit-b0-crack-sets-pre'),
@@ -106,6 +149,30 @@ ARMS = {
 }
 SEEDED = ('student_plain', 'student_lipschitz', 'distill_plain', 'crackdino',
           'segformer_ft', 'segformer_scratch')
+#: Arms whose student starts from random weights (the teachers they
+#: distil are still the kept ones).
+SCRATCH = ('scratch_student', 'scratch_distill', 'unlab_student',
+           'unlab_distill')
+#: arm -> (partner, model keys in which the two may differ): the
+#: distiller's own keys (teachers, loss, weights) after
+#: ``DualTeacherDistiller.student_config``, plus what the name declares.
+DISTILLER_KEYS = ('center_momentum', 'distill_loss', 'distill_weight',
+                  'seg_weight', 'teachers')
+PARTNERS = {
+    'distill_plain': ('student_plain', DISTILLER_KEYS + (
+        'backbone.out_indices', 'neck.num_inputs')),
+    'crackdino': ('student_lipschitz', DISTILLER_KEYS + (
+        'backbone.out_indices', 'neck.num_inputs')),
+    'student_lipschitz': ('student_plain', (
+        'decode_head.spectral_norm', 'decode_head.gp_weight')),
+    'crackdino_cosine': ('crackdino', ('distill_loss', )),
+    'crackdino_mse': ('crackdino', ('distill_loss', )),
+    'crackdino_rawkl': ('crackdino', ('distill_loss', )),
+    'distill_plain_x10': ('distill_plain', ('distill_loss', )),
+    'crackdino_learnedproj': ('crackdino', ('neck.learned_branches', )),
+    'scratch_distill': ('scratch_student', DISTILLER_KEYS),
+    'unlab_distill': ('unlab_student', DISTILLER_KEYS),
+}
 
 
 def entries():
@@ -115,12 +182,16 @@ def entries():
     order = [('teacher_base', 0), ('teacher_large', 0), ('segformer_pre', 0)]
     order += [(arm, seed) for seed in SEEDS for arm in SEEDED]
     order += [('crackdino_cosine', 0), ('crackdino_mse', 0),
-              ('distill_plain_x10', 0), ('crackdino_learnedproj', 0)]
+              ('distill_plain_x10', 0), ('crackdino_learnedproj', 0),
+              ('crackdino_rawkl', 0)]
+    order += [('random_backbone', 0)]
+    order += [(arm, seed) for pair in (SCRATCH[:2], SCRATCH[2:])
+              for seed in SEEDS for arm in pair]
     return {entry_name(arm, seed): (arm, seed) for arm, seed in order}
 
 
 def entry_name(arm, seed):
-    return f'{arm}_s{seed}' if arm in SEEDED else arm
+    return f'{arm}_s{seed}' if arm in SEEDED + SCRATCH else arm
 
 
 #: Backbones the other arms start from or distil, kept in the repository
@@ -153,7 +224,7 @@ def model_options(arm):
     """cfg-options pointing an arm at the backbones it starts from."""
     needs = ARMS[arm][3]
     options = []
-    if 'teacher_base' in needs:
+    if 'teacher_base' in needs and arm not in SCRATCH:
         options.append('model.backbone.init_cfg.checkpoint=' +
                        source_weights('teacher_base'))
     if 'teacher_large' in needs:
@@ -175,6 +246,15 @@ def train_command(name, args):
                 for loader in ('val_dataloader', 'test_dataloader')]
     if data == 'deepcrack':
         options.append(f'train_dataloader.dataset.data_root={args.data_root}')
+    elif data == 'deepcrack+unlabelled':
+        # datasets.0: DeepCrack (repeated); datasets.1: the crack sets.
+        options.append('train_dataloader.dataset.datasets.0.dataset.'
+                       f'data_root={args.data_root}')
+        options += [
+            f'train_dataloader.dataset.datasets.1.datasets.{i}.data_root='
+            f'{osp.join(args.crack_sets_root, s)}'
+            for i, s in enumerate(CRACK_SETS)
+        ]
     else:
         options += [
             f'train_dataloader.dataset.datasets.{i}.data_root='
@@ -279,11 +359,13 @@ def cmd_train(args):
         # One intra-op thread keeps a run from thrashing when other work
         # shares the cores (two threads then ran up to 10x slower).
         os.environ['OMP_NUM_THREADS'] = str(args.threads)
-    known = entries()
+    known = {n: v for n, v in entries().items()
+             if ARMS[v[0]][2] != 'none'}
     names = args.only or list(known)
     unknown = sorted(set(names) - set(known))
     if unknown:
-        raise SystemExit(f'unknown entries {unknown}; known: {list(known)}')
+        raise SystemExit(f'unknown entries {unknown}; trained entries: '
+                         f'{list(known)}')
     for name in names:
         arm, seed = known[name]
         recorded = dc.load_results_from(RESULTS).get(name, {})
@@ -315,23 +397,42 @@ def cmd_train(args):
 PROBE_CONFIG = ('configs/cpu_benchmark/dinov2-probe_vit-w192d12-frozen_'
                 '300it_crack-sets-224x224.py')
 PROBE_ITERS = 300
+PROBE_SEEDS = (0, 1)
 
 
 def probed(name):
     """Entries whose backbone is probed: the base teacher (the students'
-    starting point) and every student."""
+    starting point, the probe's ceiling), a random backbone (its floor)
+    and every student."""
     arm = entries()[name][0]
-    return arm == 'teacher_base' or is_student(arm)
+    return arm in ('teacher_base', 'random_backbone') or is_student(arm)
 
 
-def probe_command(name, args):
+def probe_seeds(name):
+    """Probe seeds of an entry: several for the mechanism test (its arms,
+    floor and ceiling), one for the entries recorded before it."""
+    arm = entries()[name][0]
+    return PROBE_SEEDS if arm in SCRATCH + (
+        'teacher_base', 'random_backbone') else PROBE_SEEDS[:1]
+
+
+def probe_key(key, seed):
+    """Record key (and work-dir name) of a probe seed: seed 0 keeps the
+    names recorded before there were several."""
+    return key if seed == 0 else f'{key}_s{seed}'
+
+
+def probe_command(name, args, seed=0):
     """Train the frozen-backbone probe on the crack sets, its backbone
-    taken from the entry (the base teacher's kept weights, else the
-    entry's final checkpoint)."""
-    source = source_weights(name) if name in SOURCES else checkpoint(
-        args.work_dir, name)
-    options = ['randomness.seed=0',
-               f'model.backbone.init_cfg.checkpoint={source}']
+    taken from the entry (the base teacher's kept weights, random weights
+    for the floor, else the entry's final checkpoint)."""
+    options = [f'randomness.seed={seed}']
+    if entries()[name][0] == 'random_backbone':
+        options.append('model.backbone.init_cfg=None')
+    else:
+        source = source_weights(name) if name in SOURCES else checkpoint(
+            args.work_dir, name)
+        options.append(f'model.backbone.init_cfg.checkpoint={source}')
     # The runner builds the (unused) DeepCrack validation loader too.
     options += [f'{loader}.dataset.data_root={args.data_root}'
                 for loader in ('val_dataloader', 'test_dataloader')]
@@ -339,15 +440,15 @@ def probe_command(name, args):
                 f'{osp.join(args.crack_sets_root, s)}'
                 for i, s in enumerate(CRACK_SETS)]
     return ['python', 'tools/train.py', PROBE_CONFIG, '--work-dir',
-            osp.join(args.work_dir, name, 'probe'), '--cfg-options',
-            *options]
+            osp.join(args.work_dir, name, probe_key('probe', seed)),
+            '--cfg-options', *options]
 
 
-def probe_test_command(name, test_set, args):
+def probe_test_command(name, test_set, args, seed=0):
+    probe_dir = osp.join(args.work_dir, name, probe_key('probe', seed))
     return ['python', 'tools/test.py', PROBE_CONFIG,
-            osp.join(args.work_dir, name, 'probe', f'iter_{PROBE_ITERS}.pth'),
-            '--work-dir', osp.join(args.work_dir, name, 'probe',
-                                   f'test_{test_set}'),
+            osp.join(probe_dir, f'iter_{PROBE_ITERS}.pth'),
+            '--work-dir', osp.join(probe_dir, f'test_{test_set}'),
             '--cfg-options',
             f'test_dataloader.dataset.data_root={test_root(test_set, args)}']
 
@@ -362,24 +463,62 @@ def cmd_probe(args):
         raise SystemExit(f'{wrong} cannot be probed; probed entries: '
                          f'{[n for n in entries() if probed(n)]}')
     for name in names:
-        recorded = dc.load_results_from(RESULTS).get(name, {})
-        if 'train' not in recorded:
+        untrained = entries()[name][0] == 'random_backbone'
+        if 'train' not in dc.load_results_from(RESULTS).get(name, {}) \
+                and not untrained:
             raise SystemExit(f'{name} is not trained yet: run train --only '
                              f'{name} first')
-        if 'probe' not in recorded or args.force:
-            if name not in SOURCES and not osp.isfile(
-                    osp.join(REPO, checkpoint(args.work_dir, name))):
-                raise SystemExit(
-                    f'the checkpoint of {name} is missing (work_dirs/ is '
-                    f'not kept): retrain it with train --only {name} --force')
-            run = dc.run_tool(name, probe_command(name, args))
-            _record(name, probe=run, probe_test={})
-        evaluate(name, 'probe_test', CRACK_SETS, probe_test_command, args)
+        for seed in probe_seeds(name):
+            probe, test = probe_key('probe', seed), probe_key('probe_test',
+                                                              seed)
+            if probe not in dc.load_results_from(RESULTS).get(name, {}) \
+                    or args.force:
+                if name not in SOURCES and not untrained and \
+                        not osp.isfile(osp.join(
+                            REPO, checkpoint(args.work_dir, name))):
+                    raise SystemExit(
+                        f'the checkpoint of {name} is missing (work_dirs/ '
+                        f'is not kept): retrain it with train --only {name}'
+                        ' --force')
+                run = dc.run_tool(name, probe_command(name, args, seed))
+                _record(name, **{probe: run, test: {}})
+            evaluate(name, test, CRACK_SETS, functools.partial(
+                probe_test_command, seed=seed), args)
+
+
+#: Distillers whose step-0 gradient ratio ``measure`` records.
+MEASURED_CONFIGS = ('distill_plain', 'crackdino', 'crackdino_learnedproj',
+                    'crackdino_rawkl')
+
+
+def cmd_measure(args):
+    """Record, on the kept weights and DeepCrack images, what the student
+    sees at step 0: the loss forms on its maps and the large teacher's,
+    the teachers' CKA, and each teacher's gradient ratio per distiller."""
+    import crack_transfer_analysis
+    import distill_grad_ratio
+    check_data(args)
+    found = crack_transfer_analysis.step0_measurements(args.data_root,
+                                                       source_weights)
+    found['grad_ratio_step0'] = {}
+    for arm in MEASURED_CONFIGS:
+        # Every measured arm distils both teachers (large first).
+        checkpoints = dict(
+            student=None if arm in SCRATCH else source_weights(
+                'teacher_base'),
+            teachers=[source_weights(t) for t in ('teacher_large',
+                                                  'teacher_base')])
+        found['grad_ratio_step0'][arm] = distill_grad_ratio.real_ratios(
+            osp.join(REPO, ARMS[arm][0]), checkpoints,
+            osp.join(REPO, args.data_root))
+        print(arm, found['grad_ratio_step0'][arm], flush=True)
+    _record('measurements', step0=dict(found, commit=dc.git_commit()))
+    print(json.dumps(found, indent=1))
 
 
 def is_student(arm):
     """A DeepCrack-trained arm with the teachers' architecture."""
-    return 'teacher_base' in ARMS[arm][3]
+    return 'teacher_base' in ARMS[arm][3] or arm in SCRATCH
 
 
 _analyser = []
@@ -402,7 +541,8 @@ def parse_args(argv=None):
         description=__doc__.split('\n')[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('\n', 1)[1])
-    parser.add_argument('stage', choices=['train', 'probe', 'report'])
+    parser.add_argument('stage',
+                        choices=['train', 'probe', 'measure', 'report'])
     parser.add_argument('--only', nargs='+', metavar='NAME',
                         help=f'entries to run (default all): '
                         f'{list(entries())}')
@@ -423,10 +563,12 @@ def main(argv=None):
         cmd_train(args)
     elif args.stage == 'probe':
         cmd_probe(args)
+    elif args.stage == 'measure':
+        cmd_measure(args)
     else:
         import crack_transfer_report
         crack_transfer_report.write(dc.load_results_from(RESULTS),
-                                    entries(), ARMS, TEST_SETS)
+                                    entries(), ARMS, TEST_SETS, PARTNERS)
 
 
 if __name__ == '__main__':

@@ -1,10 +1,17 @@
 """Tables and plot of the crack-transfer benchmark (its ``report`` stage).
 
 Seeded arms are summarised as mean +- sample standard deviation over their
-seeds; a difference between two arms counts as real only where it exceeds
-the sum of their two spreads (their mean +- sd intervals do not overlap).
+seeds. A contrast between two arms is a t-test: paired by seed where both
+arms ran the same seeds (the runs share data order and initialisation of
+the head), Welch's otherwise, each with its difference, 95 % confidence
+interval and two-sided p-value; a pooled contrast pairs the seeds within
+each of several arm pairs that share a factor. The t distribution is
+computed here (``math``), so that the report needs no SciPy.
 """
+import functools
+import math
 import os.path as osp
+import random
 import statistics
 
 import deepcrack_cpu as dc
@@ -28,6 +35,136 @@ CONTRASTS = (
     ('crackdino', 'segformer_ft', 'full method against the baseline, both '
      'from crack-set pre-training'),
 )
+
+
+# (what, [(arm, partner), ...]): contrasts pooled over a shared factor.
+POOLED = (
+    ('distillation, both heads (distill_plain − student_plain and '
+     'crackdino − student_lipschitz)',
+     (('distill_plain', 'student_plain'), ('crackdino', 'student_lipschitz'))),
+    ('Lipschitz head, with and without distillation',
+     (('student_lipschitz', 'student_plain'), ('crackdino', 'distill_plain'))),
+)
+
+
+def t_density(x, df):
+    return math.exp(math.lgamma((df + 1) / 2) - math.lgamma(df / 2) -
+                    0.5 * math.log(df * math.pi) -
+                    (df + 1) / 2 * math.log1p(x * x / df))
+
+
+def t_two_sided_p(t, df, steps=4000):
+    """P(|T| >= |t|) for Student's t with df degrees of freedom (Simpson's
+    rule on the density from 0 to |t|)."""
+    t = abs(t)
+    if t == 0:
+        return 1.0
+    h = t / steps
+    total = t_density(0, df) + t_density(t, df) + sum(
+        (4 if i % 2 else 2) * t_density(i * h, df) for i in range(1, steps))
+    return max(0.0, 1 - 2 * total * h / 3)
+
+
+@functools.lru_cache(maxsize=None)
+def t_quantile(q, df):
+    """The q quantile (q > 0.5) of Student's t, by bisection."""
+    low, high = 0.0, 1000.0
+    for _ in range(60):
+        mid = (low + high) / 2
+        if 1 - t_two_sided_p(mid, df, 400) / 2 < q:
+            low = mid
+        else:
+            high = mid
+    return (low + high) / 2
+
+
+def paired_test(differences):
+    """(mean, 95 % CI low, high, p, df) of paired differences."""
+    n = len(differences)
+    mean = statistics.mean(differences)
+    se = statistics.stdev(differences) / math.sqrt(n)
+    df = n - 1
+    half = t_quantile(0.975, df) * se
+    p = t_two_sided_p(mean / se, df) if se > 0 else float(mean == 0)
+    return mean, mean - half, mean + half, p, df
+
+
+def welch_test(a, b):
+    """(difference, 95 % CI low, high, p, df) of Welch's t-test."""
+    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
+    se = math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    diff = statistics.mean(a) - statistics.mean(b)
+    half = t_quantile(0.975, df) * se
+    return diff, diff - half, diff + half, t_two_sided_p(diff / se, df), df
+
+
+def seed_values(results, entries, arm, test_set, metric):
+    """{seed: metric} of an arm's evaluated seeds; test_set None = the
+    mean over the cross-domain sets (only seeds evaluated on all)."""
+    found = {}
+    for name, (a, seed) in entries.items():
+        tests = results.get(name, {}).get('test', {})
+        sets = test_set if isinstance(test_set, tuple) else (test_set, )
+        if a == arm and all(s in tests for s in sets):
+            found[seed] = statistics.mean(tests[s]['metrics'][metric]
+                                          for s in sets)
+    return found
+
+
+def contrast(a, b):
+    """A t-test cell for two {seed: value} dicts."""
+    if not a or not b:
+        return 'not run'
+    shared = sorted(set(a) & set(b))
+    if len(shared) >= 2:
+        test, kind = paired_test([a[s] - b[s] for s in shared]), \
+            f'paired, {len(shared)}'
+    elif len(a) >= 2 and len(b) >= 2:
+        test, kind = welch_test(list(a.values()), list(b.values())), \
+            f'Welch, {len(a)}+{len(b)}'
+    else:
+        diff = statistics.mean(a.values()) - statistics.mean(b.values())
+        return f'{diff:+.2f} (single seed, no test)'
+    return format_test(test, kind)
+
+
+def format_test(test, kind):
+    diff, low, high, p, _ = test
+    return f'{diff:+.2f} [{low:+.2f}, {high:+.2f}] p={p:.3f} ({kind})'
+
+
+def pooled_contrast(results, entries, pairs, test_set, metric):
+    """Paired t-test on the seed differences of several arm pairs."""
+    differences = []
+    for arm, other in pairs:
+        a = seed_values(results, entries, arm, test_set, metric)
+        b = seed_values(results, entries, other, test_set, metric)
+        differences += [a[s] - b[s] for s in sorted(set(a) & set(b))]
+    if len(differences) < 2:
+        return 'not run'
+    return format_test(paired_test(differences),
+                       f'paired, {len(differences)}')
+
+
+def seg_weight(arms, arm):
+    """An arm's weight on the segmentation losses (1 without a
+    distiller)."""
+    from mmengine.config import Config
+    model = Config.fromfile(osp.join(dc.REPO, arms[arm][0])).model
+    return float(model.get('seg_weight', 1.0))
+
+
+def differs(arm, other, partners, arms):
+    """The declared model-config differences of a contrast (tested to be
+    all of them), with the two segmentation weights where they differ."""
+    if not partners or partners.get(arm, (None, ))[0] != other:
+        return 'see configs'
+    keys = ', '.join(f'`{k}`' for k in partners[arm][1])
+    weights = seg_weight(arms, arm), seg_weight(arms, other)
+    if weights[0] != weights[1]:
+        keys += f' (seg_weight {weights[0]:g} against {weights[1]:g})'
+    return keys
 
 
 def arm_values(results, entries, arm, test_set, metric):
@@ -84,8 +221,9 @@ def columns(results, entries, arm, test_sets, metric):
     return stats
 
 
-def write(results, entries, arms, test_sets):
-    arm_order = list(dict.fromkeys(a for a, _ in entries.values()))
+def write(results, entries, arms, test_sets, partners=None):
+    arm_order = [a for a in dict.fromkeys(a for a, _ in entries.values())
+                 if arms[a][2] != 'none']
     header = ['arm', 'what'] + list(test_sets) + ['crack-set mean']
     lines = [
         '## Does distillation transfer? Crack-set teachers, DeepCrack '
@@ -106,8 +244,11 @@ def write(results, entries, arms, test_sets):
         'AdamW 5e-4, warm-up + cosine. Evaluation: `tools/test.py` on each '
         'test split at its own size, 224x224 windows, threshold 0.5, '
         'dataset-level metrics (%). Cells: mean ± standard deviation '
-        '(number of seeds); a difference is called real only where it '
-        'exceeds the sum of the two spreads.', '']
+        '(number of seeds). Students start as the base teacher (its '
+        'weights), so at their first step the distillation loss and '
+        'gradient toward the base teacher are zero; the distilled arms '
+        'also weight the segmentation losses by 0.7 (seg_weight), the '
+        'students alone by 1.', '']
     for metric, title in METRICS:
         lines += [f'### {title}', '',
                   '| ' + ' | '.join(header) + ' |',
@@ -117,19 +258,35 @@ def write(results, entries, arms, test_sets):
             lines.append(f'| {arm} | {arms[arm][1]} | ' +
                          ' | '.join(cell(s) for s in stats) + ' |')
         lines.append('')
+    cross = tuple(test_sets[1:])
     for metric, title in METRICS[::2]:
         lines += [f'### Contrasts, {title}', '',
-                  '| contrast | what it measures | ' +
-                  ' | '.join(header[2:]) + ' |',
-                  '|---|---|' + '---|' * (len(header) - 2)]
+                  'Difference [95 % CI] and two-sided p-value (t-test, kind '
+                  'and number of pairs or runs in brackets). A pooled row '
+                  'tests the seed differences of both its pairs together; '
+                  'the two pairs share seeds, so they are not fully '
+                  'independent.', '',
+                  '| contrast | what it measures | differs from its partner '
+                  'in | ' + ' | '.join(header[2:]) + ' |',
+                  '|---|---|---|' + '---|' * (len(header) - 2)]
         for arm, other, what in CONTRASTS:
-            stats = columns(results, entries, arm, test_sets, metric)
-            base = columns(results, entries, other, test_sets, metric)
-            lines.append(f'| {arm} − {other} | {what} | ' + ' | '.join(
-                verdict(a, b) for a, b in zip(stats, base)) + ' |')
+            cells = [contrast(
+                seed_values(results, entries, arm, s, metric),
+                seed_values(results, entries, other, s, metric))
+                for s in list(test_sets) + [cross]]
+            lines.append(f'| {arm} − {other} | {what} | '
+                         f'{differs(arm, other, partners, arms)} | ' +
+                         ' | '.join(cells) + ' |')
+        for what, pairs in POOLED:
+            cells = [pooled_contrast(results, entries, pairs, s, metric)
+                     for s in list(test_sets) + [cross]]
+            lines.append(f'| pooled | {what} | as its pairs | ' +
+                         ' | '.join(cells) + ' |')
         lines.append('')
     lines += agreement_lines(results, entries, arm_order, test_sets)
     lines += probe_lines(results, entries, arm_order, test_sets[1:])
+    lines += mechanism_lines(results, entries, test_sets[1:])
+    lines += step0_lines(results)
     lines += superseded_lines(results, test_sets)
     lines += ['### Distillation strength during training', '',
               'Logged by the distiller every 50 steps: '
@@ -140,9 +297,12 @@ def write(results, entries, arms, test_sets):
               '', '| entry | distill_grad_ratio | loss_distill_t0 (large) | '
               'loss_distill_t1 (base) | gp_grad_norm |', '|---|---|---|---|---|']
     for name in entries:
-        trace = results.get(name, {}).get('train', {}).get('trace', {})
+        train = results.get(name, {}).get('train', {})
+        trace = train.get('trace', {})
         if not trace:
             continue
+        if train.get('resumed'):
+            name += ' (resumed: first = at the resume point)'
         cells = [trace.get(k) for k in ('distill_grad_ratio',
                                         'loss_distill_t0', 'loss_distill_t1',
                                         'decode.gp_grad_norm')]
@@ -155,6 +315,25 @@ def write(results, entries, arms, test_sets):
                   'Each point is an arm\'s mean over its seeds; bars are one '
                   'standard deviation.']
     lines += ['', '### Commands', '']
+    untrained = [n for n, (a, _) in entries.items()
+                 if 'train' not in results.get(n, {}) and
+                 arms[a][2] != 'none']
+    unprobed = [n for n, (a, _) in entries.items()
+                if a in [arm for pair in MECHANISM for arm in pair[:2]] +
+                ['teacher_base', 'random_backbone'] and
+                not all(k in results.get(n, {})
+                        for k in ('probe_test', 'probe_test_s1'))]
+    if untrained or unprobed:
+        script = 'python benchmarks/crack_transfer_cpu.py'
+        lines += ['To run (one core each; two sittings may share the '
+                  'machine):', '']
+        if untrained:
+            lines.append(f'- `{script} train --threads 1 --only '
+                         f'{" ".join(untrained)}`')
+        if unprobed:
+            lines.append(f'- `{script} probe --threads 1 --only '
+                         f'{" ".join(unprobed)}`')
+        lines += [f'- `{script} report`', '']
     for name in entries:
         entry = results.get(name, {})
         if 'train' in entry:
@@ -188,6 +367,13 @@ def agreement_lines(results, entries, arm_order, test_sets):
                 rows.append(f'| {arm} | ' + ' | '.join(cka_cell([
                     statistics.mean(cka[s][teacher][index] for s in sets)
                     for cka in found]) for teacher, index, _ in pairs) + ' |')
+        start = results.get('measurements', {}).get('step0', {}).get(
+            'start_cka_with_large')
+        if rows and start and where == 'DeepCrack':
+            rows.insert(0, '| start (every student = teacher_base) | ' +
+                        ' | '.join('1.000' if teacher == 'teacher_base' else
+                                   f'{list(start.values())[index]:.3f}'
+                                   for teacher, index, _ in pairs) + ' |')
         if rows:
             lines += [f'{where}:', '', '| arm | ' + ' | '.join(header) + ' |',
                       '|---|' + '---|' * len(header), *rows, '']
@@ -197,8 +383,13 @@ def agreement_lines(results, entries, arm_order, test_sets):
             'Linear CKA between the student backbone\'s block 3 / 7 / 11 '
             'maps and the paired teacher maps on 32 held-out test images per '
             'set (1 = the same representation up to rotation and scale), '
-            'mean ± sd over seeds. Every student starts at 1 with '
-            '`teacher_base`.', '', *lines]
+            'mean ± sd over seeds. Every student starts as `teacher_base` '
+            '(CKA 1 with it) and at the teachers\' own CKA with '
+            '`teacher_large` (the start row, `measure` stage). A value '
+            'below the start is drift away from the large teacher, whatever '
+            'the other arm does: distillation can only be read as a '
+            'pull toward the large teacher where a distilled arm ends above '
+            'the start.', '', *lines]
 
 
 def probe_lines(results, entries, arm_order, crack_sets):
@@ -214,7 +405,7 @@ def probe_lines(results, entries, arm_order, crack_sets):
 
         def values(key, test_set, names=names):
             return [results[n][key][test_set]['metrics']['crack_iou']
-                    for n in names]
+                    for n in names if test_set in results[n].get(key, {})]
 
         cells = [cell(summary(values('probe_test', s))) for s in crack_sets]
         probe_mean = [statistics.mean(v) for v in zip(
@@ -223,7 +414,8 @@ def probe_lines(results, entries, arm_order, crack_sets):
             *(values('test', s) for s in crack_sets))]
         rows.append(f'| {arm} | ' + ' | '.join(cells) + ' | ' +
                     cell(summary(probe_mean)) + ' | ' +
-                    cell(summary(own_mean)) + ' |')
+                    (cell(summary(own_mean)) if own_mean else 'not run') +
+                    ' |')
     if not rows:
         return []
     return ['### Frozen-backbone probe on the crack sets (crack IoU)', '',
@@ -235,6 +427,139 @@ def probe_lines(results, entries, arm_order, crack_sets):
             '', '| backbone of | ' + ' | '.join(crack_sets) +
             ' | crack-set mean | own head, crack-set mean |',
             '|---|' + '---|' * (len(crack_sets) + 2), *rows, '']
+
+
+#: (arm with distillation, arm without, data) of the mechanism test, and
+#: of its fallback on unlabelled crack-set images.
+MECHANISM = (('scratch_distill', 'scratch_student', 'DeepCrack'),
+             ('unlab_distill', 'unlab_student',
+              'DeepCrack + unlabelled crack-set images'))
+BOOTSTRAP = 10000
+
+
+def probe_means(results, name, crack_sets, test_set):
+    """Per probe seed of an entry, its crack IoU on test_set (None: the
+    mean over the crack sets)."""
+    found = []
+    for key in sorted(k for k in results.get(name, {})
+                      if k.startswith('probe_test')):
+        tests = results[name][key]
+        if all(s in tests for s in crack_sets):
+            sets = crack_sets if test_set is None else (test_set, )
+            found.append(statistics.mean(
+                tests[s]['metrics']['crack_iou'] for s in sets))
+    return found
+
+
+def gap_fraction(results, entries, pair, crack_sets, test_set, rng):
+    """Fraction of the probe's floor-to-ceiling gap that distillation
+    closes, mean over seed pairs, with a 95 % paired-bootstrap interval
+    (seed pairs resampled, and the floor's and ceiling's probe seeds)."""
+    def probed(arm):
+        return {seed: statistics.mean(v) for name, (a, seed) in
+                entries.items() if a == arm and
+                (v := probe_means(results, name, crack_sets, test_set))}
+    with_d, without = (probed(arm) for arm in pair)
+    floor = probe_means(results, 'random_backbone', crack_sets, test_set)
+    ceiling = probe_means(results, 'teacher_base', crack_sets, test_set)
+    seeds = sorted(set(with_d) & set(without))
+    if len(seeds) < 2 or not floor or not ceiling:
+        return None
+
+    def fraction(pairs, low, high):
+        gap = statistics.mean(high) - statistics.mean(low)
+        return statistics.mean(with_d[s] - without[s] for s in pairs) / gap
+
+    draws = sorted(fraction(rng.choices(seeds, k=len(seeds)),
+                            rng.choices(floor, k=len(floor)),
+                            rng.choices(ceiling, k=len(ceiling)))
+                   for _ in range(BOOTSTRAP))
+    return (fraction(seeds, floor, ceiling), draws[int(0.025 * BOOTSTRAP)],
+            draws[int(0.975 * BOOTSTRAP) - 1], len(seeds),
+            statistics.mean(floor), statistics.mean(ceiling))
+
+
+def mechanism_lines(results, entries, crack_sets):
+    """The mechanism test: random-init students with and without
+    distillation, read by the frozen-backbone probe."""
+    rng = random.Random(0)
+    rows = []
+    for with_d, without, data in MECHANISM:
+        for label, test_set in ((crack_sets[0], crack_sets[0]),
+                                ('crack-set mean', None)):
+            found = gap_fraction(results, entries, (with_d, without),
+                                 crack_sets, test_set, rng)
+            head = f'| {with_d} − {without} ({data}) | {label} |'
+            if found is None:
+                rows.append(f'{head} to run | | | |')
+                continue
+            value, low, high, n, floor, ceiling = found
+            rows.append(f'{head} {floor:.2f} | {ceiling:.2f} | '
+                        f'{value:+.3f} [{low:+.3f}, {high:+.3f}] | {n} |')
+    return ['### Mechanism test: can distillation carry crack-set knowledge?',
+            '', 'The students above start as the base teacher, so the base '
+            'teacher\'s term is zero at their first step and the large '
+            'teacher, trained on the same data at the same width, knows '
+            'nothing the student lacks: that design could not show a '
+            'transfer. Here the student starts from random weights '
+            '(`scratch_student`: segmentation only; `scratch_distill`: the '
+            'full method with a learned projection to the large teacher, '
+            'seg_weight 1; seeds 0-2, paired by seed), and its frozen '
+            'backbone is probed on the crack sets with two probe seeds. '
+            'Floor: a random backbone probed alike (`random_backbone`); '
+            'ceiling: the base teacher. Fraction of the gap closed = '
+            '(distilled − segmentation only) / (ceiling − floor), mean '
+            'over seed pairs; 95 % interval by paired bootstrap (10,000 '
+            'resamples of the seed pairs and of the floor\'s and ceiling\'s '
+            'probe seeds). If it is null, the `unlab_*` pair distils on '
+            'the crack sets\' training images, unlabelled (segmentation '
+            'losses skip them), mixed into the DeepCrack data.', '',
+            '| contrast | probe crack IoU on | floor | ceiling | fraction of '
+            'the gap closed [95 % CI] | seed pairs |',
+            '|---|---|---|---|---|---|',
+            *rows, '']
+
+
+def step0_lines(results):
+    """What the distillation loss is at the students' first step, on the
+    kept weights and DeepCrack images (``measure`` stage)."""
+    step0 = results.get('measurements', {}).get('step0')
+    if not step0:
+        return []
+    forms = step0['loss_forms']
+    keys = list(next(iter(forms.values())))
+    lines = ['### The loss forms at the first step', '',
+             f'Student = base teacher, target = large teacher, paired '
+             f'blocks, both centred, on {step0["images"]} (commit '
+             f'{step0["commit"]}). On L2-normalised maps, channel KL x T² '
+             f'equals (1 − cos)/C and normalised MSE/2 to about 1 % at every '
+             f'T: the KL, cosine and MSE arms are one loss at three weights '
+             f'(calibrated KL weight 13 = cosine weight 13/192 = MSE weight '
+             f'13/2), and the temperature does nothing. The `_raw` columns '
+             f'(`normalize=False`, the `crackdino_rawkl` arm) are a '
+             f'different loss.', '',
+             '| blocks | ' + ' | '.join(keys) + ' |',
+             '|---|' + '---|' * len(keys)]
+    lines += [f'| {pair} | ' + ' | '.join(f'{v[k]:.5f}' for k in keys) +
+              ' |' for pair, v in forms.items()]
+    ratios = step0.get('grad_ratio_step0', {})
+    if ratios:
+        lines += ['', 'Gradient ratio at step 0 on the kept weights, mean ± '
+                  'sd over 3 batches of 8 DeepCrack training crops '
+                  '(`distill_grad_ratio.real_ratios`; t0 = large teacher, '
+                  't1 = base teacher). The '
+                  'calibration\'s 0.33 was measured on random weights; the '
+                  'ratios logged in training (table below) are on the real '
+                  'weights.', '',
+                  '| distiller | ratio, large teacher | ratio, base teacher '
+                  '| ratio, total | loss t0 | loss t1 |',
+                  '|---|---|---|---|---|---|']
+        keys = ('ratio_t0', 'ratio_t1', 'ratio_total', 'loss_distill_t0',
+                'loss_distill_t1')
+        lines += [f'| {arm} | ' + ' | '.join(
+            f'{r[k][0]:.4g} ± {r[k][1]:.2g}' for k in keys) + ' |'
+            for arm, r in ratios.items()]
+    return lines + ['']
 
 
 def cka_cell(values):

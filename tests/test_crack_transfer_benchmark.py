@@ -22,7 +22,10 @@ def bench():
 
 def test_every_entry_runs_after_what_it_needs(bench):
     names = list(bench.entries())
-    assert len(names) == 3 + 3 * len(bench.SEEDED) + 4
+    assert len(names) == 3 + 3 * len(bench.SEEDED) + 5 + 1 + \
+        3 * len(bench.SCRATCH)
+    # The fallback pair runs after the mechanism test's.
+    assert names.index('scratch_distill_s2') < names.index('unlab_student_s0')
     for position, (arm, _) in enumerate(bench.entries().values()):
         assert osp.isfile(osp.join(REPO, bench.ARMS[arm][0]))
         for need in bench.ARMS[arm][3]:
@@ -49,6 +52,135 @@ def test_learned_projection_diagnostic_changes_only_the_large_branch(bench):
     assert learned.teachers[0].backbone.arch.num_layers == 24
     assert learned.neck.pop('learned_branches') == (0, )
     assert learned == full
+
+
+def _flat(cfg, prefix=''):
+    out = {}
+    for key, value in cfg.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f'{prefix}{key}.'))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def _differences(a, b):
+    a, b = _flat(a), _flat(b)
+    return {k for k in set(a) | set(b) if a.get(k, '-') != b.get(k, '-')}
+
+
+def _student(cfg):
+    from crackdino_mm.models.segmentors.dual_teacher_distiller import \
+        DualTeacherDistiller
+    if cfg.model.type != 'DualTeacherDistiller':
+        return cfg.model.to_dict()
+    return DualTeacherDistiller.student_config(cfg.model.to_dict())
+
+
+@pytest.mark.parametrize('arm', [
+    'distill_plain', 'crackdino', 'student_lipschitz', 'crackdino_cosine',
+    'crackdino_mse', 'crackdino_rawkl', 'distill_plain_x10',
+    'crackdino_learnedproj', 'scratch_distill', 'unlab_distill'])
+def test_every_arm_differs_from_its_partner_only_as_declared(bench, arm):
+    partner, declared = bench.PARTNERS[arm]
+    a, b = (Config.fromfile(osp.join(REPO, bench.ARMS[x][0]))
+            for x in (arm, partner))
+    # Everything outside the model (data, schedule, runtime) is the same.
+    assert _differences({k: v for k, v in a.to_dict().items()
+                         if k != 'model'},
+                        {k: v for k, v in b.to_dict().items()
+                         if k != 'model'}) == set()
+    found = _differences(_student(a), _student(b)) | {
+        k for k in bench.DISTILLER_KEYS
+        if a.model.get(k, '-') != b.model.get(k, '-')}
+    assert found == set(declared)
+    # And the command lines differ only in the config and the weights
+    # the arm starts from.
+    args = bench.parse_args(['train'])
+    names = {a_: n for n, (a_, s) in bench.entries().items() if s == 0}
+    ca, cb = (bench.train_command(names[x], args) for x in (arm, partner))
+    extra = {o.split('=')[0] for o in set(ca) ^ set(cb) if '=' in o}
+    assert extra <= {'model.backbone.init_cfg.checkpoint'} | {
+        f'model.teachers.{i}.backbone.init_cfg.checkpoint' for i in (0, 1)}
+
+
+def test_scratch_arms_start_from_random_weights(bench):
+    args = bench.parse_args(['train'])
+    for arm in bench.SCRATCH:
+        cfg = Config.fromfile(osp.join(REPO, bench.ARMS[arm][0]))
+        assert cfg.model.backbone.init_cfg is None
+        command = bench.train_command(f'{arm}_s1', args)
+        assert 'randomness.seed=1' in command
+        assert not any(o.startswith('model.backbone.init_cfg')
+                       for o in command)
+    distill = Config.fromfile(osp.join(REPO,
+                                       bench.ARMS['scratch_distill'][0]))
+    # A learned projection to the large teacher, seg losses at weight 1.
+    assert distill.model.neck.learned_branches == (0, )
+    assert distill.model.seg_weight == 1.0
+    assert distill.model.teachers[0].backbone.arch.num_layers == 24
+
+
+def test_probe_floor_is_a_random_backbone_probed_with_two_seeds(
+        bench, monkeypatch):
+    monkeypatch.setattr(bench, 'check_data', lambda args: None)
+    args = bench.parse_args(['probe'])
+    assert bench.probe_seeds('random_backbone') == (0, 1)
+    command = bench.probe_command('random_backbone', args, seed=1)
+    assert 'model.backbone.init_cfg=None' in command
+    assert 'randomness.seed=1' in command
+    assert command[command.index('--work-dir') + 1].endswith('probe_s1')
+    assert bench.probe_seeds('scratch_distill_s2') == (0, 1)
+    assert bench.probe_seeds('crackdino_s0') == (0, )
+    with pytest.raises(SystemExit, match='trained entries'):
+        bench.cmd_train(bench.parse_args(['train', '--only',
+                                          'random_backbone']))
+
+
+def test_unlabelled_arms_mix_crack_set_images_without_their_masks(bench):
+    args = bench.parse_args(['train', '--crack-sets-root', 'sets'])
+    for arm in ('unlab_student', 'unlab_distill'):
+        cfg = Config.fromfile(osp.join(REPO, bench.ARMS[arm][0]))
+        labelled, unlabelled = cfg.train_dataloader.dataset.datasets
+        assert labelled.dataset.type == 'DeepCrackDataset'
+        assert labelled.times * 270 == pytest.approx(6770, rel=0.01)
+        for folder in unlabelled.datasets:
+            assert folder.data_prefix.seg_map_path is None
+            assert 'IgnoreUnlabelled' in [t['type'] for t in folder.pipeline]
+        command = bench.train_command(f'{arm}_s0', args)
+        assert ('train_dataloader.dataset.datasets.1.datasets.3.data_root='
+                'sets/AigleRN-TRIMM') in command
+        assert any(o.startswith('train_dataloader.dataset.datasets.0.'
+                                'dataset.data_root=') for o in command)
+
+
+def test_ignore_unlabelled_makes_segmentation_losses_skip_an_image():
+    import numpy as np
+    import torch
+    from mmseg.registry import MODELS, TRANSFORMS
+    import crackdino_mm  # noqa: F401
+    transform = TRANSFORMS.build(dict(type='IgnoreUnlabelled'))
+    out = transform(dict(img=np.zeros((5, 7, 3), np.uint8), seg_fields=[]))
+    assert out['gt_seg_map'].shape == (5, 7)
+    assert (out['gt_seg_map'] == 255).all()
+    assert out['seg_fields'] == ['gt_seg_map']
+    labelled = dict(img=np.zeros((5, 7, 3), np.uint8),
+                    gt_seg_map=np.ones((5, 7), np.uint8), seg_fields=[])
+    assert (transform(labelled)['gt_seg_map'] == 1).all()
+    with pytest.raises(KeyError, match='LoadImageFromFile'):
+        transform(dict(seg_fields=[]))
+    # A batch with an all-ignored image: the losses equal those of the
+    # labelled image alone, whatever is predicted on the ignored one.
+    g = torch.Generator().manual_seed(0)
+    pred = torch.randn(2, 1, 5, 7, generator=g)
+    target = torch.stack([torch.from_numpy(out['gt_seg_map']).long(),
+                          (torch.rand(5, 7, generator=g) > 0.7).long()])
+    for cfg in (dict(type='CrossEntropyLoss', use_sigmoid=True,
+                     avg_non_ignore=True), dict(type='BinaryDiceLoss')):
+        loss = MODELS.build(cfg)
+        both = loss(pred, target, ignore_index=255)
+        alone = loss(pred[1:], target[1:], ignore_index=255)
+        torch.testing.assert_close(both, alone)
 
 
 def test_crack_set_training_never_sees_deepcrack(bench):
@@ -149,9 +281,16 @@ def test_probe_evaluates_only_the_sets_not_recorded(bench, tmp_path,
         'probe', '--only', 'teacher_base', '--data-root',
         str(tmp_path / 'DeepCrack'), '--crack-sets-root',
         str(tmp_path / 'sets'), '--work-dir', 'wd']))
-    assert [c[1] for c in commands] == ['tools/test.py'] * 3
+    # Seed 0: the three sets not recorded; seed 1 (the probe's ceiling
+    # has two seeds): its probe, then all four sets.
+    assert [c[1] for c in commands] == ['tools/test.py'] * 3 + [
+        'tools/train.py'] + ['tools/test.py'] * 4
+    assert 'randomness.seed=1' in commands[3]
     recorded = deepcrack_cpu.load_results_from(str(results))['teacher_base']
     assert list(recorded['probe_test']) == list(bench.CRACK_SETS)
+    assert list(recorded['probe_test_s1']) == list(bench.CRACK_SETS)
+    assert recorded['probe_test_s1']['Crack500']['metrics']['dir'].endswith(
+        osp.join('teacher_base', 'probe_s1', 'test_Crack500'))
     assert recorded['probe_test']['GAPs384']['metrics']['dir'] == osp.join(
         bench.REPO, 'wd', 'teacher_base', 'probe', 'test_GAPs384')
 
@@ -188,8 +327,8 @@ def fake_results(bench, iou_by_arm):
     return results
 
 
-def test_report_summarises_seeds_and_judges_by_spread(bench, tmp_path,
-                                                      monkeypatch):
+def test_report_summarises_seeds_and_tests_contrasts(bench, tmp_path,
+                                                    monkeypatch):
     import crack_transfer_report as report
     import deepcrack_cpu
     path = tmp_path / 'RESULTS.md'
@@ -208,7 +347,8 @@ def test_report_summarises_seeds_and_judges_by_spread(bench, tmp_path,
     old = dict(results['crackdino_s0'], superseded_because='old loss')
     old['test'] = {'DeepCrack': old['test']['DeepCrack']}
     results['superseded'] = {'crackdino_s0 (old)': old}
-    report.write(results, bench.entries(), bench.ARMS, bench.TEST_SETS)
+    report.write(results, bench.entries(), bench.ARMS, bench.TEST_SETS,
+                 bench.PARTNERS)
     text = path.read_text()
     assert text.startswith('intro') and text.rstrip().endswith('kept')
     assert 'stale block' not in text
@@ -218,12 +358,23 @@ def test_report_summarises_seeds_and_judges_by_spread(bench, tmp_path,
         in text
     assert '64.50 ± 2.00 (3) |' in text
     assert '| teacher_base |' in text and '| 50.00 |' in text
+    # Paired by seed: crackdino − student_plain = 10, 9, 8 (mean 9, sd 1,
+    # t = 15.6 on 2 df); distill_plain − student_plain = 1, 3, -1.
     assert '| crackdino − student_plain | full method against the student ' \
-        'alone | +9.00 (exceeds the spread)' in text
+        'alone | see configs | +9.00 [+6.52, +11.48] p=0.004 (paired, 3)' \
+        in text
     assert '| distill_plain − student_plain | distillation, plain decoder ' \
-        '| +1.00 (within the spread)' in text
-    assert '| crackdino_mse − crackdino | MSE instead of channel KL | not ' \
-        'run |' in text
+        '| `center_momentum`, `distill_loss`, `distill_weight`, ' \
+        '`seg_weight`, `teachers`, `backbone.out_indices`, ' \
+        '`neck.num_inputs` (seg_weight 0.7 against 1) | +1.00 [-3.97, ' \
+        '+5.97] p=0.478 (paired, 3)' in text
+    assert '| crackdino_mse − crackdino | MSE instead of channel KL | ' \
+        '`distill_loss` | not run |' in text
+    # Pooled over both heads: student_lipschitz is not run, so only the
+    # three plain-decoder pairs count.
+    assert '| pooled | distillation, both heads' in text
+    assert '+1.00 [-3.97, +5.97] p=0.478 (paired, 3)' in text
+    assert 'exceeds the spread' not in text
     # CKA over seeds 0, 0.1, 0.2 (+ 0.00 on DeepCrack, + 0.025 on average
     # over the crack sets), then 0.5 at the deeper pairs.
     assert '| crackdino | 0.100 ± 0.100 | 0.500 ± 0.000 |' in text
@@ -238,6 +389,55 @@ def test_report_summarises_seeds_and_judges_by_spread(bench, tmp_path,
     assert '| 32.50 ± 1.41 (2) | 74.00 ± 0.71 (2) |' in text
     assert '0.3 → 0.1' in text
     assert (tmp_path / 'plot.png').stat().st_size > 0
+
+
+def test_t_distribution_matches_its_tables(bench):
+    import crack_transfer_report as report
+    # Two-sided 5 % critical values of Student's t (any statistics table).
+    assert report.t_quantile(0.975, 2) == pytest.approx(4.303, abs=1e-3)
+    assert report.t_quantile(0.975, 5) == pytest.approx(2.571, abs=1e-3)
+    assert report.t_two_sided_p(2.571, 5) == pytest.approx(0.05, abs=1e-3)
+    assert report.t_two_sided_p(0.0, 3) == 1.0
+    diff, low, high, p, df = report.welch_test([1, 2, 4, 3], [0, 1, 1.5])
+    assert (diff, df) == (pytest.approx(5 / 3), pytest.approx(4.864, 1e-3))
+    assert p == pytest.approx(0.0877, abs=1e-4)
+    assert low < diff < high
+
+
+def test_report_reads_the_mechanism_test_as_a_fraction_of_the_gap(
+        bench, tmp_path, monkeypatch):
+    import crack_transfer_report as report
+    import deepcrack_cpu
+    path = tmp_path / 'RESULTS.md'
+    monkeypatch.setattr(deepcrack_cpu, 'REPORT', str(path))
+    monkeypatch.setattr(report, 'write_plot', lambda *a: False)
+
+    def probe(value):
+        return {s: dict(metrics=dict(crack_iou=value))
+                for s in bench.CRACK_SETS}
+
+    results = dict(teacher_base=dict(probe_test=probe(20.0),
+                                     probe_test_s1=probe(20.0)),
+                   random_backbone=dict(probe_test=probe(10.0),
+                                        probe_test_s1=probe(10.0)))
+    for seed, gain in enumerate((2.0, 3.0, 4.0)):
+        results[f'scratch_student_s{seed}'] = dict(
+            probe_test=probe(12.0), probe_test_s1=probe(12.0))
+        results[f'scratch_distill_s{seed}'] = dict(
+            probe_test=probe(12.0 + gain), probe_test_s1=probe(12.0 + gain))
+    report.write(results, bench.entries(), bench.ARMS, bench.TEST_SETS)
+    text = path.read_text()
+    # Gains 2, 3, 4 of a 10-point gap: 0.3; the bootstrap's interval is
+    # within the seeds' range.
+    row = next(line for line in text.splitlines()
+               if line.startswith('| scratch_distill − scratch_student ')
+               and '| Crack500 | 10.00 | 20.00 |' in line)
+    assert '+0.300 [+0.200, +0.400] | 3 |' in row or \
+        '+0.300 [+0.233, +0.367] | 3 |' in row
+    assert '(DeepCrack) | crack-set mean | 10.00 | 20.00 | +0.300' in text
+    # The fallback pair is not run: its rows say so.
+    assert '(DeepCrack + unlabelled crack-set images) | Crack500 | to run' \
+        in text
 
 
 def test_linear_cka_sees_through_rotation_and_scale(bench):
@@ -328,3 +528,21 @@ def test_two_sittings_recording_at_once_lose_nothing(bench, tmp_path):
     recorded = bench.dc.load_results_from(results)
     assert {name: len(recorded[name]['test']) for name in recorded} == {
         'a': 60, 'b': 60}
+
+
+def test_loss_forms_tell_the_normalised_kl_from_the_raw_one(bench):
+    import torch
+    from crack_transfer_analysis import loss_forms
+    g = torch.Generator().manual_seed(0)
+    large = torch.randn(200, 64, generator=g)
+    base = large + 0.3 * torch.randn(200, 64, generator=g)
+    forms = loss_forms(base, large)
+    cosine = forms['(1-cos)/C']
+    assert forms['mse_normalised/2'] == pytest.approx(cosine, rel=1e-3)
+    for t in ('1', '3', '10'):
+        assert forms[f'kl_T{t}'] == pytest.approx(cosine, rel=0.1)
+        assert forms[f'kl_T{t}_raw'] > 5 * cosine
+    # Scaling both maps leaves the normalised forms and moves the raw KL.
+    scaled = loss_forms(3 * base, 3 * large)
+    assert scaled['kl_T3'] == pytest.approx(forms['kl_T3'], rel=1e-3)
+    assert scaled['kl_T3_raw'] > 2 * forms['kl_T3_raw']

@@ -109,3 +109,44 @@ def test_bad_inputs_are_named():
         MODELS.build(dict(type='ChannelKLDistillLoss', temperature=0))
     with pytest.raises(ValueError, match="reduction must be 'mean'"):
         MODELS.build(dict(type='ChannelKLDistillLoss', reduction='sum'))
+
+
+def cosine_over_channels(student, teacher):
+    """(1 - cos) / C, averaged over positions."""
+    cosine = F.cosine_similarity(student, teacher, dim=1)
+    return (1 - cosine).mean() / student.shape[1]
+
+
+@pytest.mark.parametrize('temperature', [1.0, 3.0, 10.0])
+def test_normalised_channel_kl_is_a_scaled_cosine_loss(temperature):
+    # Nearby maps, as a student near its teacher: on unit vectors the
+    # softmax is nearly uniform, so KL x T^2 ~ (1 - cos) / C whatever T.
+    teacher = maps(2, 64, 4, 4, seed=4)
+    student = teacher + 0.3 * maps(2, 64, 4, 4, seed=5)
+    kl = MODELS.build(dict(type='ChannelKLDistillLoss',
+                           temperature=temperature))(student, teacher)
+    assert torch.allclose(kl, cosine_over_channels(student, teacher),
+                          rtol=0.12)
+
+
+def test_unnormalised_channel_kl_depends_on_temperature_and_norm():
+    teacher = maps(2, 64, 4, 4, seed=4)
+    student = teacher + 0.3 * maps(2, 64, 4, 4, seed=5)
+
+    def kl(t, s, tc):
+        return MODELS.build(dict(type='ChannelKLDistillLoss', temperature=t,
+                                 normalize=False))(s, tc)
+
+    cosine = cosine_over_channels(student, teacher)
+    # Unit-variance channels: not the scaled cosine loss at any T.
+    for t in (1.0, 3.0, 10.0):
+        assert not torch.allclose(kl(t, student, teacher), cosine, rtol=0.5)
+    # The temperature does work where the maps are long: at T = 1 the
+    # softmax saturates, at T = 10 it does not (x T^2 does not undo it).
+    assert kl(10.0, 5 * student, 5 * teacher) > \
+        1.5 * kl(1.0, 5 * student, 5 * teacher)
+    # So does the features' norm: the same directions, twice the length.
+    assert kl(3.0, 2 * student, 2 * teacher) > \
+        1.5 * kl(3.0, student, teacher)
+    # And it is still a divergence: zero at the teacher.
+    assert kl(3.0, teacher, teacher) < 1e-6

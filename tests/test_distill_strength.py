@@ -89,3 +89,26 @@ def test_ratio_follows_the_distillation_weight(tmp_path):
         return float(model.loss(**data)['distill_grad_ratio'])
 
     assert ratio(0.6) == pytest.approx(2 * ratio(0.3), rel=1e-3)
+
+
+def test_a_student_that_starts_as_the_base_teacher_gets_nothing_from_it(
+        tmp_path):
+    """At step 0 only the large teacher acts on such a student: the base
+    teacher's loss and its gradient ratio are zero, the large one's not."""
+    cfg = distiller_cfg(tmp_path, grad_ratio_interval=1)
+    base = str(tmp_path / 'base.pth')  # the base teacher's weights
+    cfg['backbone'] = dict(cfg['backbone'], init_cfg=dict(
+        type='Pretrained', checkpoint=base))
+    model = build(cfg)
+    model.train()
+    data = model.data_preprocessor(batch(), True)
+    losses = model.loss(**data)
+    seg = sum(v for n, v in losses.items() if n.startswith('decode.loss')
+              and not n.endswith('loss_gp'))
+    assert float(losses['loss_distill_t1'].detach()) == pytest.approx(
+        0, abs=1e-6)
+    assert float(model.backbone_grad_ratio(losses['loss_distill_t1'],
+                                           seg)) < 1e-4
+    assert float(losses['loss_distill_t0']) > 1e-3
+    assert float(model.backbone_grad_ratio(losses['loss_distill_t0'],
+                                           seg)) > 1e-3

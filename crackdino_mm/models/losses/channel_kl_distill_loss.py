@@ -32,6 +32,9 @@ class ChannelKLDistillLoss(nn.Module):
     At every position both maps are L2-normalised over channels and turned
     into distributions over channels by ``softmax(x / T)``; the loss is
     ``KL(teacher || student)`` (summed over channels) times ``T ** 2``.
+    On unit vectors of C channels this is about ``(1 - cos) / C`` for any
+    T, i.e. a scaled cosine loss; ``normalize=False`` softens the raw
+    (centred) maps instead, so that T and the features' norm matter.
 
     Args:
         temperature (float): Softmax temperature T.
@@ -40,6 +43,7 @@ class ChannelKLDistillLoss(nn.Module):
             depend on the resolution. ``'batchmean'``: summed over positions
             and divided by the number of images, as ``F.kl_div(...,
             reduction='batchmean')`` on whole maps in the reference.
+        normalize (bool): L2-normalise both maps over channels first.
         loss_weight (float): Weight of the loss.
         loss_name (str): Name of the loss.
     """
@@ -47,6 +51,7 @@ class ChannelKLDistillLoss(nn.Module):
     def __init__(self,
                  temperature: float = 3.0,
                  reduction: str = 'mean',
+                 normalize: bool = True,
                  loss_weight: float = 1.0,
                  loss_name: str = 'loss_kd'):
         super().__init__()
@@ -57,6 +62,7 @@ class ChannelKLDistillLoss(nn.Module):
                              f'{reduction!r}')
         self.temperature = temperature
         self.reduction = reduction
+        self.normalize = normalize
         self.loss_weight = loss_weight
         self._loss_name = loss_name
 
@@ -64,9 +70,12 @@ class ChannelKLDistillLoss(nn.Module):
                 teacher: torch.Tensor) -> torch.Tensor:
         teacher = teacher.float()
         student = align_to_teacher(student.float(), teacher)
+        if self.normalize:
+            student = F.normalize(student, dim=1)
+            teacher = F.normalize(teacher, dim=1)
         t = self.temperature
-        log_p_student = F.log_softmax(F.normalize(student, dim=1) / t, dim=1)
-        log_p_teacher = F.log_softmax(F.normalize(teacher, dim=1) / t, dim=1)
+        log_p_student = F.log_softmax(student / t, dim=1)
+        log_p_teacher = F.log_softmax(teacher / t, dim=1)
         kl = (log_p_teacher.exp() * (log_p_teacher - log_p_student)).sum(1)
         if self.reduction == 'mean':
             kl = kl.mean()
