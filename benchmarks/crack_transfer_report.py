@@ -5,16 +5,16 @@ seeds. A contrast between two arms is a t-test: paired by seed where both
 arms ran the same seeds (the runs share data order and initialisation of
 the head), Welch's otherwise, each with its difference, 95 % confidence
 interval and two-sided p-value; a pooled contrast pairs the seeds within
-each of several arm pairs that share a factor. The t distribution is
-computed here (``math``), so that the report needs no SciPy.
+each of several arm pairs that share a factor (t distribution:
+``paired_stats``).
 """
-import functools
 import math
 import os.path as osp
 import random
 import statistics
 
 import deepcrack_cpu as dc
+from paired_stats import t_quantile, t_two_sided_p
 
 PLOT = osp.join(dc.REPO, 'benchmarks', 'results', 'crack_transfer_cpu.png')
 SECTION = 'crack_transfer_cpu'
@@ -45,37 +45,6 @@ POOLED = (
     ('Lipschitz head, with and without distillation',
      (('student_lipschitz', 'student_plain'), ('crackdino', 'distill_plain'))),
 )
-
-
-def t_density(x, df):
-    return math.exp(math.lgamma((df + 1) / 2) - math.lgamma(df / 2) -
-                    0.5 * math.log(df * math.pi) -
-                    (df + 1) / 2 * math.log1p(x * x / df))
-
-
-def t_two_sided_p(t, df, steps=4000):
-    """P(|T| >= |t|) for Student's t with df degrees of freedom (Simpson's
-    rule on the density from 0 to |t|)."""
-    t = abs(t)
-    if t == 0:
-        return 1.0
-    h = t / steps
-    total = t_density(0, df) + t_density(t, df) + sum(
-        (4 if i % 2 else 2) * t_density(i * h, df) for i in range(1, steps))
-    return max(0.0, 1 - 2 * total * h / 3)
-
-
-@functools.lru_cache(maxsize=None)
-def t_quantile(q, df):
-    """The q quantile (q > 0.5) of Student's t, by bisection."""
-    low, high = 0.0, 1000.0
-    for _ in range(60):
-        mid = (low + high) / 2
-        if 1 - t_two_sided_p(mid, df, 400) / 2 < q:
-            low = mid
-        else:
-            high = mid
-    return (low + high) / 2
 
 
 def paired_test(differences):

@@ -32,19 +32,24 @@ def _incomplete_beta(a: float, b: float, x: float) -> float:
     return front * (f - 1)
 
 
-def t_two_sided_p(t: float, df: int) -> float:
+def t_two_sided_p(t: float, df: float) -> float:
     """P(|T| >= |t|) for Student's t with ``df`` degrees of freedom."""
     return _incomplete_beta(df / 2, 0.5, df / (df + t * t))
 
 
-def t_quantile_975(df: int) -> float:
-    """The 97.5 % quantile of Student's t (bisection on the p-value)."""
-    low, high = 0.0, 100.0
+def t_quantile(q: float, df: float) -> float:
+    """The ``q`` quantile (q > 0.5) of Student's t (bisection)."""
+    low, high = 0.0, 1000.0
     for _ in range(100):
         mid = (low + high) / 2
-        low, high = (mid, high) if t_two_sided_p(mid, df) > 0.05 else \
-            (low, mid)
+        low, high = (mid, high) if t_two_sided_p(mid, df) > 2 * (1 - q) \
+            else (low, mid)
     return (low + high) / 2
+
+
+def t_quantile_975(df: float) -> float:
+    """The 97.5 % quantile of Student's t: 95 % intervals."""
+    return t_quantile(0.975, df)
 
 
 def mean_ci(values: Sequence[float]) -> dict:

@@ -146,7 +146,8 @@ def test_unlabelled_arms_mix_crack_set_images_without_their_masks(bench):
         assert labelled.times * 270 == pytest.approx(6770, rel=0.01)
         for folder in unlabelled.datasets:
             assert folder.data_prefix.seg_map_path is None
-            assert 'IgnoreUnlabelled' in [t['type'] for t in folder.pipeline]
+            assert dict(type='LoadCrackAnnotations',
+                        unlabelled_as_ignored=True) in folder.pipeline
         command = bench.train_command(f'{arm}_s0', args)
         assert ('train_dataloader.dataset.datasets.1.datasets.3.data_root='
                 'sets/AigleRN-TRIMM') in command
@@ -154,21 +155,20 @@ def test_unlabelled_arms_mix_crack_set_images_without_their_masks(bench):
                                 'dataset.data_root=') for o in command)
 
 
-def test_ignore_unlabelled_makes_segmentation_losses_skip_an_image():
+def test_unlabelled_as_ignored_makes_segmentation_losses_skip_an_image():
     import numpy as np
     import torch
     from mmseg.registry import MODELS, TRANSFORMS
     import crackdino_mm  # noqa: F401
-    transform = TRANSFORMS.build(dict(type='IgnoreUnlabelled'))
+    transform = TRANSFORMS.build(dict(type='LoadCrackAnnotations',
+                                      unlabelled_as_ignored=True))
     out = transform(dict(img=np.zeros((5, 7, 3), np.uint8), seg_fields=[]))
     assert out['gt_seg_map'].shape == (5, 7)
     assert (out['gt_seg_map'] == 255).all()
     assert out['seg_fields'] == ['gt_seg_map']
-    labelled = dict(img=np.zeros((5, 7, 3), np.uint8),
-                    gt_seg_map=np.ones((5, 7), np.uint8), seg_fields=[])
-    assert (transform(labelled)['gt_seg_map'] == 1).all()
-    with pytest.raises(KeyError, match='LoadImageFromFile'):
-        transform(dict(seg_fields=[]))
+    plain = TRANSFORMS.build(dict(type='LoadCrackAnnotations'))
+    assert 'gt_seg_map' not in plain(
+        dict(img=np.zeros((5, 7, 3), np.uint8), seg_fields=[]))
     # A batch with an all-ignored image: the losses equal those of the
     # labelled image alone, whatever is predicted on the ignored one.
     g = torch.Generator().manual_seed(0)
