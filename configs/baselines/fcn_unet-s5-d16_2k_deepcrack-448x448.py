@@ -6,5 +6,8 @@ _base_ = [
     '../_base_/schedules/schedule_2k_adamw-cosine.py'
 ]
 crop_size = (448, 448)
-model = dict(data_preprocessor=dict(size=crop_size))
+# Whole photos are padded to a multiple of 16 (the UNet's downsampling),
+# recorded and cropped off the prediction.
+model = dict(data_preprocessor=dict(size=crop_size,
+                                    test_cfg=dict(size_divisor=16)))
 optim_wrapper = dict(optimizer=dict(lr=1e-3), paramwise_cfg=dict(custom_keys={}))

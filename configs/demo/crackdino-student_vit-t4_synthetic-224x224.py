@@ -7,7 +7,7 @@ _base_ = [
     '../_base_/schedules/schedule_demo-400it.py'
 ]
 model = dict(
-    data_preprocessor=dict(size=(224, 224)),
+    data_preprocessor=dict(size=(224, 224), test_cfg=dict(size_divisor=14)),
     backbone=dict(
         arch=dict(_delete_=True, embed_dims=64, num_layers=4, num_heads=2,
                   feedforward_channels=256),
