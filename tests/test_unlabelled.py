@@ -133,4 +133,4 @@ def test_test_tool_on_an_unlabelled_folder(photos, tmp_path, how):
     assert ('nothing to score' if how == 'out' else 'nothing scored') in log
     for name, shape in (('a', (70, 98)), ('b', (60, 80))):
         mask = cv2.imread(str(masks / f'{name}.png'), 0)
-        assert mask.shape == shape and set(np.unique(mask)) <= {0, 1}
+        assert mask.shape == shape and set(np.unique(mask)) <= {0, 255}

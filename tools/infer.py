@@ -35,7 +35,7 @@ from mmseg.apis import inference_model, init_model
 from mmseg.structures import SegDataSample
 from tqdm import tqdm
 
-from crackdino_mm.apis import apply_threshold
+from crackdino_mm.utils import apply_calibration, read_calibration
 from crackdino_mm.evaluation import CrackMetric
 from crackdino_mm.quantification import (check_width_limits,
                                          measure_each_crack)
@@ -274,7 +274,9 @@ def main(argv=None):
     args = parse_args(argv)
     images = collect_images(args.inputs)
     model = init_model(args.config, args.checkpoint, device=args.device)
-    args.threshold = apply_threshold(model, args.checkpoint, args.threshold)
+    args.threshold = apply_calibration(model, read_calibration(
+        args.checkpoint)['threshold'] if args.threshold is None else
+        args.threshold)['threshold']
     plan = WindowPlan(model.cfg, args)
     for sub in ('masks', 'overlays'):
         os.makedirs(osp.join(args.out_dir, sub), exist_ok=True)
