@@ -15,6 +15,7 @@ from mmengine.config import Config
 from mmseg.apis import inference_model, init_model
 from mmseg.registry import MODELS
 
+from crackdino_mm.apis import init_crack_model
 from crackdino_mm.utils import read_calibration, write_calibration
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -170,3 +171,32 @@ def test_bad_thresholds_and_files_are_named(tmp_path, setup):
     torch.save([1, 2], bad)
     with pytest.raises(KeyError, match='bad.pth'):
         write_calibration(str(bad), threshold=0.3)
+
+
+def test_choose_threshold_config_carries_the_scale(setup, tmp_path):
+    """--out-config: MMSeg's init_model/inference_model predict with the
+    chosen threshold and the checkpoint's test-time scale."""
+    cfg = Config.fromfile(setup['config'])
+    assert 'CrackDataPreProcessor' not in str(
+        Config.fromfile(str(setup['root'] / 'chosen_config.py')).model)
+    cfg.model.data_preprocessor.type = 'CrackDataPreProcessor'
+    config = str(tmp_path / 'scalable.py')
+    cfg.dump(config)
+    scaled = write_calibration(setup['plain'], out=str(tmp_path / 's.pth'),
+                               scale=0.75)
+    out_config = str(tmp_path / 'calibrated.py')
+    run([osp.join(REPO, 'tools', 'choose_threshold.py'), config, scaled,
+         '--out-config', out_config, '--work-dir', str(tmp_path / 'w')])
+    calibration = read_calibration(scaled)
+    assert calibration['scale'] == 0.75
+    model = init_model(out_config, scaled, 'cpu')
+    assert model.decode_head.threshold == calibration['threshold']
+    assert model.data_preprocessor.test_scale == 0.75
+    photo = str(setup['images'][0])
+    result = inference_model(model, photo)
+    expected = inference_model(init_crack_model(config, scaled), photo)
+    assert torch.equal(result.seg_logits.data, expected.seg_logits.data)
+    assert torch.equal(result.pred_sem_seg.data, expected.pred_sem_seg.data)
+    assert not torch.allclose(result.seg_logits.data,
+                              inference_model(init_model(config, scaled),
+                                              photo).seg_logits.data)

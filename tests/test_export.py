@@ -1,6 +1,7 @@
 """Deployment: distiller -> student checkpoint -> plain EncoderDecoder, and
 the student -> ONNX."""
 import copy
+import importlib.util
 import os.path as osp
 import subprocess
 import sys
@@ -14,8 +15,11 @@ from mmseg.registry import MODELS
 from test_distiller import batch, build, distiller_cfg, optim
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(REPO, 'tools'))
-from export_student import export_student  # noqa: E402
+_spec = importlib.util.spec_from_file_location(
+    'export_student', osp.join(REPO, 'tools', 'export_student.py'))
+_tool = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_tool)
+export_student = _tool.export_student
 
 
 def test_exported_student_loads_strictly_and_predicts_the_same(tmp_path):
