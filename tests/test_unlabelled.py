@@ -64,7 +64,8 @@ def test_format_only_writes_masks_and_scores_nothing(tmp_path):
     assert evaluate(metric, samples) == {}
     for name, s in zip(('one', 'two'), samples):
         mask = cv2.imread(str(tmp_path / f'{name}.png'), 0)
-        assert np.array_equal(mask, s['pred_sem_seg']['data'][0].numpy())
+        assert np.array_equal(mask,
+                              s['pred_sem_seg']['data'][0].numpy() * 255)
     with pytest.raises(ValueError, match='output_dir'):
         CrackMetric(format_only=True)
 
