@@ -286,27 +286,11 @@ def build_trained(name, work_dir):
 
 def build_deployable(config, checkpoint):
     """A config's deployable model (a distiller's student alone) with a
-    checkpoint's weights loaded with strict keys, in eval mode."""
-    import torch
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    from mmseg.registry import MODELS
-
-    from crackdino_mm.models.segmentors import DualTeacherDistiller
-    init_default_scope('mmseg')
-    model_cfg = Config.fromfile(config).model
-    if model_cfg.type == 'DualTeacherDistiller':
-        model_cfg = DualTeacherDistiller.student_config(model_cfg)
-    model_cfg.backbone.init_cfg = None
-    model = MODELS.build(model_cfg)
-    state = torch.load(checkpoint, map_location='cpu',
-                       weights_only=False)['state_dict']
-    model.load_state_dict({
-        k: v
-        for k, v in state.items()
-        if not k.startswith(DualTeacherDistiller.DISTILLER_ONLY_PREFIXES)
-    })
-    return model.eval()
+    checkpoint's weights loaded with strict keys and its calibration, in
+    eval mode."""
+    from crackdino_mm.apis import init_crack_model
+    return init_crack_model(config, checkpoint, cfg_options={
+        'model.backbone.init_cfg': None})
 
 
 def predict(model, img):

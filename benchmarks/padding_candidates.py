@@ -20,7 +20,8 @@ candidate (and writes them as JSON with ``--out``):
   over the image padded as above (the full-size configs use
   ``slide-zero-pad``).
 
-A distiller checkpoint is evaluated as its student alone.
+A distiller checkpoint is evaluated as its student alone, at the
+checkpoint's calibration (``init_crack_model``).
 """
 import argparse
 import copy
@@ -32,11 +33,10 @@ import time
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
+from mmengine.evaluator import Evaluator
 from mmengine.runner import Runner
-from mmseg.registry import METRICS, MODELS
 
-from crackdino_mm.models.segmentors import DualTeacherDistiller
+from crackdino_mm.apis import deployable_config, init_crack_model
 
 #: name -> (test mode, padding by the data preprocessor or None)
 CANDIDATES = {
@@ -72,50 +72,32 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def deployable_model_cfg(model_cfg):
-    """The model that predicts: a distiller's student alone."""
-    if model_cfg.type == 'DualTeacherDistiller':
-        return DualTeacherDistiller.student_config(model_cfg)
-    return copy.deepcopy(model_cfg)
-
-
 def candidate_cfg(model_cfg, name, crop, stride):
     """``model_cfg`` predicting as candidate ``name``."""
     mode, pad = CANDIDATES[name]
     cfg = copy.deepcopy(model_cfg)
     cfg.data_preprocessor.pop('test_cfg', None)
+    # Without test_cfg it is SegDataPreProcessor, plus a test-time scale.
+    cfg.data_preprocessor.type = 'CrackDataPreProcessor'
     if pad is not None:
-        cfg.data_preprocessor.type = 'CrackDataPreProcessor'
         cfg.data_preprocessor.test_cfg = dict(size_divisor=14, pad_mode=pad)
     cfg.test_cfg = dict(mode='whole') if mode == 'whole' else dict(
         mode='slide', crop_size=(crop, crop), stride=(stride, stride))
     return cfg
 
 
-def load_weights(model, checkpoint):
-    """The checkpoint's weights, strictly (a distiller's without its
-    teachers and centres)."""
-    state = torch.load(checkpoint, map_location='cpu',
-                       weights_only=False).get('state_dict')
-    if state is None:
-        raise KeyError(f'{checkpoint} has no "state_dict"')
-    model.load_state_dict({
-        k: v
-        for k, v in state.items()
-        if not k.startswith(DualTeacherDistiller.DISTILLER_ONLY_PREFIXES)
-    })
-    return model
-
-
 def evaluate(model, dataloader, metric_cfg, limit=None):
-    metric = METRICS.build(metric_cfg)
+    """The evaluator of ``metric_cfg`` over the first ``limit`` batches."""
+    evaluator = Evaluator(copy.deepcopy(metric_cfg))
+    seen = 0
     for index, data in enumerate(dataloader):
         if limit is not None and index >= limit:
             break
         with torch.no_grad():
-            results = model.test_step(data)
-        metric.process(data, [r.to_dict() for r in results])
-    return metric.compute_metrics(metric.results)
+            evaluator.process(model.test_step(data), data)
+        seen += len(data['inputs'])
+    return {key.split('/')[-1]: value
+            for key, value in evaluator.evaluate(seen).items()}
 
 
 def main(argv=None):
@@ -125,8 +107,8 @@ def main(argv=None):
         cfg.merge_from_dict(args.cfg_options)
     if args.data_root:
         cfg.test_dataloader.dataset.data_root = args.data_root
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    model_cfg = deployable_model_cfg(cfg.model)
+    cfg = deployable_config(cfg)
+    model_cfg = cfg.model
     crop = args.crop or model_cfg.data_preprocessor.size[0]
     config_stride = model_cfg.get('test_cfg', {}).get('stride')
     stride = args.stride or (config_stride[0] if config_stride
@@ -140,8 +122,8 @@ def main(argv=None):
 
     results = {}
     for name in args.candidates:
-        model = MODELS.build(candidate_cfg(model_cfg, name, crop, stride))
-        load_weights(model, args.checkpoint).eval()
+        cfg.model = candidate_cfg(model_cfg, name, crop, stride)
+        model = init_crack_model(cfg, args.checkpoint)
         start = time.perf_counter()
         metrics = evaluate(model, dataloader, metric_cfg, args.limit)
         results[name] = {k: metrics[k] for k in KEYS}

@@ -127,8 +127,8 @@ def load_tool(name):
 
 
 def test_confusion_matrix_on_test_masks(tmp_path):
-    """tools/test.py --out writes 0/1 label masks, which MMSeg's
-    confusion_matrix.py reads as they are (no other tool is needed)."""
+    """tools/test.py --out writes 0/255 masks; as 0/1 labels MMSeg's
+    confusion_matrix.py reads them."""
     data = tmp_path / 'data'
     run([osp.join(REPO, 'tools', 'make_synthetic_dataset.py'), '--out',
          str(data), '--num-train', '1', '--num-test', '3', '--size', '70',
@@ -147,6 +147,11 @@ def test_confusion_matrix_on_test_masks(tmp_path):
     run([osp.join(REPO, 'tools', 'test.py'), config, checkpoint,
          '--work-dir', str(tmp_path / 'w'), '--out', str(masks),
          '--threshold', median_probability(config, checkpoint, data)])
+    labels = tmp_path / 'labels'
+    labels.mkdir()
+    for mask in masks.glob('*.png'):
+        cv2.imwrite(str(labels / mask.name), cv2.imread(str(mask), 0) // 255)
+    masks = labels
     plots = tmp_path / 'plots'
     run([osp.join(ANALYSIS, 'confusion_matrix.py'), config, str(masks),
          str(plots)])

@@ -150,4 +150,4 @@ def test_writes_predictions_for_test_out(tmp_path):
     metric.process({}, [sample])
     import cv2
     written = cv2.imread(str(tmp_path / 'pred' / 'img_007.png'), 0)
-    assert written[2, 3] == 1 and written.sum() == 1
+    assert written[2, 3] == 255 and written.sum() == 255

@@ -15,7 +15,8 @@ from mmengine.config import Config
 from mmseg.apis import inference_model, init_model
 from mmseg.registry import MODELS
 
-from crackdino_mm.apis import read_threshold, write_threshold
+from crackdino_mm.apis import init_crack_model
+from crackdino_mm.utils import read_calibration, write_calibration
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 STUDENT_CFG = osp.join(REPO, 'configs', 'demo',
@@ -84,8 +85,8 @@ def setup(tmp_path_factory):
 
 
 def test_choose_threshold_writes_the_best_ods_threshold(setup):
-    threshold = read_threshold(setup['chosen'])
-    assert read_threshold(setup['plain']) is None
+    threshold = read_calibration(setup['chosen'])['threshold']
+    assert read_calibration(setup['plain'])['threshold'] is None
     assert f'decision threshold {threshold}' in setup['log']
     # The same images scored by tools/test.py: its ODS threshold.
     log = run([osp.join(REPO, 'tools', 'test.py'), setup['config'],
@@ -114,7 +115,7 @@ def expected_masks(setup, threshold):
 
 @pytest.mark.parametrize('given', [None, 0.5])
 def test_test_tool_uses_the_checkpoint_threshold(setup, given, tmp_path):
-    threshold = given or read_threshold(setup['chosen'])
+    threshold = given or read_calibration(setup['chosen'])['threshold']
     args = [osp.join(REPO, 'tools', 'test.py'), setup['config'],
             setup['chosen'], '--work-dir', str(tmp_path / 'w'), '--out',
             str(tmp_path / 'masks')]
@@ -122,11 +123,11 @@ def test_test_tool_uses_the_checkpoint_threshold(setup, given, tmp_path):
     assert f'decision threshold {threshold}' in log
     for stem, mask in expected_masks(setup, threshold).items():
         written = cv2.imread(str(tmp_path / 'masks' / f'{stem}.png'), 0)
-        assert np.array_equal(written, mask)
+        assert np.array_equal(written, mask.astype(np.uint8) * 255)
 
 
 def test_infer_tool_uses_the_checkpoint_threshold(setup, tmp_path):
-    threshold = read_threshold(setup['chosen'])
+    threshold = read_calibration(setup['chosen'])['threshold']
     run([osp.join(REPO, 'tools', 'infer.py'), setup['config'],
          setup['chosen'], *map(str, setup['images']), '--out-dir',
          str(tmp_path), '--device', 'cpu'])
@@ -140,7 +141,7 @@ def test_infer_tool_uses_the_checkpoint_threshold(setup, tmp_path):
 def test_onnx_export_uses_the_checkpoint_threshold(setup, tmp_path):
     onnx = pytest.importorskip('onnx')
     onnxruntime = pytest.importorskip('onnxruntime')
-    threshold = read_threshold(setup['chosen'])
+    threshold = read_calibration(setup['chosen'])['threshold']
     out = str(tmp_path / 'student.onnx')
     run([osp.join(REPO, 'tools', 'export_onnx.py'), setup['config'],
          setup['chosen'], '--out', out, '--shape', '70', '98'])
@@ -160,13 +161,42 @@ def test_onnx_export_uses_the_checkpoint_threshold(setup, tmp_path):
 
 def test_bad_thresholds_and_files_are_named(tmp_path, setup):
     with pytest.raises(ValueError, match='chosen.pth.*1.5'):
-        write_threshold(setup['chosen'], 1.5)
+        write_calibration(setup['chosen'], threshold=1.5)
     bad = tmp_path / 'bad.pth'
     torch.save(dict(state_dict={}, meta=dict(decision_threshold='high')),
                bad)
     with pytest.raises(ValueError,
                        match="bad.pth.*decision_threshold.*'high'"):
-        read_threshold(str(bad))
+        read_calibration(str(bad))
     torch.save([1, 2], bad)
     with pytest.raises(KeyError, match='bad.pth'):
-        write_threshold(str(bad), 0.3)
+        write_calibration(str(bad), threshold=0.3)
+
+
+def test_choose_threshold_config_carries_the_scale(setup, tmp_path):
+    """--out-config: MMSeg's init_model/inference_model predict with the
+    chosen threshold and the checkpoint's test-time scale."""
+    cfg = Config.fromfile(setup['config'])
+    assert 'CrackDataPreProcessor' not in str(
+        Config.fromfile(str(setup['root'] / 'chosen_config.py')).model)
+    cfg.model.data_preprocessor.type = 'CrackDataPreProcessor'
+    config = str(tmp_path / 'scalable.py')
+    cfg.dump(config)
+    scaled = write_calibration(setup['plain'], out=str(tmp_path / 's.pth'),
+                               scale=0.75)
+    out_config = str(tmp_path / 'calibrated.py')
+    run([osp.join(REPO, 'tools', 'choose_threshold.py'), config, scaled,
+         '--out-config', out_config, '--work-dir', str(tmp_path / 'w')])
+    calibration = read_calibration(scaled)
+    assert calibration['scale'] == 0.75
+    model = init_model(out_config, scaled, 'cpu')
+    assert model.decode_head.threshold == calibration['threshold']
+    assert model.data_preprocessor.test_scale == 0.75
+    photo = str(setup['images'][0])
+    result = inference_model(model, photo)
+    expected = inference_model(init_crack_model(config, scaled), photo)
+    assert torch.equal(result.seg_logits.data, expected.seg_logits.data)
+    assert torch.equal(result.pred_sem_seg.data, expected.pred_sem_seg.data)
+    unscaled = inference_model(init_model(config, scaled, 'cpu'), photo)
+    assert not torch.allclose(result.seg_logits.data,
+                              unscaled.seg_logits.data)

@@ -13,7 +13,8 @@ from mmseg.apis import (MMSegInferencer, inference_model, init_model,
                         show_result_pyplot)
 from mmseg.registry import MODELS
 
-from crackdino_mm.apis import CrackInferencer, write_threshold
+from crackdino_mm.apis import CrackInferencer
+from crackdino_mm.utils import write_calibration
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CRACK_META = dict(classes=('background', 'crack'),
@@ -129,7 +130,7 @@ def test_crack_inferencer_uses_the_checkpoint_threshold(photo, tmp_path):
     # gives another mask.
     median, lower = (float(prob.quantile(q)) for q in (0.5, 0.25))
     chosen = str(tmp_path / 'chosen.pth')
-    write_threshold(plain, median, out=chosen)
+    write_calibration(plain, out=chosen, threshold=median)
     masks = []
     for inferencer, threshold in [
         (CrackInferencer(config, chosen, device='cpu'), median),
@@ -145,3 +146,40 @@ def test_crack_inferencer_uses_the_checkpoint_threshold(photo, tmp_path):
     assert len(set(masks)) == 3
     with pytest.raises(ValueError, match='threshold'):
         CrackInferencer(config, plain, threshold=1.5, device='cpu')
+
+
+def test_crack_inferencer_predicts_with_a_distillers_student(photo, tmp_path):
+    """A distiller checkpoint gives its student, strictly loaded, at the
+    stored threshold and scale; masks are 0/255, named after the photo."""
+    path, _ = FAMILIES['demo-distiller']
+    cfg = Config.fromfile(osp.join(REPO, path))
+    cfg.model.data_preprocessor.type = 'CrackDataPreProcessor'
+    config = str(tmp_path / 'distiller.py')
+    cfg.dump(config)
+    student = save_checkpoint(config_of('demo-student', tmp_path),
+                              str(tmp_path / 'student.pth'))
+    checkpoint = torch.load(student, weights_only=False)
+    checkpoint['state_dict']['teacher_centers.0'] = torch.zeros(3)
+    checkpoint['meta'].update(decision_threshold=0.3, test_scale=0.75)
+    distilled = str(tmp_path / 'distilled.pth')
+    torch.save(checkpoint, distilled)
+    inferencer = CrackInferencer(config, distilled, device='cpu')
+    model = inferencer.model
+    assert type(model).__name__ == 'EncoderDecoder'
+    assert model.decode_head.threshold == 0.3
+    assert model.data_preprocessor.test_scale == 0.75
+    out = tmp_path / 'out'
+    sample = inferencer(photo, return_datasamples=True,
+                        out_dir=str(out))
+    assert sample.pred_sem_seg.shape == (100, 130)
+    written = cv2.imread(str(out / 'pred' / 'photo_pred.png'), 0)
+    assert np.array_equal(written,
+                          sample.pred_sem_seg.data[0].numpy() * 255)
+    assert torch.equal(sample.pred_sem_seg.data.bool(),
+                       sample.seg_logits.data > 0.3)
+    with pytest.raises(ValueError, match='distilled.pth'):
+        bad = dict(checkpoint, state_dict={
+            k: v for k, v in checkpoint['state_dict'].items()
+            if not k.startswith('decode_head.')})
+        torch.save(bad, distilled)
+        CrackInferencer(config, distilled, device='cpu')

@@ -8,6 +8,8 @@ import torch
 from mmengine.config import Config
 from mmseg.registry import MODELS
 
+from crackdino_mm.apis import deployable_config
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(REPO, 'configs', 'demo',
                   'crackdino_vit-t4_500it_synthetic-224x224.py')
@@ -24,8 +26,7 @@ def load_script():
 
 def test_candidates_configure_the_model_as_named():
     script = load_script()
-    model = script.deployable_model_cfg(Config.fromfile(CONFIG).model)
-    assert model.type == 'EncoderDecoder' and 'teachers' not in model
+    model = deployable_config(Config.fromfile(CONFIG)).model
     whole = script.candidate_cfg(model, 'whole-backbone-pad', 28, 21)
     assert whole.test_cfg == dict(mode='whole')
     assert 'test_cfg' not in whole.data_preprocessor
@@ -40,7 +41,7 @@ def test_candidates_configure_the_model_as_named():
 def test_every_candidate_is_measured(tmp_path, capsys):
     script = load_script()
     cfg = Config.fromfile(CONFIG)
-    model_cfg = script.deployable_model_cfg(cfg.model)
+    model_cfg = deployable_config(cfg).model
     model_cfg.backbone.img_size = 56
     model_cfg.backbone.init_cfg = None
     torch.manual_seed(0)

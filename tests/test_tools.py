@@ -111,7 +111,7 @@ def test_test_tool_writes_masks_and_pictures(trained, tmp_path):
     assert 'Iter(test) [2/2]' in log and 'crack_iou' in log
     masks = sorted(out.glob('*.png'))
     assert [m.name for m in masks] == ['00000.png', '00001.png']
-    assert set(np.unique(cv2.imread(str(masks[0]), 0))) <= {0, 1}
+    assert set(np.unique(cv2.imread(str(masks[0]), 0))) <= {0, 255}
     assert len(list(show.rglob('*.png'))) == 2
 
 

@@ -64,7 +64,8 @@ def test_format_only_writes_masks_and_scores_nothing(tmp_path):
     assert evaluate(metric, samples) == {}
     for name, s in zip(('one', 'two'), samples):
         mask = cv2.imread(str(tmp_path / f'{name}.png'), 0)
-        assert np.array_equal(mask, s['pred_sem_seg']['data'][0].numpy())
+        assert np.array_equal(mask,
+                              s['pred_sem_seg']['data'][0].numpy() * 255)
     with pytest.raises(ValueError, match='output_dir'):
         CrackMetric(format_only=True)
 
@@ -133,4 +134,4 @@ def test_test_tool_on_an_unlabelled_folder(photos, tmp_path, how):
     assert ('nothing to score' if how == 'out' else 'nothing scored') in log
     for name, shape in (('a', (70, 98)), ('b', (60, 80))):
         mask = cv2.imread(str(masks / f'{name}.png'), 0)
-        assert mask.shape == shape and set(np.unique(mask)) <= {0, 1}
+        assert mask.shape == shape and set(np.unique(mask)) <= {0, 255}

@@ -5,12 +5,13 @@
 
 Runs the config's validation (``val_dataloader``, ``val_evaluator``:
 ``CrackMetric``) and takes the threshold of best dataset-level F (ODS).
-It is written into the checkpoint's ``meta['decision_threshold']`` (in
-place, or into ``--out``), where tools/test.py, tools/infer.py,
-tools/export_onnx.py, ``CrackInferencer`` and the ``DecisionThresholdHook``
-find it; ``--out-config`` also writes the config with
-``model.decode_head.threshold`` set, for MMSeg's own inferencer and
-``init_model``.
+The threshold is written into the checkpoint's ``meta['decision_threshold']``
+(in place, or into ``--out``), where ``init_crack_model`` and the
+``DecisionThresholdHook`` find it. ``--out-config`` also writes the
+deployable config calibrated for MMSeg's own ``init_model`` and
+``inference_model``: ``model.decode_head.threshold`` and, when the
+checkpoint stores a test-time scale, a ``CrackDataPreProcessor`` with
+``test_cfg.scale``.
 """
 import argparse
 import os.path as osp
@@ -18,7 +19,9 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from crackdino_mm.apis import write_threshold
+from crackdino_mm.apis import deployable_config
+from crackdino_mm.utils import (check_scale, check_threshold,
+                                read_calibration, write_calibration)
 
 
 def parse_args(argv=None):
@@ -46,6 +49,21 @@ def ods_threshold(metrics: dict, config: str) -> float:
     return float(found[0])
 
 
+def calibrated_config(cfg: Config, threshold=None, scale=None) -> Config:
+    """``cfg`` whose model, built by MMSeg's ``init_model``, predicts at
+    ``threshold`` and ``scale`` (those not None)."""
+    cfg = cfg.copy()
+    if threshold is not None:
+        cfg.model.decode_head.threshold = check_threshold(threshold,
+                                                          'threshold')
+    if scale is not None:
+        preprocessor = cfg.model.setdefault('data_preprocessor', {})
+        preprocessor['type'] = 'CrackDataPreProcessor'
+        preprocessor['test_cfg'] = dict(preprocessor.get('test_cfg') or {},
+                                        scale=check_scale(scale, 'scale'))
+    return cfg
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
@@ -54,17 +72,19 @@ def main(argv=None):
     cfg.work_dir = args.work_dir or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
+    scale = read_calibration(args.checkpoint)['scale']
     metrics = Runner.from_cfg(cfg).val()
     threshold = ods_threshold(metrics, args.config)
-    write_threshold(args.checkpoint, threshold, out=args.out)
+    write_calibration(args.checkpoint, out=args.out, threshold=threshold)
     print(f'decision threshold {threshold} (best F on the validation data, '
           f'ODS {metrics.get("ods")}) written to the meta of '
           f'{args.out or args.checkpoint}')
     if args.out_config:
-        cfg.model.decode_head.threshold = threshold
+        cfg = calibrated_config(deployable_config(cfg), threshold, scale)
         cfg.load_from = None
         cfg.dump(args.out_config)
-        print(f'config with this threshold: {osp.abspath(args.out_config)}')
+        print(f'config with this calibration (threshold {threshold}, scale '
+              f'{scale}): {osp.abspath(args.out_config)}')
     return 0
 
 

@@ -85,16 +85,16 @@ def evaluate(config, checkpoint, work_dir, num_pictures):
     from mmengine.config import Config
     from mmengine.runner import Runner
 
-    from crackdino_mm.apis import write_threshold
     from crackdino_mm.inspection.visualization import side_by_side
+    from crackdino_mm.utils import apply_calibration, write_calibration
 
     cfg = Config.fromfile(osp.join(CONFIGS, config))
     cfg.work_dir = work_dir
     cfg.load_from = checkpoint
     runner = Runner.from_cfg(cfg)
     threshold = runner.val()['ods_threshold']
-    runner.model.decode_head.threshold = threshold
-    write_threshold(checkpoint, threshold)
+    apply_calibration(runner.model, threshold=threshold)
+    write_calibration(checkpoint, threshold=threshold)
     print(f'decision threshold chosen on the validation split: {threshold} '
           f'(stored in {checkpoint})')
     metrics = runner.test()

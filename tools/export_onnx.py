@@ -1,20 +1,23 @@
 """Export a segmentor (the deployable student) to ONNX and check it.
 
     python tools/export_onnx.py CONFIG CHECKPOINT --out student.onnx \
-        [--shape 448 448] [--atol 1e-4] [--threshold T]
+        [--shape 448 448] [--atol 1e-4] [--threshold T] [--scale S]
 
 The graph takes one float32 BGR image batch in 0-255 pixel values,
 (N, 3, H, W) at the exported size, and returns the crack probability map
 ``crack_probability`` (N, 1, H, W) and the crack mask ``crack_mask``
 (N, 1, H, W; uint8 0/1, probability above the decision threshold):
 mean/std normalisation, channel order and the final sigmoid/softmax are
-inside, so callers feed raw pixels. The threshold is the checkpoint's
-(tools/choose_threshold.py), else the config's, unless ``--threshold`` is
-given; it is also stored in the model's metadata as
-``decision_threshold``. After export, ONNX Runtime's output is compared
-with PyTorch's on random inputs and the tool fails if the probabilities
-differ by more than ``--atol`` or a mask differs where the probability is
-farther than that from the threshold.
+inside, so callers feed raw pixels. The model is the deployable one
+(``init_crack_model``: a distiller's student) with the checkpoint's
+calibration unless ``--threshold``/``--scale`` are given: the graph resizes
+its input by the test-time scale and its output back (bilinear, as
+``CrackDataPreProcessor`` and MMSeg do), and both are stored in the
+model's metadata (``decision_threshold``, ``test_scale``). After export,
+ONNX Runtime's output is compared with PyTorch's on random inputs and
+the tool fails if the probabilities differ by more than ``--atol`` or a
+mask differs where the probability is farther than that from the
+threshold.
 """
 import argparse
 import sys
@@ -22,19 +25,36 @@ import sys
 import numpy as np
 import onnx
 import torch
-from mmseg.apis import init_model
+import torch.nn.functional as F
 from torch.nn.utils import parametrize
 
-from crackdino_mm.apis import apply_threshold
+from crackdino_mm.apis import init_crack_model
+from crackdino_mm.utils import apply_calibration, crack_probability
+
+
+def resize_matrix(size: int, scale: float) -> torch.Tensor:
+    """The (round(size * scale), size) matrix that resizes one axis as
+    ``CrackDataPreProcessor.rescale`` does (bilinear, antialiased when
+    shrinking): ONNX export has no antialiased resize, but a matrix
+    product is exact. Rows of an identity, each resized along the width."""
+    out = max(1, round(size * scale))
+    return F.interpolate(torch.eye(size)[:, None, None, :], size=(1, out),
+                         mode='bilinear', align_corners=False,
+                         antialias=scale < 1)[:, 0, 0, :].T.contiguous()
 
 
 class CrackProbabilityModel(torch.nn.Module):
-    """Raw BGR pixels in; crack probability and mask out."""
+    """Raw BGR pixels of a fixed size in; crack probability and mask
+    out."""
 
-    def __init__(self, segmentor, threshold: float):
+    def __init__(self, segmentor, threshold: float, shape, scale=1.0):
         super().__init__()
         self.segmentor = segmentor
         self.threshold = threshold
+        self.scale = scale
+        self.shape = tuple(shape)
+        self.register_buffer('rows', resize_matrix(shape[0], scale))
+        self.register_buffer('cols', resize_matrix(shape[1], scale).T)
         # The same conversion as the model's SegDataPreProcessor.
         preprocessor = segmentor.data_preprocessor
         self.swap_channels = bool(preprocessor._channel_conversion)
@@ -42,16 +62,18 @@ class CrackProbabilityModel(torch.nn.Module):
         self.register_buffer('std', preprocessor.std.clone())
 
     def forward(self, img):
+        if self.scale != 1:
+            img = self.rows @ img @ self.cols
         if self.swap_channels:
             img = img.flip(1)
         img = (img - self.mean) / self.std
         meta = dict(img_shape=img.shape[2:], ori_shape=img.shape[2:],
                     pad_shape=img.shape[2:])
         logits = self.segmentor.encode_decode(img, [meta] * img.shape[0])
-        if logits.shape[1] == 1:
-            prob = torch.sigmoid(logits)
-        else:
-            prob = torch.softmax(logits, dim=1)[:, 1:]
+        if self.scale != 1:
+            logits = F.interpolate(logits, size=self.shape, mode='bilinear',
+                                   align_corners=False)
+        prob = crack_probability(logits, dim=1)[:, None]
         return prob, (prob > self.threshold).to(torch.uint8)
 
 
@@ -82,6 +104,10 @@ def parse_args(argv=None):
         '--threshold', type=float,
         help='decision threshold of the crack_mask output (default: the '
         'checkpoint\'s, else the config\'s)')
+    parser.add_argument(
+        '--scale', type=float,
+        help='test-time input scale (default: the checkpoint\'s, else the '
+        'config\'s)')
     return parser.parse_args(argv)
 
 
@@ -94,9 +120,12 @@ def mask_mismatches(prob, mask, expected_mask, threshold, atol):
 
 def main(argv=None):
     args = parse_args(argv)
-    segmentor = init_model(args.config, args.checkpoint, device='cpu')
-    threshold = apply_threshold(segmentor, args.checkpoint, args.threshold)
-    model = CrackProbabilityModel(segmentor, threshold).eval()
+    segmentor = init_crack_model(args.config, args.checkpoint, 'cpu',
+                                 threshold=args.threshold, scale=args.scale)
+    calibration = apply_calibration(segmentor)
+    threshold = calibration['threshold']
+    model = CrackProbabilityModel(segmentor, threshold, args.shape,
+                                  calibration['scale']).eval()
     bake_parametrizations(model)
     example = torch.rand(1, 3, *args.shape) * 255
     outputs = ['crack_probability', 'crack_mask']
@@ -107,7 +136,8 @@ def main(argv=None):
         dynamic_axes={name: {0: 'batch'} for name in ['image', *outputs]})
     graph = onnx.load(args.out)
     onnx.helper.set_model_props(
-        graph, dict(decision_threshold=str(threshold)))
+        graph, dict(decision_threshold=str(threshold),
+                    test_scale=str(calibration['scale'])))
     onnx.save(graph, args.out)
 
     import onnxruntime
@@ -122,6 +152,7 @@ def main(argv=None):
     wrong = mask_mismatches(prob, mask, expected_mask, threshold, args.atol)
     print(f'exported {args.out}: input (N, 3, {args.shape[0]}, '
           f'{args.shape[1]}) BGR 0-255; decision threshold {threshold}; '
+          f'test-time scale {calibration["scale"]}; '
           f'max |ONNX Runtime - PyTorch| = {diff:.2e} (tolerance '
           f'{args.atol:.0e}); {wrong} mask pixel(s) differ')
     return 0 if diff <= args.atol and wrong == 0 else 1

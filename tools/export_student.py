@@ -16,35 +16,25 @@ import os.path as osp
 
 import torch
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
-from mmseg.utils import register_all_modules
 
-from crackdino_mm.models.segmentors import DualTeacherDistiller
+from crackdino_mm.apis import (deployable_config, deployable_state_dict,
+                               load_checkpoint_file)
 
 
-def export_student(checkpoint: dict) -> dict:
-    """The student part of a distiller checkpoint (a dict from torch.load):
+def export_student(checkpoint: dict, where: str = 'checkpoint') -> dict:
+    """The student part of a loaded distiller checkpoint:
     ``dict(state_dict=..., meta=...)``."""
-    if not isinstance(checkpoint, dict) or 'state_dict' not in checkpoint:
-        raise KeyError('expected a training checkpoint with a "state_dict"')
-    state_dict = {
-        key: value
-        for key, value in checkpoint['state_dict'].items()
-        if not key.startswith(DualTeacherDistiller.DISTILLER_ONLY_PREFIXES)
-    }
-    if not any(key.startswith('backbone.') for key in state_dict):
-        raise KeyError('the checkpoint has no "backbone." weights: not a '
-                       'segmentor checkpoint')
-    return dict(state_dict=state_dict, meta=checkpoint.get('meta', {}))
+    return dict(state_dict=deployable_state_dict(checkpoint, where),
+                meta=checkpoint.get('meta', {}))
 
 
 def build_student(config: str) -> torch.nn.Module:
     """The plain student segmentor of a distiller (or student) config."""
-    register_all_modules()
-    model_cfg = Config.fromfile(config).model
-    if model_cfg.get('type') == 'DualTeacherDistiller':
-        model_cfg = DualTeacherDistiller.student_config(model_cfg)
-    return MODELS.build(model_cfg)
+    cfg = deployable_config(Config.fromfile(config))
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    return MODELS.build(cfg.model)
 
 
 def main():
@@ -56,12 +46,11 @@ def main():
         help='distiller or student config: check that the student loads '
         'the exported weights with strict keys')
     args = parser.parse_args()
-    checkpoint = torch.load(args.checkpoint, map_location='cpu',
-                            weights_only=False)
     try:
-        student = export_student(checkpoint)
-    except KeyError as error:
-        raise SystemExit(f'{args.checkpoint}: {error.args[0]}')
+        student = export_student(load_checkpoint_file(args.checkpoint),
+                                 args.checkpoint)
+    except (KeyError, ValueError, FileNotFoundError) as error:
+        raise SystemExit(error.args[0])
     if args.config:
         try:
             build_student(args.config).load_state_dict(

@@ -1,7 +1,12 @@
 """Crack metrics under FGSM/PGD attacks made in pixel space.
 
     python tools/robustness.py CONFIG CHECKPOINT [--eps 1 2 4 8] \
-        [--attack pgd] [--steps 10] [--out robustness.json] [--work-dir DIR]
+        [--attack pgd] [--steps 10] [--out robustness.json] [--work-dir DIR] \
+        [--threshold T] [--scale S]
+
+The model is the deployable one (a distiller's student), scored at the
+checkpoint's calibration (decision threshold, test-time scale) unless
+``--threshold``/``--scale`` are given.
 
 The perturbation is added to the raw 0-255 pixels before the model's own
 normalisation (its SegDataPreProcessor), bounded by epsilon in L-infinity
@@ -9,14 +14,14 @@ normalisation (its SegDataPreProcessor), bounded by epsilon in L-infinity
 image is clamped to [0, 255]: a valid image. PGD starts from a uniform
 random point in the epsilon ball and takes ``--steps`` signed-gradient
 steps of ``--step-size`` (default 2.5 * eps / steps), maximising the
-segmentation loss against the ground truth: binary cross-entropy for a
-1-channel output, cross-entropy for class logits, over non-ignored pixels.
-Epsilon 0 is the clean evaluation. Every epsilon is evaluated with
+binary cross-entropy of the predicted crack probability against the
+ground truth over non-ignored pixels. Epsilon 0 is the clean evaluation. Every epsilon is evaluated with
 CrackMetric on the config's test set; the table is printed and written
 as JSON to ``--out``, or to ``WORK_DIR/robustness.json`` with
 ``--work-dir``.
 """
 import argparse
+import copy
 import json
 import os
 import os.path as osp
@@ -26,10 +31,12 @@ from typing import Dict, List
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config, DictAction
+from mmengine.evaluator import Evaluator
 from mmengine.runner import Runner
-from mmseg.apis import init_model
-from mmseg.registry import METRICS
 from tqdm import tqdm
+
+from crackdino_mm.apis import init_crack_model
+from crackdino_mm.utils import apply_calibration, seg_logits_probability
 
 
 def parse_args(argv=None):
@@ -53,6 +60,11 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir',
                         help='folder for robustness.json when --out is not '
                         'given')
+    parser.add_argument('--threshold', type=float,
+                        help="decision threshold (default: the checkpoint's)")
+    parser.add_argument('--scale', type=float,
+                        help="test-time input scale (default: the "
+                        "checkpoint's)")
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args(argv)
@@ -63,21 +75,21 @@ def parse_args(argv=None):
     return args
 
 
-def segmentation_loss(logits: torch.Tensor, labels: torch.Tensor,
+def segmentation_loss(prob: torch.Tensor, labels: torch.Tensor,
                       ignore_index: int = 255) -> torch.Tensor:
-    """The attack's objective: BCE (1 channel) or CE, valid pixels only
-    (weighted rather than indexed: no device-to-host sync)."""
-    if logits.shape[1] == 1:
-        valid = (labels != ignore_index).to(logits.dtype)
-        target = (labels == 1).to(logits.dtype)
-        total = F.binary_cross_entropy_with_logits(
-            logits[:, 0], target, weight=valid, reduction='sum')
-        return total / valid.sum().clamp_min(1)
-    return F.cross_entropy(logits, labels, ignore_index=ignore_index)
+    """The attack's objective: binary cross-entropy of the crack
+    probability over valid pixels (weighted rather than indexed: no
+    device-to-host sync)."""
+    valid = (labels != ignore_index).to(prob.dtype)
+    target = (labels == 1).to(prob.dtype)
+    total = F.binary_cross_entropy(prob, target, weight=valid,
+                                   reduction='sum')
+    return total / valid.sum().clamp_min(1)
 
 
 class PixelSpaceAttack:
-    """FGSM/PGD on raw pixels, through the model's own preprocessing."""
+    """FGSM/PGD on raw pixels, through the model's own preprocessing,
+    inference and post-processing (padding, test-time scale)."""
 
     def __init__(self, model, steps=10, step_size=None, seed=0):
         self.model = model
@@ -89,23 +101,21 @@ class PixelSpaceAttack:
     def device(self) -> torch.device:
         return self.model.data_preprocessor.device
 
-    def logits(self, pixels: torch.Tensor, data_samples) -> torch.Tensor:
-        """Logits of the image area, predicted as the test predicts them
-        (whole or sliding windows), test-time padding cropped off."""
-        data = self.model.data_preprocessor(
-            dict(inputs=list(pixels), data_samples=data_samples), False)
-        metas = [sample.metainfo for sample in data['data_samples']]
-        logits = self.model.inference(data['inputs'], metas)
-        left, right, top, bottom = metas[0].get('img_padding_size',
-                                                (0, 0, 0, 0))
-        return logits[:, :, top:logits.shape[2] - bottom,
-                      left:logits.shape[3] - right]
+    def probability(self, pixels: torch.Tensor,
+                    data_samples) -> torch.Tensor:
+        """Crack probability (N, H, W) of the image area, predicted as the
+        test predicts it, differentiable in ``pixels``."""
+        samples = [sample.clone() for sample in data_samples]
+        results = self.model.test_step(
+            dict(inputs=list(pixels), data_samples=samples))
+        return torch.stack(
+            [seg_logits_probability(r.seg_logits.data) for r in results])
 
     def _gradient(self, pixels, data_samples, labels):
         pixels = pixels.detach().requires_grad_(True)
         with torch.enable_grad():
-            loss = segmentation_loss(self.logits(pixels, data_samples),
-                                     labels)
+            loss = segmentation_loss(
+                self.probability(pixels, data_samples), labels)
             (grad, ) = torch.autograd.grad(loss, pixels)
         return grad
 
@@ -135,29 +145,32 @@ class PixelSpaceAttack:
 
 def evaluate(model, dataloader, metric_cfg, attack, eps_list, methods,
              limit=None) -> Dict[str, Dict[str, float]]:
-    """CrackMetric for the clean data and each (method, epsilon)."""
+    """The evaluator of ``metric_cfg`` (CrackMetric) for the clean data and
+    each (method, epsilon)."""
     runs = [('clean', 0.0)] + [(m, e) for m in methods for e in eps_list
                                if e > 0]
-    metrics = {name: METRICS.build(metric_cfg) for name in
-               (f'{m}_eps{e:g}' if e else m for m, e in runs)}
+    evaluators = {name: Evaluator(copy.deepcopy(metric_cfg)) for name in
+                  (f'{m}_eps{e:g}' if e else m for m, e in runs)}
     total = len(dataloader) if limit is None else min(limit, len(dataloader))
     progress = tqdm(total=total * len(runs), desc='attacks', unit='img')
+    seen = 0
     for index, data in enumerate(dataloader):
         if limit is not None and index >= limit:
             break
         pixels = torch.stack(data['inputs'])
-        for (method, eps), metric in zip(runs, metrics.values()):
+        for (method, eps), evaluator in zip(runs, evaluators.values()):
             adv = attack(pixels, data['data_samples'], eps, method)
             with torch.no_grad():
-                results = attack.model.test_step(
-                    dict(inputs=list(adv), data_samples=data['data_samples']))
-            metric.process(data, [r.to_dict() for r in results])
+                results = attack.model.test_step(dict(
+                    inputs=list(adv),
+                    data_samples=[s.clone() for s in data['data_samples']]))
+            evaluator.process(results, data)
             progress.update(len(pixels))
+        seen += len(pixels)
     progress.close()
-    return {
-        name: metric.compute_metrics(metric.results)
-        for name, metric in metrics.items()
-    }
+    return {name: {key.split('/')[-1]: value for key, value in
+                   evaluator.evaluate(seen).items()}
+            for name, evaluator in evaluators.items()}
 
 
 def format_table(results: Dict[str, Dict[str, float]], keys: List[str]):
@@ -174,7 +187,9 @@ def main(argv=None):
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    model = init_model(cfg, args.checkpoint, device=args.device)
+    model = init_crack_model(cfg, args.checkpoint, args.device,
+                             threshold=args.threshold, scale=args.scale)
+    calibration = apply_calibration(model)
     for param in model.parameters():
         param.requires_grad_(False)
     loader_cfg = cfg.test_dataloader.copy()
@@ -198,6 +213,7 @@ def main(argv=None):
         with open(out, 'w') as f:
             json.dump(dict(config=args.config, checkpoint=args.checkpoint,
                            eps_pixel_units=args.eps, steps=args.steps,
+                           **calibration,
                            results=results), f, indent=2)
     return 0
 

@@ -1,8 +1,6 @@
 from .adapt import adapt_to_site
 from .crack_inferencer import CrackInferencer
 from .crack_predictor import CrackPredictor
-from .decision_threshold import (META_KEY, apply_threshold, read_threshold,
-                                 set_threshold, write_threshold)
 from .model_loader import (deployable_config, deployable_state_dict,
                            init_crack_model, load_checkpoint_file)
 from .site_calibration import choose_calibration, map_scores
@@ -10,10 +8,8 @@ from .site_norm_stats import reestimate_norm_stats
 from .site_photos import SitePhoto, load_site_photos
 
 __all__ = [
-    'CrackInferencer', 'CrackPredictor', 'META_KEY', 'SitePhoto',
-    'adapt_to_site', 'apply_threshold', 'choose_calibration',
-    'deployable_config', 'deployable_state_dict', 'init_crack_model',
-    'load_checkpoint_file', 'load_site_photos', 'map_scores',
-    'read_threshold', 'reestimate_norm_stats', 'set_threshold',
-    'write_threshold'
+    'CrackInferencer', 'CrackPredictor', 'SitePhoto', 'adapt_to_site',
+    'choose_calibration', 'deployable_config', 'deployable_state_dict',
+    'init_crack_model', 'load_checkpoint_file', 'load_site_photos',
+    'map_scores', 'reestimate_norm_stats'
 ]

@@ -1,33 +1,55 @@
+import os
+import os.path as osp
 from typing import Optional
 
+import cv2
+import numpy as np
 from mmseg.apis import MMSegInferencer
 
-from .decision_threshold import check_threshold, meta_threshold, set_threshold
+from ..utils import check_scale, check_threshold
+from .model_loader import init_crack_model
 
 
 class CrackInferencer(MMSegInferencer):
-    """``MMSegInferencer`` that uses the checkpoint's decision threshold.
+    """``MMSegInferencer`` over the deployable model, calibrated.
 
-    MMSeg's inferencer reads only the classes and palette from a
-    checkpoint's meta; this one also applies ``meta['decision_threshold']``
-    (written by ``tools/choose_threshold.py``) to the decode head, unless
-    ``threshold`` is given. Everything else (inputs, visualisation,
-    ``out_dir``, ``return_datasamples``) is MMSeg's.
+    The model comes from ``init_crack_model``: a distiller's student alone,
+    strictly loaded, with the checkpoint's decision threshold and test-time
+    scale unless ``threshold``/``scale`` are given. Masks written to
+    ``pred_out_dir`` are named after their photo (``IMG_0001_pred.png``;
+    arrays given in memory keep a running number) and hold 0/255, the
+    project's mask encoding. Everything else (inputs, visualisation,
+    ``return_datasamples``) is MMSeg's.
 
     Args:
         threshold (float, optional): Decision threshold to use instead.
+        scale (float, optional): Test-time input scale to use instead.
     """
 
     def __init__(self, model, weights: Optional[str] = None,
-                 threshold: Optional[float] = None, **kwargs):
-        self.threshold = None if threshold is None else check_threshold(
-            threshold, 'CrackInferencer')
+                 threshold: Optional[float] = None,
+                 scale: Optional[float] = None, **kwargs):
+        self.calibration = dict(
+            threshold=None if threshold is None else check_threshold(
+                threshold, 'CrackInferencer'),
+            scale=None if scale is None else check_scale(
+                scale, 'CrackInferencer'))
+        self.num_written = 0
         super().__init__(model, weights, **kwargs)
 
-    def _load_weights_to_model(self, model, checkpoint, cfg) -> None:
-        super()._load_weights_to_model(model, checkpoint, cfg)
-        threshold = self.threshold
-        if threshold is None and checkpoint is not None:
-            threshold = meta_threshold(checkpoint)
-        if threshold is not None:
-            set_threshold(model, threshold)
+    def _init_model(self, cfg, weights: Optional[str], device: str = 'cpu'):
+        return init_crack_model(cfg, weights, device, **self.calibration)
+
+    def postprocess(self, preds, visualization, return_datasample=False,
+                    pred_out_dir: str = ''):
+        if pred_out_dir:
+            os.makedirs(pred_out_dir, exist_ok=True)
+            for pred in preds:
+                path = pred.metainfo.get('img_path')
+                stem = osp.splitext(osp.basename(path))[0] if isinstance(
+                    path, str) else f'{self.num_written:08d}'
+                mask = pred.pred_sem_seg.data[0].cpu().numpy()
+                cv2.imwrite(osp.join(pred_out_dir, f'{stem}_pred.png'),
+                            (mask > 0).astype(np.uint8) * 255)
+                self.num_written += 1
+        return super().postprocess(preds, visualization, return_datasample)

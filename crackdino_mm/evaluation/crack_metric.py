@@ -12,6 +12,8 @@ from mmengine.logging import MMLogger, print_log
 from mmseg.registry import METRICS
 from prettytable import PrettyTable
 
+from ..utils import seg_logits_probability
+
 
 def _disk(radius: float) -> np.ndarray:
     r = int(np.floor(radius))
@@ -72,7 +74,7 @@ class CrackMetric(BaseMetric):
         num_thresholds (int): Thresholds of the probability sweep.
         tolerance (float): Matching tolerance in pixels.
         ignore_index (int): Label of ignored pixels.
-        output_dir (str, optional): Write each prediction there as a 0/1
+        output_dir (str, optional): Write each prediction there as a 0/255
             PNG (``tools/test.py --out``).
         keep_results (bool): Accepted for MMSeg's ``test.py --out``; the
             predictions are written whenever ``output_dir`` is set.
@@ -110,14 +112,8 @@ class CrackMetric(BaseMetric):
 
     @staticmethod
     def crack_probability(seg_logits: torch.Tensor) -> torch.Tensor:
-        """Crack probability from a data sample's (C, H, W) ``seg_logits``.
-
-        For a 1-channel output MMSeg already stores the sigmoid there; for
-        2 classes it stores logits, so channel 1 of their softmax.
-        """
-        if seg_logits.shape[0] == 1:
-            return seg_logits[0].float()
-        return seg_logits.float().softmax(dim=0)[1]
+        """Crack probability from a data sample's (C, H, W) ``seg_logits``."""
+        return seg_logits_probability(seg_logits)
 
     def _counts_above(self, values: np.ndarray) -> np.ndarray:
         """For every threshold t_j, how many values are > t_j."""
@@ -161,7 +157,7 @@ class CrackMetric(BaseMetric):
                 name = osp.splitext(osp.basename(sample['img_path']))[0]
                 cv2.imwrite(
                     osp.join(self.output_dir, name + '.png'),
-                    pred.astype(np.uint8))
+                    pred.astype(np.uint8) * 255)
             # One entry per image, scored or not, so that results gathered
             # from several processes line up with the dataset.
             if self.format_only or 'gt_sem_seg' not in sample:

@@ -1,6 +1,7 @@
-import torch
 import torch.nn as nn
 from mmseg.registry import MODELS
+
+from ...utils import crack_probability
 
 
 @MODELS.register_module()
@@ -33,10 +34,7 @@ class BinaryDiceLoss(nn.Module):
         self._loss_name = loss_name
 
     def forward(self, pred, target, weight=None, ignore_index=255, **kwargs):
-        if pred.shape[1] == 1:
-            prob = pred[:, 0].sigmoid()
-        else:
-            prob = pred.softmax(dim=1)[:, 1]
+        prob = crack_probability(pred, dim=1)
         valid = (target != ignore_index).to(prob.dtype)
         truth = (target == 1).to(prob.dtype) * valid
         prob = prob * valid

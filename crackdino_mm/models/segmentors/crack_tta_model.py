@@ -6,20 +6,23 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
+from ...utils import seg_logits_probability
+
 
 @MODELS.register_module()
 class CrackTTAModel(BaseTTAModel):
-    """Test-time augmentation that averages class probabilities once.
+    """Test-time augmentation that averages crack probabilities once.
 
     Each view (``tta_pipeline``: flips, and ``Rot90`` quarter turns, which
     must come before the flips) goes through the wrapped segmentor's
     ``test_step``, which undoes the flip; this model then undoes the turn
-    and averages the views' probabilities: for a 1-channel head the sigmoid
-    that MMSeg already stores in ``seg_logits`` (MMSeg's ``SegTTAModel``
-    would apply a second sigmoid to it and keep one view's ``seg_logits``),
-    for more classes the softmax. The merged sample holds the average in
-    ``seg_logits`` (1 channel: the probability, MMSeg's convention; more
-    classes: its logarithm, whose softmax is the average), so every metric
+    and averages the views' crack probabilities (``seg_logits_probability``:
+    the sigmoid MMSeg already stores for a 1-channel head, where MMSeg's
+    ``SegTTAModel`` would apply a second sigmoid and keep one view's
+    ``seg_logits``). The merged sample holds the average in ``seg_logits``
+    (1 channel: the probability, MMSeg's convention; 2 classes: the
+    logarithms of both class probabilities, whose softmax is the average),
+    so every metric
     reads the merged prediction, and ``pred_sem_seg`` at the decode head's
     ``threshold`` (or the argmax). Metainfo and ground truth come from the
     first view, which must be the unaugmented image.
@@ -48,26 +51,20 @@ class CrackTTAModel(BaseTTAModel):
                 f'flip={first.metainfo.get("flip")})')
         total = 0.
         for view in views:
-            prob = self._probability(view.seg_logits.data)
+            prob = seg_logits_probability(view.seg_logits.data)
             total = total + torch.rot90(
-                prob, -view.metainfo.get('rot90', 0), dims=(1, 2))
+                prob, -view.metainfo.get('rot90', 0), dims=(0, 1))
         prob = total / len(views)
-        if prob.shape[0] == 1:
-            seg_logits = prob
-            pred = (prob > self.module.decode_head.threshold).to(prob)
+        if first.seg_logits.data.shape[0] == 1:
+            seg_logits = prob[None]
+            pred = (seg_logits > self.module.decode_head.threshold).to(prob)
         else:
-            seg_logits = prob.clamp_min(torch.finfo(prob.dtype).tiny).log()
-            pred = prob.argmax(dim=0, keepdim=True)
+            seg_logits = torch.stack([1 - prob, prob]).clamp_min(
+                torch.finfo(prob.dtype).tiny).log()
+            pred = seg_logits.argmax(dim=0, keepdim=True)
         merged = SegDataSample(metainfo=first.metainfo)
         merged.seg_logits = PixelData(data=seg_logits)
         merged.pred_sem_seg = PixelData(data=pred)
         if 'gt_sem_seg' in first:
             merged.gt_sem_seg = first.gt_sem_seg
         return merged
-
-    @staticmethod
-    def _probability(seg_logits: torch.Tensor) -> torch.Tensor:
-        """Class probabilities from one view's (C, H, W) ``seg_logits``."""
-        if seg_logits.shape[0] == 1:
-            return seg_logits.float()
-        return seg_logits.float().softmax(dim=0)
