@@ -177,8 +177,9 @@ def test_choose_threshold_config_carries_the_scale(setup, tmp_path):
     """--out-config: MMSeg's init_model/inference_model predict with the
     chosen threshold and the checkpoint's test-time scale."""
     cfg = Config.fromfile(setup['config'])
-    assert 'CrackDataPreProcessor' not in str(
-        Config.fromfile(str(setup['root'] / 'chosen_config.py')).model)
+    chosen = Config.fromfile(str(setup['root'] / 'chosen_config.py'))
+    assert 'scale' not in (chosen.model.data_preprocessor.get('test_cfg')
+                           or {})
     cfg.model.data_preprocessor.type = 'CrackDataPreProcessor'
     config = str(tmp_path / 'scalable.py')
     cfg.dump(config)

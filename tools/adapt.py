@@ -24,8 +24,7 @@ import sys
 
 from mmengine.config import Config, DictAction
 
-from crackdino_mm.apis import adapt_to_site
-from crackdino_mm.apis.model_loader import calibrated_config
+from crackdino_mm.apis import adapt_to_site, calibrated_config
 from crackdino_mm.utils import SCALE_GRID, read_calibration
 
 

@@ -19,9 +19,8 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from crackdino_mm.apis import deployable_config
-from crackdino_mm.utils import (check_scale, check_threshold,
-                                read_calibration, write_calibration)
+from crackdino_mm.apis import calibrated_config
+from crackdino_mm.utils import read_calibration, write_calibration
 
 
 def parse_args(argv=None):
@@ -49,21 +48,6 @@ def ods_threshold(metrics: dict, config: str) -> float:
     return float(found[0])
 
 
-def calibrated_config(cfg: Config, threshold=None, scale=None) -> Config:
-    """``cfg`` whose model, built by MMSeg's ``init_model``, predicts at
-    ``threshold`` and ``scale`` (those not None)."""
-    cfg = cfg.copy()
-    if threshold is not None:
-        cfg.model.decode_head.threshold = check_threshold(threshold,
-                                                          'threshold')
-    if scale is not None:
-        preprocessor = cfg.model.setdefault('data_preprocessor', {})
-        preprocessor['type'] = 'CrackDataPreProcessor'
-        preprocessor['test_cfg'] = dict(preprocessor.get('test_cfg') or {},
-                                        scale=check_scale(scale, 'scale'))
-    return cfg
-
-
 def main(argv=None):
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
@@ -80,7 +64,7 @@ def main(argv=None):
           f'ODS {metrics.get("ods")}) written to the meta of '
           f'{args.out or args.checkpoint}')
     if args.out_config:
-        cfg = calibrated_config(deployable_config(cfg), threshold, scale)
+        cfg = calibrated_config(cfg, threshold, scale)
         cfg.load_from = None
         cfg.dump(args.out_config)
         print(f'config with this calibration (threshold {threshold}, scale '

@@ -10,7 +10,8 @@ from mmengine.runner import CheckpointLoader, load_state_dict
 from mmseg.registry import MODELS
 
 from ..models.segmentors import DualTeacherDistiller
-from ..utils import apply_calibration, stored_calibration
+from ..utils import (apply_calibration, check_scale, check_threshold,
+                     stored_calibration)
 
 
 def deployable_config(cfg: Config) -> Config:
@@ -28,17 +29,21 @@ def deployable_config(cfg: Config) -> Config:
     return cfg
 
 
-def calibrated_config(cfg: Config, threshold: float, scale: float) -> Config:
+def calibrated_config(cfg: Config, threshold: Optional[float] = None,
+                      scale: Optional[float] = None) -> Config:
     """The deployable config of ``cfg`` that predicts at ``threshold`` and
-    test-time ``scale`` by itself (for MMSeg's ``init_model``,
-    ``inference_model`` and inferencer, which read no checkpoint meta)."""
+    test-time ``scale`` (those not None) by itself, for MMSeg's
+    ``init_model``, ``inference_model`` and inferencer, which read no
+    checkpoint meta."""
     cfg = deployable_config(cfg)
-    cfg.model.decode_head.threshold = threshold
-    preprocessor = cfg.model.setdefault('data_preprocessor', {})
-    preprocessor['type'] = 'CrackDataPreProcessor'
-    preprocessor['test_cfg'] = dict(preprocessor.get('test_cfg') or {},
-                                    scale=scale)
-    cfg.model.train_cfg = cfg.model.get('train_cfg') or dict()
+    if threshold is not None:
+        cfg.model.decode_head.threshold = check_threshold(threshold,
+                                                          'threshold')
+    if scale is not None:
+        preprocessor = cfg.model.setdefault('data_preprocessor', {})
+        preprocessor['type'] = 'CrackDataPreProcessor'
+        preprocessor['test_cfg'] = dict(preprocessor.get('test_cfg') or {},
+                                        scale=check_scale(scale, 'scale'))
     return cfg
 
 
