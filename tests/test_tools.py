@@ -173,3 +173,23 @@ def write_crack_pair(img_dir, lab_dir, name, size=(160, 180)):
     image[mask > 0] = 40
     cv2.imwrite(osp.join(img_dir, f'{name}.jpg'), image)
     cv2.imwrite(osp.join(lab_dir, f'{name}.jpg'), mask)
+
+
+def test_a_missing_checkpoint_is_one_message_before_the_environment(
+        tmp_path):
+    """A config whose checkpoint does not exist names it, its key and the
+    command that makes it, before mmengine logs anything."""
+    config = osp.join(REPO, 'configs', 'cpu_benchmark',
+                      'crackdino-student-plainhead_vit-w192d12_1k_'
+                      'deepcrack-224x224.py')
+    run = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools', 'train.py'), config,
+         '--work-dir', str(tmp_path)], capture_output=True, text=True,
+        cwd=str(tmp_path))
+    assert run.returncode == 1
+    assert 'work_dirs/cpu_benchmark/teacher_base/iter_1000.pth' in run.stderr
+    assert 'model.backbone.init_cfg.checkpoint' in run.stderr
+    assert 'python benchmarks/deepcrack_cpu.py train --only teacher_base' \
+        in run.stderr
+    assert 'System environment' not in run.stdout + run.stderr
+    assert 'Traceback' not in run.stderr

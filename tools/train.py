@@ -3,13 +3,16 @@
 Everything the project needs at training time (device-aware backend, DDP
 in CPU processes, SyncBN, atomic checkpoints, resume fallback) comes from
 the configs (``runner_type='DeviceAwareRunner'``), so MMSeg's script, which
-ships inside the mmseg package, is used unchanged; this file only finds it.
+ships inside the mmseg package, is used unchanged; this file only finds it
+and turns a missing checkpoint into one line.
 """
 import os.path as osp
 import runpy
 import sys
 
 import mmseg
+
+from crackdino_mm.utils import MissingConfigFile
 
 
 def stock_tool(name: str) -> str:
@@ -28,4 +31,7 @@ def stock_tool(name: str) -> str:
 if __name__ == '__main__':
     script = stock_tool('train.py')
     sys.argv[0] = script
-    runpy.run_path(script, run_name='__main__')
+    try:
+        runpy.run_path(script, run_name='__main__')
+    except MissingConfigFile as error:
+        sys.exit(f'train.py: {error}')

@@ -18,6 +18,8 @@ from mmseg.registry import RUNNERS
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.parallel import DistributedDataParallel
 
+from ..utils.config_files import check_config_files
+
 #: Names of the checkpoints CheckpointHook writes by default.
 CHECKPOINT_NAME = re.compile(r'^(?:iter|epoch)_(\d+)\.pth$')
 
@@ -137,6 +139,9 @@ class DeviceAwareRunner(Runner):
       (see ``convert_sync_batchnorm_where_possible``); one process
       (mmengine) and CPU processes (SyncBatchNorm needs CUDA) run plain
       BatchNorm.
+    - **Missing files.** A checkpoint the config loads that does not exist
+      stops the run before anything is logged, with its name, config key
+      and the command that makes it (``MissingConfigFile``).
     - **Resume.** With ``resume=True`` and no ``load_from``, training
       resumes from the checkpoint ``last_checkpoint`` names if it loads,
       else from the newest loadable ``iter_N.pth``/``epoch_N.pth``, with a
@@ -144,6 +149,12 @@ class DeviceAwareRunner(Runner):
       when there are checkpoints and none loads. With no checkpoint at all
       it starts from scratch, as mmengine does.
     """
+
+    @classmethod
+    def from_cfg(cls, cfg) -> 'DeviceAwareRunner':
+        # Before mmengine logs the environment and the config.
+        check_config_files(cfg)
+        return super().from_cfg(cfg)
 
     def __init__(self, *args, env_cfg: Optional[dict] = None, **kwargs):
         super().__init__(*args, env_cfg=device_env_cfg(env_cfg), **kwargs)
