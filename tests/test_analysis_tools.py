@@ -75,8 +75,13 @@ def test_analyze_logs_plots_crack_metrics(tmp_path):
         'model.data_preprocessor.size=(64,64)', 'log_processor.window_size=1',
         'default_hooks.logger.interval=1'
     ]
-    run([osp.join(REPO, 'tools', 'train.py'), DEMO_STUDENT, '--work-dir',
-         str(tmp_path), '--cfg-options', *tiny])
+    printed = run([osp.join(REPO, 'tools', 'train.py'), DEMO_STUDENT,
+                   '--work-dir', str(tmp_path), '--cfg-options', *tiny])
+    # The environment and config dump go to the log file only.
+    text, = [open(f).read() for f in glob.glob(str(tmp_path / '*' / '*.log'))]
+    for dumped in ('System environment', 'Config:'):
+        assert dumped in text and dumped not in printed
+    assert 'environment and config written to' in printed
     log, = glob.glob(str(tmp_path / '*' / 'vis_data' / 'scalars.json'))
     val = [json.loads(line) for line in open(log) if '"ods"' in line]
     assert [v['step'] for v in val] == [1, 2]

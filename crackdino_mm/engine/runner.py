@@ -1,6 +1,7 @@
 """mmengine's Runner, fitted to the hardware it finds and able to resume
 after a kill."""
 import datetime
+import logging
 import os
 import os.path as osp
 import re
@@ -139,6 +140,8 @@ class DeviceAwareRunner(Runner):
       (see ``convert_sync_batchnorm_where_possible``); one process
       (mmengine) and CPU processes (SyncBatchNorm needs CUDA) run plain
       BatchNorm.
+    - **Quiet start.** The environment and config dump go to the log file,
+      not the terminal.
     - **Missing files.** A checkpoint the config loads that does not exist
       stops the run before anything is logged, with its name, config key
       and the command that makes it (``MissingConfigFile``).
@@ -158,6 +161,23 @@ class DeviceAwareRunner(Runner):
 
     def __init__(self, *args, env_cfg: Optional[dict] = None, **kwargs):
         super().__init__(*args, env_cfg=device_env_cfg(env_cfg), **kwargs)
+
+    def _log_env(self, env_cfg: dict) -> None:
+        """The environment and config dump go to the log file only, so
+        the terminal shows what the run does."""
+        console = [h for h in self.logger.handlers
+                   if isinstance(h, logging.StreamHandler)
+                   and not isinstance(h, logging.FileHandler)]
+        levels = [h.level for h in console]
+        for handler in console:
+            handler.setLevel(logging.WARNING)
+        try:
+            super()._log_env(env_cfg)
+        finally:
+            for handler, level in zip(console, levels):
+                handler.setLevel(level)
+        self.logger.info('environment and config written to '
+                         f'{osp.join(self.log_dir, self.timestamp)}.log')
 
     def setup_env(self, env_cfg: dict) -> None:
         if (self.distributed and not torch.cuda.is_available()
