@@ -175,3 +175,23 @@ def test_confusion_matrix_on_test_masks(tmp_path):
                                            (pred == guess)).sum()
     assert np.array_equal(matrix, expected)
     assert expected[:, 1].sum() > 0 and expected[:, 0].sum() > 0
+
+
+def test_the_demo_prints_a_photos_command_that_runs(tmp_path):
+    """The command the demo prints at its end runs its student on a
+    folder of photos and writes the report."""
+    spec = importlib.util.spec_from_file_location(
+        'demo_tool', osp.join(REPO, 'tools', 'demo.py'))
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    student = str(tmp_path / 'student.pth')
+    save_student(osp.join(demo.CONFIGS, demo.STUDENT), student)
+    photos = tmp_path / 'photos'
+    photos.mkdir()
+    cv2.imwrite(str(photos / 'a.jpg'), np.full((120, 170, 3), 128,
+                                                np.uint8))
+    out = tmp_path / 'report'
+    command = demo.photos_command(student, str(photos), str(out)).split()
+    assert command[:2] == ['python', 'tools/infer.py']
+    run(command[1:])
+    assert (out / 'index.html').is_file()

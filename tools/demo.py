@@ -128,6 +128,15 @@ def write_table(metrics, stage_seconds, path):
     return '\n'.join(lines)
 
 
+def photos_command(student_ckpt, photos='YOUR_PHOTOS/',
+                   out_dir='work_dirs/my_photos'):
+    """The command that runs the demo's student on a folder of photos and
+    writes the inspection report (``OUT_DIR/index.html``)."""
+    config = osp.relpath(osp.join(CONFIGS, STUDENT), REPO)
+    return (f'python tools/infer.py {config} {student_ckpt} {photos} '
+            f'--out-dir {out_dir}')
+
+
 def main():
     args = parse_args()
     work_dir = osp.abspath(args.work_dir)
@@ -170,6 +179,10 @@ def main():
     crack_iou = [v for k, v in metrics.items() if k.endswith('crack_iou')]
     if crack_iou:
         print(f'crack IoU {float(crack_iou[0]):.2f} %')
+    print('\nthe demo student is ' + student_ckpt + '; run it on your '
+          'photos (any size; the report opens in a browser):\n  ' +
+          photos_command(osp.relpath(student_ckpt, REPO)) +
+          '\n  xdg-open work_dirs/my_photos/index.html')
 
 
 if __name__ == '__main__':
