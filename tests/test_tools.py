@@ -193,3 +193,16 @@ def test_a_missing_checkpoint_is_one_message_before_the_environment(
         in run.stderr
     assert 'System environment' not in run.stdout + run.stderr
     assert 'Traceback' not in run.stderr
+
+
+@pytest.mark.parametrize('command', [
+    ['-c', 'import crackdino_mm'],
+    [osp.join(REPO, 'tools', 'infer.py'), '--help'],
+    [osp.join(REPO, 'tools', 'train.py'), '--help'],
+])
+def test_no_third_party_noise_before_what_the_user_asked(command):
+    run = subprocess.run([sys.executable, *command], capture_output=True,
+                         text=True, cwd=REPO)
+    assert run.returncode == 0, run.stderr
+    for noise in ('Could not import OneDL', 'MultiScaleDeformableAttention'):
+        assert noise not in run.stdout + run.stderr
