@@ -10,6 +10,7 @@ import cv2
 import mmseg
 import numpy as np
 import pytest
+import torch
 from mmengine.config import Config
 from mmseg.registry import DATASETS
 
@@ -206,3 +207,50 @@ def test_no_third_party_noise_before_what_the_user_asked(command):
     assert run.returncode == 0, run.stderr
     for noise in ('Could not import OneDL', 'MultiScaleDeformableAttention'):
         assert noise not in run.stdout + run.stderr
+
+
+OWN_PHOTOS = osp.join(REPO, 'configs', 'demo',
+                      'crackdino-student_vit-t4_200it_own-photos-224x224.py')
+
+
+def own_photo_folders(root):
+    rng = np.random.default_rng(0)
+    for split in ('train', 'test'):
+        os.makedirs(osp.join(root, f'{split}_img'))
+        os.makedirs(osp.join(root, f'{split}_lab'))
+        for i in range(2):
+            img = rng.integers(100, 200, (150, 180, 3), dtype=np.uint8)
+            mask = np.zeros((150, 180), np.uint8)
+            mask[70:73, :] = 255
+            img[mask > 0] = 30
+            cv2.imwrite(osp.join(root, f'{split}_img', f'p{i}.jpg'), img)
+            cv2.imwrite(osp.join(root, f'{split}_lab', f'p{i}.png'), mask)
+
+
+def test_the_own_photos_recipe_starts_from_the_demo_student(tmp_path):
+    from mmseg.registry import MODELS
+    demo = str(tmp_path / 'work_dirs' / 'demo' / 'student.pth')
+    os.makedirs(osp.dirname(demo))
+    own_photo_folders(str(tmp_path / 'data' / 'my_photos'))
+    train = [sys.executable, osp.join(REPO, 'tools', 'train.py'),
+             OWN_PHOTOS, '--work-dir', str(tmp_path / 'run'),
+             '--cfg-options', 'train_cfg.max_iters=2',
+             'train_cfg.val_interval=2',
+             'default_hooks.checkpoint.interval=2',
+             'train_dataloader.num_workers=0',
+             'train_dataloader.persistent_workers=False',
+             'val_dataloader.num_workers=0',
+             'val_dataloader.persistent_workers=False']
+    missing = subprocess.run(train, capture_output=True, text=True,
+                             cwd=str(tmp_path))
+    assert missing.returncode == 1 and 'make demo' in missing.stderr
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(OWN_PHOTOS).model)
+    torch.save(dict(state_dict=model.state_dict(), meta={}), demo)
+    done = subprocess.run(train, capture_output=True, text=True,
+                          cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    log = open(glob.glob(str(tmp_path / 'run' / '*' / '*.log'))[0]).read()
+    assert 'Load checkpoint from work_dirs/demo/student.pth' in log
+    assert 'crack_iou' in log
+    assert osp.isfile(tmp_path / 'run' / 'iter_2.pth')
