@@ -423,7 +423,7 @@ CONTRASTS = (
 )
 
 
-def report_tables(results, metric='iou'):
+def report_tables(results, metric='iou', contrasts=True):
     lines = []
     for source in SOURCES:
         if not any(key.startswith(source + '/') for key in results):
@@ -449,6 +449,8 @@ def report_tables(results, metric='iou'):
                 if any(cells):
                     lines.append(f'| {arm} | ' + ' | '.join(cells) +
                                  f' | {seconds} |')
+        if not contrasts:
+            continue
         lines.append(f'\nPaired contrasts ({source}; difference in '
                      f'{metric.upper()} points on the same draws, 95 % CI, '
                      'p of the paired t-test, pooled over the sites):\n')
@@ -504,12 +506,44 @@ def plot(results):
     fig.savefig(FIGURE, dpi=110)
 
 
+SETUP = f"""## Site adaptation: what each step of tools/adapt.py buys
+
+Source models trained on DeepCrack (270 training images), adapted to four
+crack sets they never saw, with k labelled photos drawn from each set's
+training split (draw d = `tools/adapt.py --k K --seed d`, {DRAWS} draws)
+and scored on a fixed subset of its test split ({TEST_IMAGES} images,
+seed 0, or all). Crack IoU and F1 at the adapted decision, ODS at the
+adapted scale (tolerance 0), seconds of adaptation on one shared CPU core.
+Fine-tuning: {FINETUNE_ITERS} AdamW steps (lr 1e-4, 4 crops a step), neck,
+head and the last 4 backbone blocks. Every result is in
+`benchmarks/results/site_adaptation_cpu.json` with its command and commit;
+cells left empty are not run yet.
+
+    python benchmarks/site_adaptation_cpu.py sources
+    python benchmarks/site_adaptation_cpu.py run --sources student_plain
+    python benchmarks/site_adaptation_cpu.py report
+"""
+
+
 def cmd_report(args):
     results = dc.load_results_from(RESULTS)
-    print(report_tables(results))
+    text = report_tables(results)
+    print(text)
     if results:
         plot(results)
         print(f'figure: {FIGURE}')
+    sources = [f'{name}: `{run["command"]}` (commit {run["commit"]}, '
+               f'{run.get("wall_seconds")} s)'
+               for name, run in sorted(results.items())
+               if name.startswith('source/')]
+    dc.write_section(dc.REPORT, 'site_adaptation_cpu', [
+        SETUP, 'Sources:', '', *[f'- {line}' for line in sources], '',
+        '### Crack IoU', text,
+        '\n### Crack F1 at the adapted decision',
+        report_tables(results, 'f1', contrasts=False),
+        '\n### ODS at the adapted scale (threshold-free)',
+        report_tables(results, 'ods', contrasts=False),
+        '\n![IoU against k](results/site_adaptation_cpu.png)'])
 
 
 def parse_args(argv=None):
