@@ -63,17 +63,6 @@ train_dataloader = dict(
         data_prefix=dict(img_path='train_img', seg_map_path='train_lab'),
         ann_file='{{fileDirname}}/splits/deepcrack_train270.txt',
         pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=dict(img_path='train_img', seg_map_path='train_lab'),
-        ann_file='{{fileDirname}}/splits/deepcrack_val30.txt',
-        pipeline=test_pipeline))
 test_dataloader = dict(
     batch_size=1,
     num_workers=2,
@@ -84,5 +73,13 @@ test_dataloader = dict(
         data_root=data_root,
         data_prefix=dict(img_path='test_img', seg_map_path='test_lab'),
         pipeline=test_pipeline))
+# Validation (threshold choice, model selection): the 30 held-out training
+# images, read as the test images are.
+val_dataloader = dict(
+    test_dataloader,
+    dataset=dict(
+        test_dataloader['dataset'],
+        data_prefix=dict(img_path='train_img', seg_map_path='train_lab'),
+        ann_file='{{fileDirname}}/splits/deepcrack_val30.txt'))
 val_evaluator = dict(type='CrackMetric')
 test_evaluator = val_evaluator
