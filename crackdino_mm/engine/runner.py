@@ -12,11 +12,14 @@ import torch.distributed as torch_dist
 import torch.nn as nn
 from mmengine.dist import is_distributed
 from mmengine.model import convert_sync_batchnorm, revert_sync_batchnorm
+from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmengine.registry import MODEL_WRAPPERS
 from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.parallel import DistributedDataParallel
+
+from ..utils.optimizer_step import ACCUMULATION_KEY
 
 #: Names of the checkpoints CheckpointHook writes by default.
 CHECKPOINT_NAME = re.compile(r'^(?:iter|epoch)_(\d+)\.pth$')
@@ -143,6 +146,10 @@ class DeviceAwareRunner(Runner):
       warning naming both; it stops with an error listing every file only
       when there are checkpoints and none loads. With no checkpoint at all
       it starts from scratch, as mmengine does.
+    - **Optimizer step.** The optimizer's ``accumulative_counts`` is
+      published in the message hub (``ACCUMULATION_KEY``), so that
+      components acting every N optimizer steps count steps, not
+      micro-batches (``crackdino_mm.utils.optimizer_step``).
     """
 
     def __init__(self, *args, env_cfg: Optional[dict] = None, **kwargs):
@@ -187,6 +194,20 @@ class DeviceAwareRunner(Runner):
         finally:
             if sync_bn is not None:
                 self.cfg.sync_bn = sync_bn
+
+    def build_optim_wrapper(self, optim_wrapper):
+        built = super().build_optim_wrapper(optim_wrapper)
+        wrappers = built.values() if isinstance(built, OptimWrapperDict) \
+            else [built]
+        # OptimWrapper keeps the count private; all wrappers share it here.
+        counts = {getattr(w, '_accumulative_counts', 1) for w in wrappers
+                  if isinstance(w, OptimWrapper)}
+        if len(counts) > 1:
+            raise ValueError('optim_wrapper: every optimizer must have the '
+                             f'same accumulative_counts, got {counts}')
+        self.message_hub.update_info(ACCUMULATION_KEY,
+                                     counts.pop() if counts else 1)
+        return built
 
     def _cpu_wrapper_cfg(self, model_wrapper_cfg: Optional[dict]) -> dict:
         """The model wrapper of CPU processes: DDP without device ids."""
