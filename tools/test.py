@@ -98,7 +98,6 @@ def main():
         cfg.model = cfg.tta_model
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
-        cfg.test_evaluator['keep_results'] = True
     use_decision_threshold(cfg, args.threshold)
 
     # MMSeg's test.py always builds mmengine's Runner; the configs'

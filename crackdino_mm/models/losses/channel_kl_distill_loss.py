@@ -41,14 +41,12 @@ class ChannelKLDistillLoss(nn.Module):
             and divided by the number of images, as ``F.kl_div(...,
             reduction='batchmean')`` on whole maps in the reference.
         loss_weight (float): Weight of the loss.
-        loss_name (str): Name of the loss.
     """
 
     def __init__(self,
                  temperature: float = 3.0,
                  reduction: str = 'mean',
-                 loss_weight: float = 1.0,
-                 loss_name: str = 'loss_kd'):
+                 loss_weight: float = 1.0):
         super().__init__()
         if temperature <= 0:
             raise ValueError(f'temperature must be > 0, got {temperature}')
@@ -58,7 +56,6 @@ class ChannelKLDistillLoss(nn.Module):
         self.temperature = temperature
         self.reduction = reduction
         self.loss_weight = loss_weight
-        self._loss_name = loss_name
 
     def forward(self, student: torch.Tensor,
                 teacher: torch.Tensor) -> torch.Tensor:
@@ -73,7 +70,3 @@ class ChannelKLDistillLoss(nn.Module):
         else:
             kl = kl.sum() / kl.shape[0]
         return self.loss_weight * kl * t * t
-
-    @property
-    def loss_name(self):
-        return self._loss_name
