@@ -11,11 +11,11 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmseg.registry import MODELS
 
+from script_modules import script_module
 from test_distiller import batch, build, distiller_cfg, optim
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(REPO, 'tools'))
-from export_student import export_student  # noqa: E402
+export_student = script_module('tools/export_student.py').export_student
 
 
 def test_exported_student_loads_strictly_and_predicts_the_same(tmp_path):

@@ -11,12 +11,12 @@ from mmengine.config import Config, ConfigDict
 from mmseg.registry import MODELS
 
 from crackdino_mm.models.segmentors import DualTeacherDistiller
+from script_modules import script_module
 from test_distiller import batch, build, distiller_cfg, optim
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOL = osp.join(REPO, 'tools', 'export_student.py')
-sys.path.insert(0, osp.join(REPO, 'tools'))
-from export_student import export_student  # noqa: E402
+export_student = script_module('tools/export_student.py').export_student
 
 
 def run_tool(*args):

@@ -13,6 +13,8 @@ import torch
 from mmengine.config import Config
 from mmseg.registry import MODELS
 
+from script_modules import script_module
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(REPO, 'configs', 'demo',
                   'crackdino-student_vit-t4_synthetic-224x224.py')
@@ -141,9 +143,7 @@ def test_large_photo_slides_with_bounded_memory(checkpoint, large_photo,
 
 
 def infer_module():
-    sys.path.insert(0, osp.join(REPO, 'tools'))
-    import infer
-    return infer
+    return script_module('tools/infer.py')
 
 
 def mmseg_probability(model, img, test_cfg):

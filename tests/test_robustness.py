@@ -1,6 +1,5 @@
 """Pixel-space attacks on a model trained on synthetic cracks."""
 import os.path as osp
-import sys
 
 import pytest
 import torch
@@ -9,9 +8,10 @@ from mmengine.optim import OptimWrapper
 from mmengine.runner import Runner, set_random_seed
 from mmseg.registry import DATASETS, METRICS, MODELS
 
+from script_modules import script_module
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(REPO, 'tools'))
-import robustness  # noqa: E402
+robustness = script_module('tools/robustness.py')
 
 CONFIG = osp.join(REPO, 'configs', 'demo',
                   'dinov2-teacher-b_vit-t4_300it_synthetic-224x224.py')
