@@ -27,12 +27,11 @@ setup(
         'onedl-mmpretrain>=1.3.6,<1.4',
         'opencv-python-headless>=4.8',
         'numpy>=1.24',
-        'scipy>=1.10',
         'prettytable>=3.0',
         'tqdm>=4.60',
     ],
     extras_require={
-        'tests': ['pytest>=7'],
+        'tests': ['pytest>=7', 'scipy>=1.10', 'pyyaml>=6'],
         'export': ['onnx>=1.15', 'onnxruntime>=1.17'],
         'analysis': ['seaborn>=0.12'],
         'benchmarks': ['matplotlib>=3.5'],

@@ -18,6 +18,8 @@ import torch
 from mmengine.config import Config
 from mmseg.registry import DATASETS, MODELS
 
+from script_modules import script_module
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 ANALYSIS = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools',
                     'analysis_tools')
@@ -180,10 +182,7 @@ def test_confusion_matrix_on_test_masks(tmp_path):
 def test_the_demo_prints_a_photos_command_that_runs(tmp_path):
     """The command the demo prints at its end runs its student on a
     folder of photos and writes the report."""
-    spec = importlib.util.spec_from_file_location(
-        'demo_tool', osp.join(REPO, 'tools', 'demo.py'))
-    demo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(demo)
+    demo = script_module('tools/demo.py')
     student = str(tmp_path / 'student.pth')
     save_student(osp.join(demo.CONFIGS, demo.STUDENT), student)
     photos = tmp_path / 'photos'

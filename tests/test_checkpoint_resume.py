@@ -10,9 +10,12 @@ import sys
 
 import pytest
 import torch
+import torch.nn as nn
+from mmengine.model import BaseModel
 
 from crackdino_mm.engine.atomic_local_backend import atomic_write
-from crackdino_mm.engine.runner import choose_resume_checkpoint
+from crackdino_mm.engine.runner import (DeviceAwareRunner,
+                                        choose_resume_checkpoint)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TESTS = osp.join(REPO, 'tests')
@@ -96,6 +99,55 @@ def test_resume_choice_without_checkpoints_or_readable_ones(tmp_path):
         choose_resume_checkpoint(str(tmp_path))
     assert 'iter_1.pth' in str(error.value)
     assert 'iter_2.pth' in str(error.value)
+
+
+class OneWeight(BaseModel):
+    """The smallest trainable model."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(1))
+
+    def forward(self, inputs, data_samples=None, mode='loss'):
+        return dict(loss=self.weight.square().sum())
+
+
+def one_weight_runner(work_dir, max_iters, resume):
+    return DeviceAwareRunner(
+        model=OneWeight(), work_dir=str(work_dir),
+        train_dataloader=dict(dataset=[torch.ones(1)] * 8, batch_size=1,
+                              sampler=dict(type='DefaultSampler'),
+                              collate_fn=dict(type='pseudo_collate')),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        default_hooks=dict(checkpoint=dict(
+            type='CheckpointHook', by_epoch=False, interval=1)),
+        resume=resume, env_cfg=dict(dist_cfg=dict()))
+
+
+def test_resume_loads_only_the_chosen_checkpoint(tmp_path, monkeypatch):
+    work = tmp_path / 'work'
+    one_weight_runner(work, 3, resume=False).train()
+    latest = work / 'iter_3.pth'
+    with open(latest, 'r+b') as f:  # cut short
+        f.truncate(os.path.getsize(latest) - 100)
+    loaded = []
+    full_load = torch.load
+
+    def counting_load(f, *args, **kwargs):
+        loaded.append(str(f))
+        return full_load(f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, 'load', counting_load)
+    runner = one_weight_runner(work, 4, resume=True)
+    warnings = []
+    monkeypatch.setattr(runner.logger, 'warning', warnings.append)
+    runner.train()
+    assert loaded == [str(work / 'iter_2.pth')]
+    assert runner.iter == 4
+    (warning, ) = [w for w in warnings if 'cannot resume' in w]
+    assert f'cannot resume from {latest}' in warning
+    assert 'resuming from ' + str(work / 'iter_2.pth') in warning
 
 
 def derived_config(tmp_path, name, body, base=CONFIG):

@@ -141,7 +141,7 @@ def test_images_without_cracks():
 
 
 def test_writes_predictions_for_test_out(tmp_path):
-    metric = CrackMetric(output_dir=str(tmp_path / 'pred'), keep_results=True)
+    metric = CrackMetric(output_dir=str(tmp_path / 'pred'))
     gt = np.zeros((5, 6), np.int64)
     prob = np.full((5, 6), 0.2)
     prob[2, 3] = 0.8

@@ -1,23 +1,17 @@
 """benchmarks/crack_transfer_cpu.py: entries, order, commands, data checks."""
-import importlib.util
 import os.path as osp
-import sys
 
 import pytest
 from mmengine.config import Config
+
+from script_modules import script_module
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 @pytest.fixture(scope='module')
 def bench():
-    sys.path.insert(0, osp.join(REPO, 'benchmarks'))
-    spec = importlib.util.spec_from_file_location(
-        'crack_transfer_cpu', osp.join(REPO, 'benchmarks',
-                                       'crack_transfer_cpu.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_module('benchmarks/crack_transfer_cpu.py')
 
 
 def test_every_entry_runs_after_what_it_needs(bench):
@@ -246,7 +240,7 @@ def test_probe_freezes_the_entrys_backbone_and_trains_on_crack_sets(bench):
 
 def test_probe_of_a_lost_checkpoint_says_to_retrain(bench, tmp_path,
                                                     monkeypatch):
-    import deepcrack_cpu
+    deepcrack_cpu = script_module('benchmarks/deepcrack_cpu.py')
     for s in ('DeepCrack', ) + tuple(f'sets/{s}' for s in bench.CRACK_SETS):
         (tmp_path / s / 'train_img').mkdir(parents=True)
     results = tmp_path / 'results.json'
@@ -265,7 +259,7 @@ def test_probe_of_a_lost_checkpoint_says_to_retrain(bench, tmp_path,
 
 def test_probe_evaluates_only_the_sets_not_recorded(bench, tmp_path,
                                                    monkeypatch):
-    import deepcrack_cpu
+    deepcrack_cpu = script_module('benchmarks/deepcrack_cpu.py')
     for s in ('DeepCrack', ) + tuple(f'sets/{s}' for s in bench.CRACK_SETS):
         (tmp_path / s / 'train_img').mkdir(parents=True)
     results = tmp_path / 'results.json'
@@ -329,8 +323,8 @@ def fake_results(bench, iou_by_arm):
 
 def test_report_summarises_seeds_and_tests_contrasts(bench, tmp_path,
                                                     monkeypatch):
-    import crack_transfer_report as report
-    import deepcrack_cpu
+    report = script_module('benchmarks/crack_transfer_report.py')
+    deepcrack_cpu = script_module('benchmarks/deepcrack_cpu.py')
     path = tmp_path / 'RESULTS.md'
     path.write_text('intro\n\n<!-- crack_transfer_cpu -->\nstale block\n'
                     '<!-- /crack_transfer_cpu -->\nkept\n')
@@ -392,7 +386,7 @@ def test_report_summarises_seeds_and_tests_contrasts(bench, tmp_path,
 
 
 def test_t_distribution_matches_its_tables(bench):
-    import crack_transfer_report as report
+    report = script_module('benchmarks/crack_transfer_report.py')
     # Two-sided 5 % critical values of Student's t (any statistics table).
     assert report.t_quantile(0.975, 2) == pytest.approx(4.303, abs=1e-3)
     assert report.t_quantile(0.975, 5) == pytest.approx(2.571, abs=1e-3)
@@ -406,8 +400,8 @@ def test_t_distribution_matches_its_tables(bench):
 
 def test_report_reads_the_mechanism_test_as_a_fraction_of_the_gap(
         bench, tmp_path, monkeypatch):
-    import crack_transfer_report as report
-    import deepcrack_cpu
+    report = script_module('benchmarks/crack_transfer_report.py')
+    deepcrack_cpu = script_module('benchmarks/deepcrack_cpu.py')
     path = tmp_path / 'RESULTS.md'
     monkeypatch.setattr(deepcrack_cpu, 'REPORT', str(path))
     monkeypatch.setattr(report, 'write_plot', lambda *a: False)
@@ -441,7 +435,8 @@ def test_report_reads_the_mechanism_test_as_a_fraction_of_the_gap(
 
 
 def test_linear_cka_sees_through_rotation_and_scale(bench):
-    from crack_transfer_analysis import linear_cka
+    linear_cka = script_module(
+        'benchmarks/crack_transfer_analysis.py').linear_cka
     import torch
     g = torch.Generator().manual_seed(0)
     x = torch.randn(500, 16, generator=g)
@@ -453,7 +448,8 @@ def test_linear_cka_sees_through_rotation_and_scale(bench):
 
 
 def test_block_features_read_any_block(bench):
-    from crack_transfer_analysis import block_features, with_layers
+    analysis = script_module('benchmarks/crack_transfer_analysis.py')
+    block_features, with_layers = analysis.block_features, analysis.with_layers
     import numpy as np
     from mmseg.registry import MODELS
     model = MODELS.build(dict(

@@ -169,8 +169,8 @@ def test_losses_are_weighted_as_configured(tmp_path):
     torch.manual_seed(1)
     losses = model.loss(inputs, samples)
     with torch.no_grad():
-        _, projections = model.neck(model.backbone(inputs),
-                                    return_projections=True)
+        _, projections = model.neck.forward_with_projections(
+            model.backbone(inputs))
         teacher_maps = model.teacher_features(inputs)
     for k, teacher_weight in enumerate((0.6, 0.4)):
         expected = 0.
@@ -191,6 +191,31 @@ def test_losses_are_weighted_as_configured(tmp_path):
         assert torch.allclose(losses[name], 0.7 * unscaled[name])
     assert torch.allclose(losses['decode.loss_gp'],
                           unscaled['decode.loss_gp'])
+
+
+def test_a_renamed_segmentation_loss_is_still_weighted(tmp_path):
+    cfg = distiller_cfg(tmp_path, seg_weight=0.25)
+    cfg['decode_head']['loss_decode'] = [dict(
+        type='CrossEntropyLoss', use_sigmoid=True, loss_name='loss_bce_gp')]
+    cfg['auxiliary_head'] = dict(
+        type='FCNHead', in_channels=32, channels=8, num_convs=1,
+        num_classes=2, out_channels=1, threshold=0.5,
+        norm_cfg=dict(type='BN'), loss_decode=dict(
+            type='CrossEntropyLoss', use_sigmoid=True, loss_name='loss_gp'))
+    model = build(cfg).eval()
+    data = model.data_preprocessor(batch(), False)
+    torch.manual_seed(1)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    model.seg_weight = 1.0
+    torch.manual_seed(1)
+    unscaled = model.loss(data['inputs'], data['data_samples'])
+    # Named like the penalty, but segmentation losses: scaled.
+    for name in ('decode.loss_bce_gp', 'aux.loss_gp'):
+        assert torch.allclose(losses[name], 0.25 * unscaled[name])
+    # The penalty, declared by the head, keeps its weight.
+    assert torch.allclose(losses['decode.loss_gp'],
+                          unscaled['decode.loss_gp'])
+    assert losses['decode.gp_grad_norm'] == unscaled['decode.gp_grad_norm']
 
 
 @pytest.mark.parametrize('distill_loss', [
@@ -223,8 +248,8 @@ def test_layer_weights_are_configurable_per_teacher(tmp_path):
     data = model.data_preprocessor(batch(), False)
     losses = model.loss(data['inputs'], data['data_samples'])
     with torch.no_grad():
-        _, projections = model.neck(model.backbone(data['inputs']),
-                                    return_projections=True)
+        _, projections = model.neck.forward_with_projections(
+            model.backbone(data['inputs']))
         deepest = model.teacher_features(data['inputs'])[0][2]
     only_deepest = model.distill_loss(projections[0][2], deepest)
     assert torch.allclose(losses['loss_distill_t0'],
@@ -297,9 +322,48 @@ def test_student_keys_are_a_plain_encoder_decoders(tmp_path):
     student = MODELS.build(ConfigDict(
         type(model).student_config(copy.deepcopy(cfg))))
     assert type(student).__name__ == 'EncoderDecoder'
-    own = {k for k in model.state_dict()
+    own = {k: v for k, v in model.state_dict().items()
            if not k.startswith(model.DISTILLER_ONLY_PREFIXES)}
-    assert own == set(student.state_dict())
+    # Only the projections of unfused student outputs (distillation's
+    # alone) are left out, and the student loads the rest strictly.
+    left_out = set(own) - set(student.state_dict())
+    assert left_out == {k for k in own if k.startswith(
+        ('neck.projections.0.0.', 'neck.projections.0.1.'))}
+    assert set(student.state_dict()) <= set(own)
+    student.load_state_dict(own, strict=True)
+
+
+def test_every_student_parameter_gets_a_gradient(tmp_path):
+    # What DDP without find_unused_parameters needs when the exported
+    # student is fine-tuned.
+    cfg = distiller_cfg(tmp_path)
+    distiller = build(cfg)
+    student = MODELS.build(ConfigDict(
+        distiller.student_config(copy.deepcopy(cfg))))
+    for model in (distiller, student):
+        data = model.data_preprocessor(batch(), True)
+        losses = model.loss(data['inputs'], data['data_samples'])
+        sum(v for k, v in losses.items() if 'loss' in k).backward()
+        unused = [n for n, p in model.named_parameters()
+                  if p.requires_grad and p.grad is None]
+        assert not unused
+
+
+def test_distiller_args_are_exactly_those_the_student_lacks():
+    import inspect
+
+    from mmseg.models.segmentors import EncoderDecoder
+    distiller = MODELS.get('DualTeacherDistiller')
+    own = set(inspect.signature(distiller.__init__).parameters) - set(
+        inspect.signature(EncoderDecoder.__init__).parameters)
+    assert own == set(distiller.DISTILLER_ARGS)
+
+
+def test_a_neck_without_the_contract_is_named(tmp_path):
+    cfg = distiller_cfg(tmp_path)
+    with pytest.raises(TypeError, match=r"'FPN' lacks \['forward_with_pro"):
+        MODELS.get('DualTeacherDistiller').student_config(
+            dict(cfg, neck=dict(type='FPN')))
 
 
 def held_out_agreement(model, inputs, k):
@@ -307,8 +371,8 @@ def held_out_agreement(model, inputs, k):
     into teacher k's space against teacher k's centred deepest map."""
     model.eval()
     with torch.no_grad():
-        _, projections = model.neck(model.backbone(inputs),
-                                    return_projections=True)
+        _, projections = model.neck.forward_with_projections(
+            model.backbone(inputs))
         center = getattr(model.teacher_centers, f't{k}_l2')[:, None, None]
         teacher = model.teacher_features(inputs)[k][2] - center
         student = projections[k][2] - center
@@ -489,7 +553,7 @@ def test_bad_configurations(tmp_path):
           lambda c: c['teachers'][0].update(teacher_layers=(2, 3)))
     fails(ValueError, '2 layer_weights for 3 layer pairs',
           lambda c: c['teachers'][0].update(layer_weights=(0.5, 1.0)))
-    fails(TypeError, 'needs a neck that projects',
+    fails(TypeError, 'needs a neck that projects.*NoneType lacks',
           lambda c: c.update(neck=None, decode_head=dict(
               c['decode_head'], in_index=2)))
     fails(ValueError, 'center_momentum',

@@ -1,7 +1,9 @@
 """Two-process DDP training of the distiller in CPU processes (gloo), with
 MMSeg's own dist_train.sh and train.py: frozen teachers must not break
-gradient synchronisation. Run as a script under torchrun (``--worker
-DIR``), this file is also the worker of the synchronisation test."""
+gradient synchronisation, and the deployable student fine-tunes without
+find_unused_parameters. Run as a script under torchrun (``--worker DIR
+[--student]``), this file is also the worker of the synchronisation
+tests."""
 import argparse
 import os
 import os.path as osp
@@ -102,11 +104,14 @@ def test_stock_dist_train_and_test_in_two_cpu_processes(tmp_path):
     assert 'crack_iou' in log and 'GPU number: 2' in log
 
 
-def ddp_worker(work_dir):
-    """Each process trains the same tiny distiller on its own images for a
-    few steps through mmengine's DDP wrapper (no find_unused_parameters),
-    then checks that all processes hold the same student and centres and
-    that the teachers are still exactly their files."""
+def ddp_worker(work_dir, student_only=False):
+    """Each process trains the same tiny distiller (or, with
+    ``student_only``, its deployable student, as when the exported student
+    is fine-tuned) on its own images for a few steps through mmengine's
+    DDP wrapper (no find_unused_parameters: a parameter without a gradient
+    stops it at the second step), then checks that all processes hold the
+    same student and centres and that the teachers are still exactly their
+    files."""
     import crackdino_mm  # noqa: F401
     from mmengine.model import MMDistributedDataParallel
     from mmseg.utils import register_all_modules
@@ -122,6 +127,8 @@ def ddp_worker(work_dir):
     cfg = distiller_cfg(local)
     torch.manual_seed(0)
     model = build(cfg)
+    if student_only:
+        model = MODELS.build(model.student_config(cfg))
     start = [p.detach().clone() for p in model.parameters()
              if p.requires_grad]
     ddp = MMDistributedDataParallel(module=model, device_ids=None)
@@ -138,6 +145,9 @@ def ddp_worker(work_dir):
     student = [p.detach() for p in model.parameters() if p.requires_grad]
     assert same_on_all_processes(torch.cat([p.flatten() for p in student]))
     assert any(not torch.equal(a, b) for a, b in zip(start, student))
+    if student_only:
+        dist.destroy_process_group()
+        return
     centres = torch.cat([b.flatten()
                          for b in model.teacher_centers.buffers()])
     assert torch.count_nonzero(centres) and same_on_all_processes(centres)
@@ -149,19 +159,30 @@ def ddp_worker(work_dir):
     dist.destroy_process_group()
 
 
-@pytest.mark.skipif(not dist.is_gloo_available(), reason='needs gloo')
-def test_ddp_keeps_processes_in_sync_with_frozen_teachers(tmp_path):
+def run_workers(work_dir, *options):
     env = dict(os.environ, OMP_NUM_THREADS='1')
     proc = subprocess.run(
         [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
          '2', '--master_addr', '127.0.0.1', '--master_port',
          str(free_port()), osp.abspath(__file__), '--worker',
-         str(tmp_path)],
+         str(work_dir), *options],
         capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+
+
+@pytest.mark.skipif(not dist.is_gloo_available(), reason='needs gloo')
+def test_ddp_keeps_processes_in_sync_with_frozen_teachers(tmp_path):
+    run_workers(tmp_path)
+
+
+@pytest.mark.skipif(not dist.is_gloo_available(), reason='needs gloo')
+def test_deployable_student_fine_tunes_under_ddp(tmp_path):
+    run_workers(tmp_path, '--student')
 
 
 if __name__ == '__main__':
     parser = argparse.ArgumentParser()
     parser.add_argument('--worker', required=True, metavar='DIR')
-    ddp_worker(parser.parse_args().worker)
+    parser.add_argument('--student', action='store_true')
+    args = parser.parse_args()
+    ddp_worker(args.worker, args.student)

@@ -1,7 +1,6 @@
 """Deployment: distiller -> student checkpoint -> plain EncoderDecoder, and
 the student -> ONNX."""
 import copy
-import importlib.util
 import os.path as osp
 import subprocess
 import sys
@@ -12,14 +11,11 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmseg.registry import MODELS
 
+from script_modules import script_module
 from test_distiller import batch, build, distiller_cfg, optim
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-_spec = importlib.util.spec_from_file_location(
-    'export_student', osp.join(REPO, 'tools', 'export_student.py'))
-_tool = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_tool)
-export_student = _tool.export_student
+export_student = script_module('tools/export_student.py').export_student
 
 
 def test_exported_student_loads_strictly_and_predicts_the_same(tmp_path):
@@ -91,53 +87,3 @@ def test_onnx_matches_pytorch_pipeline(tmp_path):
         result = model.test_step(dict(inputs=[img], data_samples=[sample]))[0]
     torch_prob = result.seg_logits.data.numpy()  # sigmoid, as MMSeg stores
     assert np.abs(onnx_prob[0] - torch_prob).max() < 1e-4
-
-
-def test_onnx_carries_the_checkpoints_calibration(tmp_path):
-    """A checkpoint's threshold and test-time scale: in the ONNX metadata,
-    and the graph predicts as the calibrated PyTorch model does."""
-    pytest.importorskip('onnxruntime')
-    import onnx
-    import onnxruntime
-    from mmseg.structures import SegDataSample
-
-    from crackdino_mm.apis import init_crack_model
-    cfg = Config.fromfile(osp.join(
-        REPO, 'configs', 'demo',
-        'crackdino-student_vit-t4_synthetic-224x224.py'))
-    cfg.model.data_preprocessor.type = 'CrackDataPreProcessor'
-    config = str(tmp_path / 'student.py')
-    cfg.dump(config)
-    torch.manual_seed(0)
-    ckpt = str(tmp_path / 'student.pth')
-    torch.save(dict(state_dict=MODELS.build(cfg.model).state_dict(),
-                    meta=dict(decision_threshold=0.3, test_scale=0.5)),
-               ckpt)
-    onnx_file = str(tmp_path / 'student.onnx')
-    proc = subprocess.run(
-        [sys.executable, osp.join(REPO, 'tools', 'export_onnx.py'), config,
-         ckpt, '--out', onnx_file, '--shape', '112', '140'],
-        capture_output=True, text=True, cwd=REPO)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    props = {p.key: p.value for p in onnx.load(onnx_file).metadata_props}
-    assert float(props['decision_threshold']) == 0.3
-    assert float(props['test_scale']) == 0.5
-    img = torch.randint(0, 255, (3, 112, 140), dtype=torch.uint8)
-    prob, mask = onnxruntime.InferenceSession(onnx_file).run(
-        None, {'image': img[None].float().numpy()})
-    model = init_crack_model(config, ckpt)
-    sample = SegDataSample(metainfo=dict(img_shape=(112, 140),
-                                         ori_shape=(112, 140)))
-    with torch.no_grad():
-        result = model.test_step(dict(inputs=[img], data_samples=[sample]))[0]
-    expected = result.seg_logits.data.numpy()
-    assert np.abs(prob[0] - expected).max() < 1e-4
-    unscaled = init_crack_model(config, ckpt, scale=1.0)
-    with torch.no_grad():
-        plain = unscaled.test_step(dict(inputs=[img], data_samples=[
-            SegDataSample(metainfo=dict(img_shape=(112, 140),
-                                        ori_shape=(112, 140)))]))[0]
-    assert np.abs(prob[0] - plain.seg_logits.data.numpy()).max() > 1e-3
-    decided = np.abs(prob[0] - 0.3) > 1e-4
-    assert np.array_equal(mask[0][decided],
-                          result.pred_sem_seg.data.numpy()[decided])

@@ -13,6 +13,8 @@ import torch
 from mmengine.config import Config
 from mmseg.registry import MODELS
 
+from script_modules import script_module  # noqa: E402
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(REPO, 'configs', 'demo',
                   'crackdino-student_vit-t4_synthetic-224x224.py')
@@ -156,13 +158,7 @@ def test_large_photo_slides_with_bounded_memory(checkpoint, large_photo,
 
 
 def load_infer():
-    """tools/infer.py as a module (its file, not through sys.path)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'infer', osp.join(REPO, 'tools', 'infer.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_module('tools/infer.py')
 
 
 def test_output_names_keep_same_named_photos_apart():

@@ -1,6 +1,4 @@
 """Pixel-space attacks on a model trained on synthetic cracks."""
-import importlib.util
-import json
 import os.path as osp
 
 import pytest
@@ -10,11 +8,10 @@ from mmengine.optim import OptimWrapper
 from mmengine.runner import Runner, set_random_seed
 from mmseg.registry import DATASETS, METRICS, MODELS
 
+from script_modules import script_module
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-_spec = importlib.util.spec_from_file_location(
-    'robustness', osp.join(REPO, 'tools', 'robustness.py'))
-robustness = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(robustness)
+robustness = script_module('tools/robustness.py')
 
 CONFIG = osp.join(REPO, 'configs', 'demo',
                   'dinov2-teacher-b_vit-t4_300it_synthetic-224x224.py')
@@ -48,15 +45,6 @@ def trained(tmp_path_factory):
     return cfg, model, path, Runner.build_dataloader(test)
 
 
-def plain_test(model, loader):
-    """CrackMetric of the model's own test step over ``loader``."""
-    metric = METRICS.build(dict(type='CrackMetric'))
-    for data in loader:
-        with torch.no_grad():
-            metric.process(data, [r.to_dict() for r in model.test_step(data)])
-    return metric.compute_metrics(metric.results)
-
-
 def test_perturbation_stays_in_the_pixel_budget(trained):
     _, model, _, loader = trained
     attack = robustness.PixelSpaceAttack(model, steps=3)
@@ -77,7 +65,11 @@ def test_clean_matches_test_and_attacks_hurt(trained):
     results = robustness.evaluate(model, loader, dict(type='CrackMetric'),
                                   attack, [0, 8, 32], ['pgd', 'fgsm'])
     # Epsilon 0 is exactly the plain test.
-    clean = plain_test(model, loader)
+    metric = METRICS.build(dict(type='CrackMetric'))
+    for data in loader:
+        with torch.no_grad():
+            metric.process(data, [r.to_dict() for r in model.test_step(data)])
+    clean = metric.compute_metrics(metric.results)
     assert results['clean'] == clean
     assert clean['crack_f1'] > 20  # the model learnt something
     for method in ('pgd', 'fgsm'):
@@ -99,34 +91,7 @@ def test_command_line(trained, tmp_path, capsys, destination):
                             '--limit', '2', '--attack', 'both', destination,
                             str(target), '--cfg-options',
                             'test_dataloader.dataset.num_samples=2']) == 0
+    import json
     report = json.load(open(out))
     assert set(report['results']) == {'clean', 'pgd_eps4', 'fgsm_eps4'}
     assert '| pgd_eps4 |' in capsys.readouterr().out
-
-
-def test_scored_at_the_checkpoints_calibration(trained, tmp_path):
-    """A threshold stored in the checkpoint's meta is the one scored at;
-    ``--threshold`` wins over it."""
-    cfg, model, path, loader = trained
-    config = tmp_path / 'cfg.py'
-    cfg.dump(str(config))
-    checkpoint = torch.load(path, weights_only=False)
-    checkpoint['meta']['decision_threshold'] = 0.9
-    calibrated = str(tmp_path / 'calibrated.pth')
-    torch.save(checkpoint, calibrated)
-    default = model.decode_head.threshold
-    try:
-        scores = {}
-        for threshold in (default, 0.9, 0.2):
-            model.decode_head.threshold = threshold
-            scores[threshold] = plain_test(model, loader)
-    finally:
-        model.decode_head.threshold = default
-    assert scores[0.9]['crack_f1'] != scores[default]['crack_f1']
-    for extra, expected in (([], 0.9), (['--threshold', '0.2'], 0.2)):
-        out = tmp_path / 'r.json'
-        assert robustness.main([str(config), calibrated, '--eps', '0',
-                                '--out', str(out)] + extra) == 0
-        report = json.load(open(out))
-        assert report['threshold'] == expected
-        assert report['results']['clean'] == scores[expected]

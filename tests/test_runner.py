@@ -1,14 +1,17 @@
 """DeviceAwareRunner's choices that need no second process: backend and
 cudnn.benchmark from the hardware, and which BatchNorm layers SyncBN
-converts (not those under a double backward)."""
+converts (not those under a double backward), and the optimizer step
+it publishes."""
 import pytest
 import torch
 import torch.nn as nn
+from mmengine.model import BaseModel
 from mmseg.registry import MODELS
 
 from crackdino_mm.engine.runner import (DeviceAwareRunner,
                                         convert_sync_batchnorm_where_possible,
                                         device_env_cfg)
+from crackdino_mm.utils.optimizer_step import optimizer_step
 from test_distiller import distiller_cfg
 
 
@@ -62,3 +65,40 @@ def test_one_process_runs_plain_batchnorm(tmp_path):
     assert runner.distributed is False
     types = set(batchnorm_types(runner.model).values())
     assert types and 'SyncBatchNorm' not in types
+
+
+class StepRecorder(BaseModel):
+    """A one-weight model that records the optimizer step of every
+    micro-batch it is trained on."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(1))
+        self.steps = []
+
+    def forward(self, inputs, data_samples=None, mode='loss'):
+        self.steps.append(optimizer_step())
+        return dict(loss=self.weight.square().sum())
+
+
+def train_recorder(work_dir, max_iters, resume):
+    runner = DeviceAwareRunner(
+        model=StepRecorder(), work_dir=work_dir,
+        train_dataloader=dict(dataset=[torch.ones(1)] * 8, batch_size=1,
+                              sampler=dict(type='DefaultSampler'),
+                              collate_fn=dict(type='pseudo_collate')),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1),
+                           accumulative_counts=2),
+        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        default_hooks=dict(checkpoint=dict(
+            type='CheckpointHook', by_epoch=False, interval=2)),
+        resume=resume, env_cfg=dict(dist_cfg=dict()))
+    runner.train()
+    return runner.model.steps
+
+
+def test_optimizer_steps_survive_resume_and_count_accumulated_steps(
+        tmp_path):
+    work_dir = str(tmp_path / 'work')
+    assert train_recorder(work_dir, 4, resume=False) == [0, 0, 1, 1]
+    assert train_recorder(work_dir, 8, resume=True) == [2, 2, 3, 3]

@@ -1,24 +1,12 @@
 """The site-adaptation benchmark's pieces: its draws are tools/adapt.py's,
 its label-free threshold, its statistics."""
-import importlib.util
-import os.path as osp
-
 import numpy as np
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from script_modules import script_module
 
-
-def load(name):
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(REPO, 'benchmarks', name + '.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = load('site_adaptation_cpu')
-stats = load('paired_stats')
+bench = script_module('benchmarks/site_adaptation_cpu.py')
+stats = script_module('benchmarks/paired_stats.py')
 
 
 def test_draws_are_the_photos_the_tool_labels(tmp_path):

@@ -3,7 +3,6 @@ runs on PyTorch's data-less 'meta' device standing in for one: an
 operation that mixes a meta tensor with a CPU tensor raises, as between a
 CUDA and a CPU tensor, and explicit copies to the host give zeros."""
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
@@ -13,10 +12,11 @@ from mmengine.runner import Runner
 from mmseg.registry import MODELS
 from torch.overrides import TorchFunctionMode
 
+from script_modules import script_module
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(REPO, 'tools'))
-import infer  # noqa: E402
-import robustness  # noqa: E402
+infer = script_module('tools/infer.py')
+robustness = script_module('tools/robustness.py')
 
 CONFIG = osp.join(REPO, 'configs', 'demo',
                   'dinov2-teacher-b_vit-t4_300it_synthetic-224x224.py')

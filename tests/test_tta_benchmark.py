@@ -1,7 +1,5 @@
 """benchmarks/tta_cpu.py: the TTA variants it tests and its commands."""
-import importlib.util
 import os.path as osp
-import sys
 
 import cv2
 import numpy as np
@@ -12,6 +10,8 @@ from mmengine.registry import init_default_scope
 
 import crackdino_mm  # noqa: F401
 
+from script_modules import script_module
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = ('configs/cpu_benchmark/crackdino-student-plainhead_vit-w192d12_'
           '1k_deepcrack-224x224.py')
@@ -19,12 +19,7 @@ CONFIG = ('configs/cpu_benchmark/crackdino-student-plainhead_vit-w192d12_'
 
 @pytest.fixture(scope='module')
 def bench():
-    sys.path.insert(0, osp.join(REPO, 'benchmarks'))
-    spec = importlib.util.spec_from_file_location(
-        'tta_cpu', osp.join(REPO, 'benchmarks', 'tta_cpu.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_module('benchmarks/tta_cpu.py')
 
 
 @pytest.mark.parametrize('variant,views', [('flips', 4), ('rot8', 8)])

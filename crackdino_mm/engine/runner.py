@@ -5,6 +5,7 @@ import logging
 import os
 import os.path as osp
 import re
+import zipfile
 from inspect import isclass
 from typing import List, Optional, Tuple
 
@@ -13,6 +14,7 @@ import torch.distributed as torch_dist
 import torch.nn as nn
 from mmengine.dist import is_distributed
 from mmengine.model import convert_sync_batchnorm, revert_sync_batchnorm
+from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmengine.registry import MODEL_WRAPPERS
 from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
@@ -20,19 +22,35 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.parallel import DistributedDataParallel
 
 from ..utils.config_files import check_config_files
+from ..utils.optimizer_step import ACCUMULATION_KEY
 
 #: Names of the checkpoints CheckpointHook writes by default.
 CHECKPOINT_NAME = re.compile(r'^(?:iter|epoch)_(\d+)\.pth$')
 
 
 def checkpoint_error(path: str) -> Optional[str]:
-    """Why ``path`` cannot be loaded as a checkpoint, or None if it can."""
+    """Why ``path`` cannot be resumed from, or None if it looks complete.
+
+    Cheap: reads only the end of the file. A checkpoint is a zip archive
+    (``torch.save``'s format, which mmengine writes), whose central
+    directory is written last; a file cut short (a kill during a non-atomic
+    copy, a full disk) has none, or entries reaching past its end. The
+    chosen checkpoint is then loaded in full only once, by ``resume``.
+    """
     if not osp.isfile(path):
         return 'no such file'
+    size = osp.getsize(path)
     try:
-        torch.load(path, map_location='cpu', weights_only=False)
-    except Exception as error:  # whatever fails, it cannot be resumed
-        return f'{type(error).__name__}: {error}'.strip()
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as error:
+        return f'not a complete torch.save zip archive ({error})'
+    if not any(e.filename.endswith('data.pkl') for e in entries):
+        return 'a zip archive without data.pkl, not a torch checkpoint'
+    cut = [e.filename for e in entries
+           if e.header_offset + e.compress_size > size]
+    if cut:
+        return f'entries {cut[:3]} reach past the end of the file'
     return None
 
 
@@ -62,10 +80,11 @@ def resume_candidates(work_dir: str) -> Tuple[Optional[str], List[str]]:
 def choose_resume_checkpoint(work_dir: str
                              ) -> Tuple[Optional[str], Optional[str]]:
     """The checkpoint to resume from and a warning, if any: the one
-    ``last_checkpoint`` names if it loads, else the newest one that loads.
+    ``last_checkpoint`` names if it is complete, else the newest complete
+    one (see ``checkpoint_error``).
 
     Returns (None, None) when ``work_dir`` holds no checkpoint; raises
-    RuntimeError naming every file when it holds some and none loads.
+    RuntimeError naming every file when it holds some and none is complete.
     """
     named, others = resume_candidates(work_dir)
     failures = []
@@ -146,11 +165,16 @@ class DeviceAwareRunner(Runner):
       stops the run before anything is logged, with its name, config key
       and the command that makes it (``MissingConfigFile``).
     - **Resume.** With ``resume=True`` and no ``load_from``, training
-      resumes from the checkpoint ``last_checkpoint`` names if it loads,
-      else from the newest loadable ``iter_N.pth``/``epoch_N.pth``, with a
-      warning naming both; it stops with an error listing every file only
-      when there are checkpoints and none loads. With no checkpoint at all
+      resumes from the checkpoint ``last_checkpoint`` names if it is
+      complete, else from the newest complete ``iter_N.pth``/``epoch_N.pth``
+      (``checkpoint_error``: only the zip's central directory is read, and
+      only the chosen checkpoint is loaded), with a warning naming both; it stops with an error listing every file only
+      when there are checkpoints and none is complete. With no checkpoint at all
       it starts from scratch, as mmengine does.
+    - **Optimizer step.** The optimizer's ``accumulative_counts`` is
+      published in the message hub (``ACCUMULATION_KEY``), so that
+      components acting every N optimizer steps count steps, not
+      micro-batches (``crackdino_mm.utils.optimizer_step``).
     """
 
     @classmethod
@@ -218,6 +242,20 @@ class DeviceAwareRunner(Runner):
         finally:
             if sync_bn is not None:
                 self.cfg.sync_bn = sync_bn
+
+    def build_optim_wrapper(self, optim_wrapper):
+        built = super().build_optim_wrapper(optim_wrapper)
+        wrappers = built.values() if isinstance(built, OptimWrapperDict) \
+            else [built]
+        # OptimWrapper keeps the count private; all wrappers share it here.
+        counts = {getattr(w, '_accumulative_counts', 1) for w in wrappers
+                  if isinstance(w, OptimWrapper)}
+        if len(counts) > 1:
+            raise ValueError('optim_wrapper: every optimizer must have the '
+                             f'same accumulative_counts, got {counts}')
+        self.message_hub.update_info(ACCUMULATION_KEY,
+                                     counts.pop() if counts else 1)
+        return built
 
     def _cpu_wrapper_cfg(self, model_wrapper_cfg: Optional[dict]) -> dict:
         """The model wrapper of CPU processes: DDP without device ids."""

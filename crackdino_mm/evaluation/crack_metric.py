@@ -75,9 +75,7 @@ class CrackMetric(BaseMetric):
         tolerance (float): Matching tolerance in pixels.
         ignore_index (int): Label of ignored pixels.
         output_dir (str, optional): Write each prediction there as a 0/255
-            PNG (``tools/test.py --out``).
-        keep_results (bool): Accepted for MMSeg's ``test.py --out``; the
-            predictions are written whenever ``output_dir`` is set.
+            PNG (``tools/test.py --out``), kept after the test.
         format_only (bool): Only write the predictions to ``output_dir``
             (as MMSeg's ``IoUMetric`` does), score nothing.
     """
@@ -88,7 +86,6 @@ class CrackMetric(BaseMetric):
                  tolerance: float = 0,
                  ignore_index: int = 255,
                  output_dir: Optional[str] = None,
-                 keep_results: bool = False,
                  format_only: bool = False,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None):

@@ -9,6 +9,8 @@ from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from torch.nn.utils.parametrizations import spectral_norm as add_spectral_norm
 
+from ...utils.optimizer_step import is_due
+
 # Operator norm of x2 bilinear upsampling in l2: every output pixel is a
 # convex combination of inputs (row sums 1) and every input pixel spreads a
 # total weight of 4 (column sums 4), so ||U|| <= sqrt(1 * 4) = 2, reached by
@@ -53,8 +55,12 @@ class LipschitzHead(BaseDecodeHead):
     the CPU-scale student) to become more sensitive, against its purpose.
     The mean norm is logged as ``gp_grad_norm``. The penalty's double backward costs about one and
     a half training steps of the head; with ``gp_interval=k`` it is
-    computed every k-th step with k times the weight (lazy regularisation,
-    as in StyleGAN2).
+    computed every k-th optimizer step (the runner's, so it survives
+    ``--resume`` and counts steps, not micro-batches, under gradient
+    accumulation) with k times the weight (lazy regularisation, as in
+    StyleGAN2). The penalty is a regulariser, not a segmentation loss: its
+    key is listed in ``REGULARISER_LOSSES`` so that a distiller leaves its
+    weight alone.
 
     Args:
         decoder_channels (Sequence[int]): Widths of the decoder blocks.
@@ -64,8 +70,14 @@ class LipschitzHead(BaseDecodeHead):
         gp_target (float): Bound (target, if two-sided) of the normalised
             gradient norm.
         gp_one_sided (bool): Penalise only norms above ``gp_target``.
-        gp_interval (int): Compute the penalty every this many steps.
+        gp_interval (int): Compute the penalty every this many optimizer
+            steps.
     """
+
+    #: Key of the gradient penalty in the losses.
+    PENALTY_LOSS = 'loss_gp'
+    #: Loss keys that are regularisers, not segmentation losses.
+    REGULARISER_LOSSES = (PENALTY_LOSS, )
 
     def __init__(self,
                  decoder_channels: Sequence[int] = (512, 256, 128, 64),
@@ -97,7 +109,6 @@ class LipschitzHead(BaseDecodeHead):
         if gp_interval < 1:
             raise ValueError(f'gp_interval must be >= 1, got {gp_interval}')
         self.gp_interval = gp_interval
-        self._gp_step = 0
         if self.needs_double_backward and self.norm_cfg and \
                 'SyncBN' in self.norm_cfg.get('type', ''):
             raise ValueError(
@@ -156,31 +167,15 @@ class LipschitzHead(BaseDecodeHead):
              train_cfg) -> dict:
         feats = self._transform_inputs(inputs)
         losses = self.loss_by_feat(self.decode(feats), batch_data_samples)
-        due = self._gp_step % self.gp_interval == 0
-        self._gp_step += 1
-        if self.gp_weight > 0 and due:
+        if self.gp_weight > 0 and is_due(self.gp_interval):
             norm = self.input_gradient_norm(feats, create_graph=True)
             excess = norm - self.gp_target
             if self.gp_one_sided:
                 excess = excess.clamp_min(0)
-            losses['loss_gp'] = self.gp_weight * self.gp_interval * (
+            losses[self.PENALTY_LOSS] = self.gp_weight * self.gp_interval * (
                 excess**2).mean()
             losses['gp_grad_norm'] = norm.detach().mean()
         return losses
-
-    def empirical_lipschitz(self, x: torch.Tensor,
-                            num_projections: int = 4) -> float:
-        """Largest per-sample normalised input-gradient norm on a batch.
-
-        ``x`` is the head's input feature map; each sample's norm is
-        averaged over ``num_projections`` random projections: the quantity
-        the gradient penalty controls.
-        """
-        norms = torch.stack([
-            self.input_gradient_norm(x, create_graph=False)
-            for _ in range(num_projections)
-        ])
-        return float(norms.mean(0).max())
 
     def lipschitz_bound(self) -> float:
         """Upper bound of the head's l2 Lipschitz constant (eval mode).

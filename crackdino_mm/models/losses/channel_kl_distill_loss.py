@@ -45,15 +45,13 @@ class ChannelKLDistillLoss(nn.Module):
             reduction='batchmean')`` on whole maps in the reference.
         normalize (bool): L2-normalise both maps over channels first.
         loss_weight (float): Weight of the loss.
-        loss_name (str): Name of the loss.
     """
 
     def __init__(self,
                  temperature: float = 3.0,
                  reduction: str = 'mean',
                  normalize: bool = True,
-                 loss_weight: float = 1.0,
-                 loss_name: str = 'loss_kd'):
+                 loss_weight: float = 1.0):
         super().__init__()
         if temperature <= 0:
             raise ValueError(f'temperature must be > 0, got {temperature}')
@@ -64,7 +62,6 @@ class ChannelKLDistillLoss(nn.Module):
         self.reduction = reduction
         self.normalize = normalize
         self.loss_weight = loss_weight
-        self._loss_name = loss_name
 
     def forward(self, student: torch.Tensor,
                 teacher: torch.Tensor) -> torch.Tensor:
@@ -82,7 +79,3 @@ class ChannelKLDistillLoss(nn.Module):
         else:
             kl = kl.sum() / kl.shape[0]
         return self.loss_weight * kl * t * t
-
-    @property
-    def loss_name(self):
-        return self._loss_name

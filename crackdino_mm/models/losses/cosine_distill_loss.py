@@ -11,17 +11,12 @@ class CosineDistillLoss(nn.Module):
     """1 - cosine similarity over channels, averaged over images and
     positions (the student map resized to the teacher's first)."""
 
-    def __init__(self, loss_weight: float = 1.0, loss_name: str = 'loss_kd'):
+    def __init__(self, loss_weight: float = 1.0):
         super().__init__()
         self.loss_weight = loss_weight
-        self._loss_name = loss_name
 
     def forward(self, student: torch.Tensor,
                 teacher: torch.Tensor) -> torch.Tensor:
         student = align_to_teacher(student.float(), teacher.float())
         cosine = F.cosine_similarity(student, teacher.float(), dim=1)
         return self.loss_weight * (1 - cosine).mean()
-
-    @property
-    def loss_name(self):
-        return self._loss_name

@@ -18,12 +18,10 @@ class MSEDistillLoss(nn.Module):
 
     def __init__(self,
                  normalize: bool = True,
-                 loss_weight: float = 1.0,
-                 loss_name: str = 'loss_kd'):
+                 loss_weight: float = 1.0):
         super().__init__()
         self.normalize = normalize
         self.loss_weight = loss_weight
-        self._loss_name = loss_name
 
     def forward(self, student: torch.Tensor,
                 teacher: torch.Tensor) -> torch.Tensor:
@@ -33,7 +31,3 @@ class MSEDistillLoss(nn.Module):
             student = F.normalize(student, dim=1)
             teacher = F.normalize(teacher, dim=1)
         return self.loss_weight * F.mse_loss(student, teacher)
-
-    @property
-    def loss_name(self):
-        return self._loss_name

@@ -1,6 +1,5 @@
 import contextlib
 import copy
-import inspect
 import os.path as osp
 import re
 from typing import List, Optional, Sequence
@@ -11,6 +10,8 @@ from mmengine.dist import all_reduce
 from mmengine.runner.checkpoint import CheckpointLoader
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
+
+from ...utils.optimizer_step import is_due
 
 _TEACHER_KEY = re.compile(r'(^|\.)teachers\.')
 _TEACHER_KEYS = ('backbone', 'teacher_layers', 'student_layers', 'weight')
@@ -49,6 +50,13 @@ def _pretrained_checkpoint(backbone_cfg: dict):
     return init_cfg['checkpoint'], init_cfg.get('prefix')
 
 
+def _missing_neck_contract(neck_cls) -> List[str]:
+    """The methods of the distiller's neck contract a neck class lacks."""
+    return [name for name in ('forward_with_projections',
+                              'distillation_config', 'deployable_config')
+            if not callable(getattr(neck_cls, name, None))]
+
+
 @MODELS.register_module()
 class DualTeacherDistiller(EncoderDecoder):
     """A student segmentor distilled from frozen teacher backbones.
@@ -59,15 +67,21 @@ class DualTeacherDistiller(EncoderDecoder):
     ``DISTILLER_ONLY_PREFIXES``) and ``student_config`` gives the student's
     config.
 
-    **Neck.** The neck must project the student's features into each
-    teacher's space: it needs ``branch_channels`` (one width per teacher,
-    branch k for teacher k) and ``forward(inputs, return_projections=True)``
-    returning ``(outputs, projections)`` with ``projections[k][i]`` = branch
-    k's projection of backbone output i (``CAFM`` does this, computing each
-    projection once for fusion and distillation). Any other neck, or no
-    neck, is a config error. Under DDP every student output should be fused
-    or distilled: a projection that is neither gets no gradient, which
-    needs ``find_unused_parameters=True``; the frozen teachers need nothing.
+    **Neck contract.** The neck projects the student's features into each
+    teacher's space. It must have ``branch_channels`` (one width per
+    teacher, branch k for teacher k), ``forward_with_projections(inputs)``
+    returning ``(outputs, projections)`` with ``projections[k][i]`` =
+    branch k's projection of backbone output i, and, on its class,
+    ``distillation_config(neck_cfg, inputs)`` and
+    ``deployable_config(neck_cfg)``: the config of the neck that also
+    projects the given (distilled) inputs, and of the neck without what
+    only distillation uses (``CAFM`` has all four). The distiller builds
+    its neck from ``distillation_config`` with the student outputs its
+    teachers distil; ``student_config`` uses ``deployable_config``. A neck
+    without them, or no neck, is a config error. So under DDP every
+    parameter gets a gradient, the distiller's and the deployable
+    student's alike (no ``find_unused_parameters``); the frozen teachers
+    need nothing.
 
     **Teachers** run only inside ``loss`` (training), on the student's
     preprocessed inputs (same normalisation and size): in eval mode
@@ -96,9 +110,11 @@ class DualTeacherDistiller(EncoderDecoder):
     the target the teacher's centred map, which a student starting from
     that teacher (DINOv2-B here) only reaches by moving away from it.
 
-    **Losses.** Every segmentation loss of the heads is scaled by
-    ``seg_weight``; the decode head's ``loss_gp`` keeps its own weight (it
-    is a regulariser, not a segmentation loss). Per teacher k,
+    **Losses.** Every loss of the heads (a key containing ``loss``, as
+    MMSeg's ``parse_losses`` counts them) is a segmentation loss, scaled by
+    ``seg_weight``, whatever its name, except the keys a head lists in its
+    ``REGULARISER_LOSSES`` (e.g. ``LipschitzHead``'s gradient penalty),
+    which keep their own weight. Per teacher k,
     ``loss_distill_t{k}`` = ``distill_weight`` x ``weight_k`` x sum over
     layer pairs i of ``layer_weights_k[i]`` x ``distill_loss(student
     projection - centre, teacher map - centre)``.
@@ -125,7 +141,9 @@ class DualTeacherDistiller(EncoderDecoder):
             [0, 1).
         teacher_autocast (bool): Run the teachers under bfloat16 autocast
             on the input's device (their maps are cast back to float32).
-        grad_ratio_interval (int): Every this many training steps, log
+        grad_ratio_interval (int): Every this many optimizer steps (the
+            runner's: it survives ``--resume`` and counts steps, not
+            micro-batches, under gradient accumulation), log
             ``distill_grad_ratio``: the norm of the distillation losses'
             gradient on the student backbone's parameters over that of the
             segmentation losses (two extra backward passes through the
@@ -134,6 +152,12 @@ class DualTeacherDistiller(EncoderDecoder):
             initialisation (full size, 224), 0.001 means it is off. Under
             DDP the ratio is this process's own (not all-reduced).
     """
+
+    #: Arguments of the distiller that its student (an ``EncoderDecoder``)
+    #: does not take.
+    DISTILLER_ARGS = ('teachers', 'distill_loss', 'distill_weight',
+                      'seg_weight', 'center_momentum', 'teacher_autocast',
+                      'grad_ratio_interval')
 
     #: State-dict prefixes of the parts that are not the student.
     DISTILLER_ONLY_PREFIXES = ('teachers.', 'teacher_centers.',
@@ -185,7 +209,6 @@ class DualTeacherDistiller(EncoderDecoder):
             raise ValueError('grad_ratio_interval must be >= 0, got '
                              f'{grad_ratio_interval}')
         self.grad_ratio_interval = int(grad_ratio_interval)
-        self._train_steps = 0
         self.distill_loss = MODELS.build(distill_loss)
 
         # A plain ModuleList: the parent's init_weights does not recurse
@@ -219,20 +242,25 @@ class DualTeacherDistiller(EncoderDecoder):
             for i in range(len(spec['teacher_layers'])):
                 self.teacher_centers.register_buffer(
                     f't{k}_l{i}', torch.zeros(branches[k]))
+        # The neck the student deploys projects only what it fuses; the
+        # distiller's also projects the outputs it distils.
+        distilled = sorted({p for ps in self.student_positions for p in ps})
+        self.neck = MODELS.build(
+            type(self.neck).distillation_config(neck, distilled))
         self._register_state_dict_hook(self._drop_teacher_weights)
         self.register_load_state_dict_post_hook(self._teachers_not_missing)
 
     def _neck_branches(self) -> List[int]:
         neck = getattr(self, 'neck', None)
-        has_projections = neck is not None and hasattr(
-            neck, 'branch_channels') and 'return_projections' in \
-            inspect.signature(neck.forward).parameters
-        if not has_projections:
+        missing = _missing_neck_contract(type(neck))
+        if not hasattr(neck, 'branch_channels'):
+            missing.append('branch_channels')
+        if missing:
             raise TypeError(
                 'DualTeacherDistiller needs a neck that projects the student '
-                'features into each teacher space (`branch_channels` and '
-                '`forward(inputs, return_projections=True)`, e.g. CAFM with '
-                f'one branch per teacher); got {type(neck).__name__}')
+                f'features into each teacher space; {type(neck).__name__} '
+                f'lacks {missing} (see the class docstring; CAFM with one '
+                'branch per teacher fits)')
         return [int(width) for width in neck.branch_channels]
 
     @staticmethod
@@ -275,13 +303,24 @@ class DualTeacherDistiller(EncoderDecoder):
 
     @classmethod
     def student_config(cls, model_cfg: dict) -> dict:
-        """The plain ``EncoderDecoder`` config of a distiller config."""
-        own = set(inspect.signature(cls.__init__).parameters) - set(
-            inspect.signature(EncoderDecoder.__init__).parameters)
+        """The deployable student's config of a distiller config: a plain
+        ``EncoderDecoder`` without ``DISTILLER_ARGS``, whose neck is the
+        neck class's ``deployable_config`` (no projection that only
+        distillation uses, so every parameter gets a gradient when the
+        student is fine-tuned, under DDP too)."""
         student = copy.deepcopy(model_cfg)
-        for key in own:
+        for key in cls.DISTILLER_ARGS:
             student.pop(key, None)
         student['type'] = 'EncoderDecoder'
+        neck_cfg = student.get('neck')
+        neck_type = (neck_cfg or {}).get('type')
+        neck_cls = MODELS.get(neck_type) if isinstance(neck_type, str) \
+            else neck_type
+        missing = _missing_neck_contract(neck_cls)
+        if missing:
+            raise TypeError(f'model.neck type {neck_type!r} lacks {missing}: '
+                            'not a distiller neck')
+        student['neck'] = neck_cls.deployable_config(neck_cfg)
         return student
 
     @staticmethod
@@ -372,15 +411,19 @@ class DualTeacherDistiller(EncoderDecoder):
 
     def loss(self, inputs: torch.Tensor, data_samples) -> dict:
         feats = self.backbone(inputs)
-        fused, projections = self.neck(feats, return_projections=True)
-        seg_losses = self._decode_head_forward_train(fused, data_samples)
+        fused, projections = self.neck.forward_with_projections(feats)
+        head_losses = self._decode_head_forward_train(fused, data_samples)
         if self.with_auxiliary_head:
-            seg_losses.update(
+            head_losses.update(
                 self._auxiliary_head_forward_train(fused, data_samples))
-        losses = {}
-        for name, value in seg_losses.items():
-            is_seg_loss = 'loss' in name and not name.endswith('loss_gp')
-            losses[name] = value * self.seg_weight if is_seg_loss else value
+        regularisers = self._regulariser_keys()
+        seg = [value for name, value in head_losses.items()
+               if 'loss' in name and name not in regularisers]
+        losses = {
+            name: value * self.seg_weight
+            if 'loss' in name and name not in regularisers else value
+            for name, value in head_losses.items()
+        }
 
         for k, teacher_maps in enumerate(self.teacher_features(inputs)):
             loss = 0.
@@ -392,17 +435,24 @@ class DualTeacherDistiller(EncoderDecoder):
             losses[f'loss_distill_t{k}'] = (
                 self.distill_weight * self.teacher_weights[k] * loss)
 
-        due = self.grad_ratio_interval and \
-            self._train_steps % self.grad_ratio_interval == 0
-        self._train_steps += 1
-        if due and torch.is_grad_enabled():
-            seg = [v for n, v in seg_losses.items()
-                   if 'loss' in n and not n.endswith('loss_gp')]
+        if is_due(self.grad_ratio_interval) and torch.is_grad_enabled():
             distill = [v for n, v in losses.items()
                        if n.startswith('loss_distill_t')]
             losses['distill_grad_ratio'] = self.backbone_grad_ratio(
                 sum(distill), self.seg_weight * sum(seg))
         return losses
+
+    def _regulariser_keys(self) -> set:
+        """Loss keys of the heads (as prefixed by ``EncoderDecoder``) that
+        keep their own weight: each head's ``REGULARISER_LOSSES``."""
+        heads = [('decode.', self.decode_head)]
+        aux = self.auxiliary_head if self.with_auxiliary_head else None
+        if isinstance(aux, nn.ModuleList):
+            heads += [(f'aux_{i}.', head) for i, head in enumerate(aux)]
+        elif aux is not None:
+            heads.append(('aux.', aux))
+        return {prefix + key for prefix, head in heads
+                for key in getattr(head, 'REGULARISER_LOSSES', ())}
 
     def backbone_grad_ratio(self, distill_loss: torch.Tensor,
                             seg_loss: torch.Tensor) -> torch.Tensor:
