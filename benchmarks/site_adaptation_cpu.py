@@ -30,7 +30,11 @@ seed 0, or all). Arms:
 The calibration arms read cached probability maps (every test and drawn
 photo at every scale, once per source), so they cost nothing more; their
 wall time is the prediction time of the k photos at the scales they try.
-Every result is recorded in ``benchmarks/results/site_adaptation_cpu.json``
+Each trained source's student weights are kept in
+``benchmarks/results/site_adaptation_weights/`` (a distiller's teachers are
+the crack-transfer benchmark's kept ones), so that every sitting adapts
+the same models. Every result is recorded in
+``benchmarks/results/site_adaptation_cpu.json``
 as it finishes (command, commit, seconds) and skipped when recorded, so
 ``run`` resumes where it stopped.
 """
@@ -95,8 +99,28 @@ LABEL_FREE = ('none', 'label_free_otsu', 'label_free_norm',
               'oracle_threshold', 'oracle_threshold_scale')
 
 
+KEPT = osp.join(REPO, 'benchmarks', 'results', 'site_adaptation_weights')
+
+
 def source_checkpoint(name):
-    return osp.join(REPO, WORK_DIR, name, 'iter_1000.pth')
+    """A source's trained weights: kept in the repository (weights and
+    meta only) once trained, so that later sittings adapt the same model."""
+    kept = osp.join(KEPT, name + '.pth')
+    return kept if osp.isfile(kept) else osp.join(REPO, WORK_DIR, name,
+                                                  'iter_1000.pth')
+
+
+def keep_source(name):
+    """Copy a trained source's student weights (a distiller's without its
+    teachers, which are kept already) and meta into the repository."""
+    import torch
+    from crackdino_mm.apis import deployable_state_dict
+    path = osp.join(REPO, WORK_DIR, name, 'iter_1000.pth')
+    trained = torch.load(path, map_location='cpu', weights_only=False)
+    os.makedirs(KEPT, exist_ok=True)
+    torch.save(dict(meta=trained.get('meta', {}),
+                    state_dict=deployable_state_dict(trained, path)),
+               osp.join(KEPT, name + '.pth'))
 
 
 def train_command(name, data_root):
@@ -138,6 +162,8 @@ def cmd_sources(args):
     for name in args.only or SOURCES:
         key = f'source/{name}'
         if key in dc.load_results_from(RESULTS):
+            if not osp.isfile(osp.join(KEPT, name + '.pth')):
+                keep_source(name)
             continue
         cmd = train_command(name, args.data_root)
         if osp.isfile(source_checkpoint(name)):
@@ -150,6 +176,7 @@ def cmd_sources(args):
                        note='recorded from its training log')
         else:
             run = dc.run_tool(name, cmd)
+        keep_source(name)
         _record(key, run)
 
 
