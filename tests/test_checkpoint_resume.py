@@ -122,7 +122,9 @@ def one_weight_runner(work_dir, max_iters, resume):
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
         default_hooks=dict(checkpoint=dict(
             type='CheckpointHook', by_epoch=False, interval=1)),
-        resume=resume, env_cfg=dict(dist_cfg=dict()))
+        resume=resume, env_cfg=dict(dist_cfg=dict()),
+        # The scope every other test builds in (a Runner sets it globally).
+        default_scope='mmseg')
 
 
 def test_resume_loads_only_the_chosen_checkpoint(tmp_path, monkeypatch):
