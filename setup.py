@@ -27,6 +27,7 @@ setup(
         'onedl-mmpretrain>=1.3.6,<1.4',
         'opencv-python-headless>=4.8',
         'numpy>=1.24',
+        'pillow>=9',
         'prettytable>=3.0',
         'tqdm>=4.60',
     ],

@@ -528,7 +528,8 @@ def test_two_sittings_recording_at_once_lose_nothing(bench, tmp_path):
 
 def test_loss_forms_tell_the_normalised_kl_from_the_raw_one(bench):
     import torch
-    from crack_transfer_analysis import loss_forms
+    loss_forms = script_module(
+        'benchmarks/crack_transfer_analysis.py').loss_forms
     g = torch.Generator().manual_seed(0)
     large = torch.randn(200, 64, generator=g)
     base = large + 0.3 * torch.randn(200, 64, generator=g)

@@ -6,6 +6,7 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.logging import MessageHub
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
@@ -69,7 +70,15 @@ def test_ratio_is_logged_at_its_interval_and_not_summed(tmp_path):
     model = build(distiller_cfg(tmp_path, grad_ratio_interval=2))
     model.train()
     wrapper = optim(model)
-    logged = [model.train_step(batch(seed=i), wrapper) for i in range(3)]
+    # The runner's iteration, published as RuntimeInfoHook does.
+    hub = MessageHub.get_current_instance()
+    logged = []
+    try:
+        for i in range(3):
+            hub.update_info('iter', i)
+            logged.append(model.train_step(batch(seed=i), wrapper))
+    finally:
+        hub.update_info('iter', 0)
     assert ['distill_grad_ratio' in log for log in logged] == [
         True, False, True]
     log = logged[0]
