@@ -5,6 +5,7 @@ find_unused_parameters. Run as a script under torchrun (``--worker DIR
 [--student]``), this file is also the worker of the synchronisation
 tests."""
 import argparse
+import glob
 import os
 import os.path as osp
 import pathlib
@@ -77,8 +78,11 @@ def test_stock_dist_train_and_test_in_two_cpu_processes(tmp_path):
         ['bash', osp.join(STOCK_TOOLS, 'dist_train.sh'), CONFIG, '2',
          '--work-dir', str(work_dir), '--cfg-options', *options],
         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, log[-3000:]
+    printed = proc.stdout + proc.stderr
+    assert proc.returncode == 0, printed[-3000:]
+    # The environment dump goes to the log file.
+    log = printed + ''.join(open(f).read() for f in glob.glob(
+        str(work_dir / '*' / '*.log')))
     assert 'Distributed launcher: pytorch' in log
     assert 'GPU number: 2' in log  # mmengine's name for the world size
     assert "'backend': 'gloo'" in log
@@ -99,9 +103,11 @@ def test_stock_dist_train_and_test_in_two_cpu_processes(tmp_path):
          'test_dataloader.num_workers=0',
          'test_dataloader.persistent_workers=False'],
         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, log[-3000:]
-    assert 'crack_iou' in log and 'GPU number: 2' in log
+    printed = proc.stdout + proc.stderr
+    assert proc.returncode == 0, printed[-3000:]
+    log = ''.join(open(f).read() for f in glob.glob(
+        str(tmp_path / 'test' / '*' / '*.log')))
+    assert 'crack_iou' in printed and 'GPU number: 2' in log
 
 
 def ddp_worker(work_dir, student_only=False):

@@ -95,7 +95,7 @@ def test_config_that_does_not_fit_stops_the_export(trained, tmp_path):
 def test_export_needs_a_segmentor_training_checkpoint():
     with pytest.raises(KeyError, match='state_dict'):
         export_student({'model': {}})
-    with pytest.raises(KeyError, match='no "backbone."'):
+    with pytest.raises(KeyError, match='with "backbone." weights'):
         export_student({'state_dict': {'teachers.0.w': torch.zeros(1)}})
 
 
