@@ -51,6 +51,7 @@ def spectral_norms(head):
 
 
 def test_spectral_norm_holds_after_training_and_bound_matches():
+    torch.manual_seed(0)  # the power iteration's lag depends on the draw
     head = MODELS.build(head_cfg())
     opt = torch.optim.SGD(head.parameters(), lr=0.5)
     for step in range(8):

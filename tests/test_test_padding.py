@@ -18,8 +18,11 @@ HEIGHT, WIDTH = 40, 61  # padded to 42 x 70
 
 
 def model_with(data_preprocessor=None, test_cfg=None):
+    """The demo model; its preprocessor pads only as data_preprocessor
+    says (the demo config's own test-time padding is dropped)."""
     cfg = Config.fromfile(CONFIG).model
     cfg.backbone.img_size = 56
+    cfg.data_preprocessor.pop('test_cfg', None)
     cfg.data_preprocessor.update(data_preprocessor or {})
     if test_cfg:
         cfg.test_cfg = test_cfg

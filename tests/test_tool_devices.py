@@ -12,10 +12,10 @@ from mmengine.runner import Runner
 from mmseg.registry import MODELS
 from torch.overrides import TorchFunctionMode
 
+from crackdino_mm.apis import CrackPredictor
 from script_modules import script_module
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-infer = script_module('tools/infer.py')
 robustness = script_module('tools/robustness.py')
 
 CONFIG = osp.join(REPO, 'configs', 'demo',
@@ -104,19 +104,17 @@ def test_robustness_runs_on_the_accelerator(model_and_data):
 
 @pytest.mark.parametrize('mode', ['slide', 'whole'])
 def test_infer_runs_on_the_accelerator(model_and_data, mode):
-    """A photo predicted as tools/infer.py predicts it: by batches of
-    sliding windows (logits on the accelerator, their sum on the CPU) or
-    whole through MMSeg's inference_model."""
+    """A photo predicted as tools/infer.py predicts it (CrackPredictor): by
+    batches of sliding windows (logits on the accelerator, their sum on the
+    CPU) or whole through the model's test_step."""
     model, _ = model_and_data
     model = model.to('meta')
     cfg = Config.fromfile(CONFIG)
     cfg.model.test_cfg = dict(mode=mode, crop_size=(SIZE, SIZE),
                               stride=(28, 28))
     model.cfg = cfg  # what init_model attaches
-    args = infer.parse_args([CONFIG, 'checkpoint.pth', 'photo.jpg'])
-    plan = infer.WindowPlan(cfg, args)
-    plan.batch_size = 2
+    predictor = CrackPredictor(model, batch_size=2)
     img = np.random.default_rng(0).integers(0, 256, (70, 90, 3), np.uint8)
     with MetaAccelerator():
-        prob = plan.crack_probability(model, img)
+        prob = predictor.probability(img)
     assert prob.shape == (70, 90) and prob.dtype == np.float32

@@ -124,50 +124,100 @@ def test_mmseg_stock_train_runs_on_project_config(tmp_path):
     assert osp.isfile(osp.join(tmp_path, 'iter_2.pth')), log[-2000:]
 
 
+def point_at_written_data(dataset, root, deepcrack_root):
+    """Points each folder dataset of a (nested) training set at one drawn
+    crack written under root, DeepCrack at its real folder (skip without
+    it); synthetic sets need no folder."""
+    if dataset.type == 'ConcatDataset':
+        for part in dataset.datasets:
+            point_at_written_data(part, root, deepcrack_root)
+    elif dataset.type == 'RepeatDataset':
+        point_at_written_data(dataset.dataset, root, deepcrack_root)
+    elif osp.basename(dataset.get('data_root') or '') == 'DeepCrack':
+        if deepcrack_root is None:
+            pytest.skip('DeepCrack is not available')
+        dataset.data_root = deepcrack_root
+    elif dataset.get('data_root'):
+        dataset.data_root = str(root / osp.basename(dataset.data_root))
+        prefix = dataset.data_prefix
+        for name in 'ab':
+            write_crack_pair(osp.join(dataset.data_root, prefix.img_path),
+                             osp.join(dataset.data_root,
+                                      prefix.get('seg_map_path') or 'unused'),
+                             name)
+
+
+def built_leaves(dataset):
+    """The folder datasets inside mmengine's dataset wrappers."""
+    inner = getattr(dataset, 'datasets', None) or (
+        [dataset.dataset] if hasattr(dataset, 'times') else None)
+    if inner is None:
+        return [dataset]
+    return [leaf for part in inner for leaf in built_leaves(part)]
+
+
 @pytest.mark.parametrize(
     'config', top_level_configs(), ids=lambda c: osp.relpath(c, REPO))
+def test_every_config_loads_and_reads_its_training_data(
+        config, tmp_path, deepcrack_root_or_none):
+    """Each config imports the plugin and builds its training set, whose
+    samples (the first of each folder in it) pair an image with a 0/1/255
+    label of its size."""
+    cfg = Config.fromfile(config)
+    assert 'crackdino_mm' in cfg.custom_imports.imports
+    train_set = cfg.train_dataloader.dataset
+    point_at_written_data(train_set, tmp_path / 'data',
+                          deepcrack_root_or_none)
+    leaves = built_leaves(DATASETS.build(train_set))
+    for leaf in leaves:
+        sample = leaf[0]
+        label = sample['data_samples'].gt_sem_seg.data
+        assert sample['inputs'].shape[-2:] == label.shape[-2:]
+        assert set(label.unique().tolist()) <= {0, 1, 255}
+
+
+# One config of each folder and kind (a stock tool run costs 15 s).
+STOCK_TOOL_CONFIGS = [
+    osp.join(REPO, 'configs', name) for name in [
+        'crackdino_deepcrack.py',
+        'ablations/crackdino-student-plainhead_dinov2-b_2k_'
+        'deepcrack-448x448.py',
+        'baselines/segformer_mit-b0_2k_deepcrack-448x448.py',
+        'cpu_benchmark/crackdino_vit-w192d12_1k_deepcrack-224x224.py',
+        'demo/crackdino-student_vit-t4_200it_own-photos-224x224.py',
+        'demo/crackdino_vit-t4_500it_synthetic-224x224.py',
+    ]
+]
+
+
+@pytest.mark.parametrize('config', STOCK_TOOL_CONFIGS,
+                         ids=lambda c: osp.relpath(c, REPO))
 def test_mmseg_print_config_and_browse_dataset(config, tmp_path,
                                                deepcrack_root_or_none):
     # print_config also saves the config as ./example.py: run it elsewhere.
     printed = run([osp.join(MMSEG_TOOLS, 'misc', 'print_config.py'), config],
                   cwd=str(tmp_path))
     assert 'custom_imports' in printed and 'crackdino_mm' in printed
+    cfg = Config.fromfile(config)
+    point_at_written_data(cfg.train_dataloader.dataset, tmp_path / 'data',
+                          deepcrack_root_or_none)
+    on_disk = tmp_path / 'config.py'
+    cfg.dump(str(on_disk))
     # browse_dataset draws the training set: two samples are enough.
-    options = ['train_dataloader.dataset.indices=2']
-    train_set = Config.fromfile(config).train_dataloader.dataset
-    if train_set.type == 'ConcatDataset':
-        # MMSeg's browse_dataset needs the dataset class's METAINFO, which
-        # mmengine's ConcatDataset lacks: build the union of the crack sets
-        # from one drawn crack per set and load every sample instead.
-        for dataset in train_set.datasets:
-            dataset.data_root = str(tmp_path / osp.basename(
-                dataset.data_root))
-            write_crack_pair(osp.join(dataset.data_root, 'train_img'),
-                             osp.join(dataset.data_root, 'train_lab'), 'a')
-        union = DATASETS.build(train_set)
-        assert len(union) == len(train_set.datasets)
-        for sample in union:
-            label = sample['data_samples'].gt_sem_seg.data
-            assert sample['inputs'].shape[-2:] == label.shape[-2:]
-            assert set(label.unique().tolist()) <= {0, 1, 255}
-        return
-    if 'deepcrack' in osp.basename(config).lower():
-        if deepcrack_root_or_none is None:
-            pytest.skip('DeepCrack is not available')
-        options.append('train_dataloader.dataset.data_root='
-                       f'{deepcrack_root_or_none}')
     run([
-        osp.join(MMSEG_TOOLS, 'misc', 'browse_dataset.py'), config,
+        osp.join(MMSEG_TOOLS, 'misc', 'browse_dataset.py'), str(on_disk),
         '--not-show', '--output-dir',
-        str(tmp_path), '--cfg-options', *options
+        str(tmp_path / 'shown'), '--cfg-options',
+        'train_dataloader.dataset.indices=2'
     ])
-    pictures = [p for p in tmp_path.rglob('*') if p.suffix in ('.png', '.jpg')]
+    pictures = [p for p in (tmp_path / 'shown').rglob('*')
+                if p.suffix in ('.png', '.jpg')]
     assert len(pictures) == 2
 
 
 def write_crack_pair(img_dir, lab_dir, name, size=(160, 180)):
-    os.makedirs(img_dir)
-    os.makedirs(lab_dir)
+    os.makedirs(img_dir, exist_ok=True)
+    os.makedirs(lab_dir, exist_ok=True)
     mask = np.zeros(size, np.uint8)
     mask[70:74, 10:170] = 255
     image = np.full((*size, 3), 150, np.uint8)
