@@ -24,8 +24,8 @@ import sys
 
 from mmengine.config import Config, DictAction
 
-from crackdino_mm.apis import adapt_to_site, calibrated_config
-from crackdino_mm.utils import SCALE_GRID, read_calibration
+from crackdino_mm.apis import (SCALE_GRID, adapt_to_site, calibrated_config,
+                              read_calibration)
 
 
 def parse_args(argv=None):

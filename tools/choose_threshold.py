@@ -20,7 +20,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from crackdino_mm.apis import calibrated_config
-from crackdino_mm.utils import read_calibration, write_calibration
+from crackdino_mm.apis import read_calibration, write_calibration
 
 
 def parse_args(argv=None):

@@ -86,7 +86,7 @@ def evaluate(config, checkpoint, work_dir, num_pictures):
     from mmengine.runner import Runner
 
     from crackdino_mm.inspection.visualization import side_by_side
-    from crackdino_mm.utils import apply_calibration, write_calibration
+    from crackdino_mm.apis import apply_calibration, write_calibration
 
     cfg = Config.fromfile(osp.join(CONFIGS, config))
     cfg.work_dir = work_dir

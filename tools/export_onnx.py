@@ -28,8 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils import parametrize
 
-from crackdino_mm.apis import init_crack_model
-from crackdino_mm.utils import apply_calibration, crack_probability
+from crackdino_mm.apis import (apply_calibration, crack_probability,
+                              init_crack_model)
 
 
 def resize_matrix(size: int, scale: float) -> torch.Tensor:

@@ -38,8 +38,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from crackdino_mm.apis import CrackPredictor, init_crack_model
-from crackdino_mm.datasets.crack_folder import IMAGE_SUFFIXES
+from crackdino_mm.apis import (IMAGE_SUFFIXES, CrackPredictor,
+                              init_crack_model)
 from crackdino_mm.inspection import (InspectionReport, check_width_limits,
                                      measure_each_crack, overlay_mask)
 from crackdino_mm.inspection.report import decode_problem, unreadable_reason

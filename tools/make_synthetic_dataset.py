@@ -12,8 +12,9 @@ import os
 import os.path as osp
 
 import cv2
+from mmseg.registry import DATASETS
 
-from crackdino_mm.datasets import SyntheticCrackDataset
+import crackdino_mm.apis  # noqa: F401  registers SyntheticCrackDataset
 
 
 def parse_args():
@@ -50,9 +51,10 @@ def main():
     splits = (('train', args.num_train, args.seed),
               ('test', args.num_test, args.seed + 1))
     for split, count, seed in splits:
-        dataset = SyntheticCrackDataset(
-            num_samples=count, img_size=tuple(args.size), seed=seed,
-            pipeline=[], lazy_init=True)
+        dataset = DATASETS.build(dict(
+            type='SyntheticCrackDataset', num_samples=count,
+            img_size=tuple(args.size), seed=seed, pipeline=[],
+            lazy_init=True))
         dataset.full_init()
         write_split(dataset, osp.join(args.out, f'{split}_img'),
                     osp.join(args.out, f'{split}_lab'), args.jpeg_quality)

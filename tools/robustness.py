@@ -35,8 +35,8 @@ from mmengine.evaluator import Evaluator
 from mmengine.runner import Runner
 from tqdm import tqdm
 
-from crackdino_mm.apis import init_crack_model
-from crackdino_mm.utils import apply_calibration, seg_logits_probability
+from crackdino_mm.apis import (apply_calibration, init_crack_model,
+                              seg_logits_probability)
 
 
 def parse_args(argv=None):

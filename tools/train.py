@@ -12,7 +12,7 @@ import sys
 
 import mmseg
 
-from crackdino_mm.utils import MissingConfigFile
+from crackdino_mm.apis import MissingConfigFile
 
 
 def stock_tool(name: str) -> str:

@@ -1,3 +1,9 @@
+"""The package's public surface for tools and users: load a deployable
+model, predict, calibrate and adapt it to a site."""
+from ..datasets.crack_folder import IMAGE_SUFFIXES
+from ..utils import (SCALE_GRID, MissingConfigFile, apply_calibration,
+                     crack_probability, read_calibration,
+                     seg_logits_probability, write_calibration)
 from .adapt import adapt_to_site
 from .crack_inferencer import CrackInferencer
 from .crack_predictor import CrackPredictor
@@ -9,8 +15,11 @@ from .site_norm_stats import reestimate_norm_stats
 from .site_photos import SitePhoto, load_site_photos
 
 __all__ = [
-    'CrackInferencer', 'CrackPredictor', 'SitePhoto', 'adapt_to_site',
-    'calibrated_config', 'choose_calibration', 'deployable_config', 'deployable_state_dict',
+    'CrackInferencer', 'CrackPredictor', 'IMAGE_SUFFIXES',
+    'MissingConfigFile', 'SCALE_GRID', 'SitePhoto', 'adapt_to_site',
+    'apply_calibration', 'calibrated_config', 'choose_calibration',
+    'crack_probability', 'deployable_config', 'deployable_state_dict',
     'init_crack_model', 'load_checkpoint_file', 'load_site_photos',
-    'map_scores', 'reestimate_norm_stats'
+    'map_scores', 'read_calibration', 'reestimate_norm_stats',
+    'seg_logits_probability', 'write_calibration'
 ]
