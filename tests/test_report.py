@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from crackdino_mm.inspection.quantification import measure_each_crack
+from crackdino_mm.inspection.report_html import ReportSummary, render_index
 from crackdino_mm.inspection.report import (InspectionReport, significant,
                                             thumbnail, unreadable_reason)
 from crackdino_mm.inspection.visualization import overlay_mask
@@ -100,12 +101,22 @@ PHOTOS = {
 }
 
 
-def make_report(out, max_rows=5000, width_limits=(0.1, 0.3)):
-    report = InspectionReport(str(out), 'mm', width_limits,
-                              settings=dict(threshold=0.5),
-                              max_rows=max_rows)
+def make_report(out, max_rows=5000, width_limits=(0.1, 0.3), fail_at=None):
+    """The report of PHOTOS; with fail_at, an error is raised inside the
+    report's block before that photo."""
     tables = {}
+    with InspectionReport(str(out), 'mm', width_limits,
+                          settings=dict(threshold=0.5),
+                          max_rows=max_rows) as report:
+        add_photos(report, out, tables, fail_at)
+        report.add_unreadable('in/broken <1>.png', 'empty file')
+    return report.index, tables
+
+
+def add_photos(report, out, tables, fail_at):
     for name, cracks in PHOTOS.items():
+        if name == fail_at:
+            raise RuntimeError('stopped')
         img = np.full((220, 300, 3), 128, np.uint8)
         mask = np.zeros(img.shape[:2], np.uint8)
         for p0, p1, width in cracks:
@@ -120,9 +131,16 @@ def make_report(out, max_rows=5000, width_limits=(0.1, 0.3)):
         tables[name] = measure_each_crack(mask, mm_per_pixel=0.04)
         report.add_photo('in/' + name, overlay, overlay_file, mask_file,
                          tables[name])
-    report.add_unreadable('in/broken <1>.png', 'empty file')
-    index = report.close()
-    return index, tables
+
+
+def test_an_error_midway_leaves_a_whole_report_of_what_was_measured(
+        tmp_path):
+    with pytest.raises(RuntimeError, match='stopped'):
+        make_report(tmp_path, fail_at='slab#2 & co%.jpg')
+    data = json.load(open(tmp_path / 'cracks.json'))
+    assert {c['image'] for c in data['cracks']} == {'in/wall 1.jpg'}
+    rows = Page(str(tmp_path / 'index.html')).tables['sortable photos']
+    assert [r[1]['v'] for r in rows] == ['wall 1']
 
 
 def test_report_pages_links_and_rows(tmp_path):
@@ -361,3 +379,14 @@ def test_box_labels_open_inwards_with_units(tmp_path):
     assert found == {'crack-1': 'box flip below', 'crack-2': 'box'}
     assert re.search(r'#2: 0\.\d+ mm wide, 5\.\d+ mm long', page)
     assert 'not measured' in page  # the legend
+
+
+def test_the_index_renders_from_plain_data():
+    """The renderer needs no report: a summary written by hand renders."""
+    summary = ReportSummary(unit='px', width_limits=[], class_names=[],
+                            settings=dict(threshold=0.3), photos=[],
+                            unreadable=[dict(source='a <b>.jpg',
+                                             reason='empty file')])
+    page = render_index(summary, '2026-12-04 10:00')
+    assert 'a &lt;b&gt;.jpg' in page and 'threshold: 0.3' in page
+    assert 'No photo was segmented.' in page

@@ -178,6 +178,20 @@ def read_photo(path):
     return (None, problem) if problem else (img, None)
 
 
+def segment(img, name, predictor, args):
+    """Predict and measure one photo and write its mask and overlay; what
+    the report records of it (overlay, its file, the mask file, cracks)."""
+    mask = predictor.mask(img)
+    mask_file = osp.join(args.out_dir, 'masks', name + '.png')
+    overlay_file = osp.join(args.out_dir, 'overlays', name + '.jpg')
+    save(mask_file, mask * 255)
+    cracks = measure_each_crack(mask, args.mm_per_pixel, args.min_area,
+                                args.min_length)
+    overlay = paint_overlay(img, mask & ~cracks.dropped, cracks.dropped)
+    save(overlay_file, overlay)
+    return overlay, overlay_file, mask_file, cracks
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
@@ -190,35 +204,30 @@ def main(argv=None):
     predictor = CrackPredictor(model, args.crop_size, args.stride,
                                args.batch_size, args.max_whole_pixels)
     unit = 'px' if args.mm_per_pixel is None else 'mm'
-    report = InspectionReport(
-        args.out_dir, unit, args.width_limits, settings=dict(
-            checkpoint=args.checkpoint, threshold=predictor.threshold,
-            scale=predictor.scale, mm_per_pixel=args.mm_per_pixel,
-            min_area__px=args.min_area or None,
-            min_length__px=args.min_length or None))
+    settings = dict(checkpoint=args.checkpoint, threshold=predictor.threshold,
+                    scale=predictor.scale, mm_per_pixel=args.mm_per_pixel,
+                    min_area__px=args.min_area or None,
+                    min_length__px=args.min_length or None)
     rows, failures = [], []
-    progress = tqdm(list(zip(images, output_names(images))),
-                    desc='images', unit='img')
-    for path, name in progress:
-        img, problem = read_photo(path)
-        if img is None:
-            failures.append(dict(image=path, reason=problem))
-            report.add_unreadable(path, problem)
-            continue
-        mask = predictor.mask(img)
-        mask_file = osp.join(args.out_dir, 'masks', name + '.png')
-        overlay_file = osp.join(args.out_dir, 'overlays', name + '.jpg')
-        save(mask_file, mask * 255)
-        cracks = measure_each_crack(mask, args.mm_per_pixel, args.min_area,
-                                    args.min_length)
-        overlay = paint_overlay(img, mask & ~cracks.dropped, cracks.dropped)
-        save(overlay_file, overlay)
-        report.add_photo(path, overlay, overlay_file, mask_file, cracks,
-                         name)
-        del overlay
-        rows.append(dict(image=path, height=img.shape[0], width=img.shape[1],
-                         **cracks.summary().as_columns()))
-        progress.set_postfix(cracks=len(cracks))
+    with InspectionReport(args.out_dir, unit, args.width_limits,
+                          settings) as report:
+        progress = tqdm(list(zip(images, output_names(images))),
+                        desc='images', unit='img')
+        for path, name in progress:
+            img, problem = read_photo(path)
+            if img is None:
+                failures.append(dict(image=path, reason=problem))
+                report.add_unreadable(path, problem)
+                continue
+            overlay, overlay_file, mask_file, cracks = segment(
+                img, name, predictor, args)
+            report.add_photo(path, overlay, overlay_file, mask_file, cracks,
+                             name)
+            del overlay
+            rows.append(dict(image=path, height=img.shape[0],
+                             width=img.shape[1],
+                             **cracks.summary().as_columns()))
+            progress.set_postfix(cracks=len(cracks))
 
     if rows:
         with open(osp.join(args.out_dir, 'measurements.csv'), 'w',
@@ -230,9 +239,8 @@ def main(argv=None):
         json.dump(dict(threshold=predictor.threshold, scale=predictor.scale,
                        unit=unit, images=rows, unreadable=failures),
                   f, indent=2)
-    index = report.close()
     print(f'{len(rows)} image(s) segmented into {args.out_dir}; '
-          f'report: {index}')
+          f'report: {report.index}')
     if failures:
         print('not measured (unreadable, empty, truncated or corrupt):\n' +
               '\n'.join(f'  {f["image"]}: {f["reason"]}' for f in failures),

@@ -13,7 +13,6 @@ import json
 import os
 import os.path as osp
 import time
-from itertools import repeat
 from typing import List, Optional, Sequence
 
 import cv2
@@ -23,7 +22,7 @@ from PIL import Image, UnidentifiedImageError
 from .quantification import (CRACK_DTYPE, CrackTable, area_unit,
                              check_width_limits, width_class_names,
                              width_classes)
-from .report_html import render_index, render_photo_page
+from .report_html import ReportSummary, render_index, render_photo_page
 
 # Columns of cracks.csv/.json measured in the table's unit.
 LENGTH_COLUMNS = ('length', 'mean_width', 'median_width', 'max_width')
@@ -80,6 +79,10 @@ def decode_problem(path: str) -> Optional[str]:
 class InspectionReport:
     """Writes the crack tables and the HTML report of one output folder.
 
+    A context manager: leaving the ``with`` block, even on an error,
+    finishes the tables and writes ``index.html`` (its path in ``index``)
+    with the photos measured so far.
+
     Args:
         out_dir: The inference output folder; ``index.html``,
             ``cracks.csv``/``.json``, ``thumbs/`` and ``photos/`` go here.
@@ -125,6 +128,7 @@ class InspectionReport:
         self._json.write(json.dumps(header, indent=2)[:-2] +
                          ',\n  "cracks": [')
         self._first_json_row = True
+        self.index = None
 
     def add_photo(self, source: str, overlay: np.ndarray, overlay_file: str,
                   mask_file: str, cracks: CrackTable,
@@ -165,7 +169,8 @@ class InspectionReport:
         shown = _top_records(index, data[widest],
                              classes[widest] if classes is not None else None)
         with open(osp.join(self.out_dir, photo['page']), 'w') as f:
-            f.write(render_photo_page(self, photo, shown, len(data)))
+            f.write(render_photo_page(self._summary(photos=self.photos),
+                                      photo, shown, len(data)))
         self._top = np.concatenate([self._top, shown])
         self._top = self._top[np.argsort(-self._top['max_width'],
                                          kind='stable')[:self.max_rows]]
@@ -181,44 +186,44 @@ class InspectionReport:
         """Record a photo that could not be segmented, and why."""
         self.unreadable.append(dict(source=source, reason=reason))
 
+    def __enter__(self) -> 'InspectionReport':
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
     def close(self) -> str:
-        """Finish the tables and write ``index.html``; returns its path."""
-        self._csv_file.close()
-        self._json.write('\n  ],\n  "unreadable": ' +
-                         json.dumps(self.unreadable) + '\n}\n')
-        self._json.close()
-        path = osp.join(self.out_dir, 'index.html')
-        with open(path, 'w') as f:
-            f.write(render_index(self, time.strftime('%Y-%m-%d %H:%M')))
-        return path
+        """Finish the tables and write ``index.html``; returns its path.
+        Closing twice writes nothing more."""
+        if self.index is None:
+            self._csv_file.close()
+            self._json.write('\n  ],\n  "unreadable": ' +
+                             json.dumps(self.unreadable) + '\n}\n')
+            self._json.close()
+            self.index = osp.join(self.out_dir, 'index.html')
+            with open(self.index, 'w') as f:
+                f.write(render_index(self.summary(),
+                                     time.strftime('%Y-%m-%d %H:%M')))
+        return self.index
 
-    # What index.html reads.
-    @property
-    def widths(self) -> np.ndarray:
-        """Maximum width of every crack of every photo."""
-        return (np.concatenate(self._widths) if self._widths else
-                np.zeros(0, np.float32))
-
-    @property
-    def classes(self) -> np.ndarray:
-        """Width class of every crack of every photo (-1: no classes)."""
-        return (np.concatenate(self._classes) if self._classes else
-                np.zeros(0, np.int8))
-
-    @property
-    def top_cracks(self) -> np.ndarray:
-        """The widest cracks (at most ``max_rows``), widest first."""
-        return self._top
-
-    @property
-    def longest_crack(self):
-        return self._longest
-
-    def class_totals(self) -> List[int]:
-        total = np.zeros(len(self.class_names), np.int64)
+    def summary(self) -> ReportSummary:
+        """Everything ``index.html`` shows, as plain data."""
+        totals = np.zeros(len(self.class_names), np.int64)
         for photo in self.photos:
-            total += photo['class_counts']
-        return total.tolist()
+            totals += photo['class_counts']
+        return self._summary(
+            photos=self.photos, unreadable=self.unreadable,
+            widths=(np.concatenate(self._widths) if self._widths else
+                    np.zeros(0, np.float32)),
+            classes=(np.concatenate(self._classes) if self._classes else
+                     np.zeros(0, np.int8)),
+            top_cracks=self._top, longest_crack=self._longest,
+            class_totals=totals.tolist())
+
+    def _summary(self, **contents) -> ReportSummary:
+        return ReportSummary(unit=self.unit, width_limits=self.width_limits,
+                             class_names=self.class_names,
+                             settings=self.settings, **contents)
 
     def _class_counts(self, classes) -> np.ndarray:
         if classes is None:
@@ -232,11 +237,7 @@ class InspectionReport:
         """Append the photo's cracks to the CSV and the JSON, a chunk of
         records at a time (a fragmented mask has hundreds of thousands)."""
         data = cracks.data
-        row_json = ('{"image": %s, ' + ', '.join(
-            f'"{name}": %r' for name in self._columns[1:-1]) +
-            ', "width_class": %s}')
-        image = json.dumps(source)
-        class_json = [json.dumps(name) for name in self.class_names]
+        keys = ('image', *self._columns[1:])
         for start in range(0, len(data), chunk):
             part = data[start:start + chunk].copy()
             for name in data.dtype.names:
@@ -244,15 +245,15 @@ class InspectionReport:
                     part[name] = significant(part[name])
             records = part.tolist()
             if classes is None:
-                names, names_json = repeat(''), repeat('null')
+                names = [None] * len(records)
             else:
-                ids = classes[start:start + chunk].tolist()
-                names = [self.class_names[i] for i in ids]
-                names_json = [class_json[i] for i in ids]
-            self._csv.writerows((source, *record, name)
+                names = [self.class_names[i]
+                         for i in classes[start:start + chunk].tolist()]
+            self._csv.writerows((source, *record, '' if name is None else
+                                 name)
                                 for record, name in zip(records, names))
-            lines = [row_json % (image, *record, name)
-                     for record, name in zip(records, names_json)]
+            lines = [json.dumps(dict(zip(keys, (source, *record, name))))
+                     for record, name in zip(records, names)]
             self._json.write(('\n    ' if self._first_json_row else
                               ',\n    ') + ',\n    '.join(lines))
             self._first_json_row = False

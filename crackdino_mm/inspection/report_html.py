@@ -7,10 +7,36 @@ templating dependency. Every value from a file name or a path is escaped,
 and links are percent-encoded.
 """
 import html
+from dataclasses import dataclass, field
 from string import Template
+from typing import List, Optional
 from urllib.parse import quote
 
 import numpy as np
+
+
+@dataclass
+class ReportSummary:
+    """What the pages show, as plain data: the renderer's only input.
+
+    ``photos`` are dicts (source, name, height, width, the overlay, mask,
+    thumbnail and page paths relative to the report, the photo's
+    ``summary`` and ``class_counts``); ``top_cracks`` and
+    ``longest_crack`` are crack records with ``photo`` (an index into
+    ``photos``) and ``width_class`` (-1: none).
+    """
+    unit: str
+    width_limits: list
+    class_names: list
+    settings: dict
+    photos: List[dict]
+    unreadable: List[dict] = field(default_factory=list)
+    widths: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, np.float32))
+    classes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    top_cracks: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    longest_crack: Optional[np.void] = None
+    class_totals: List[int] = field(default_factory=list)
 
 # Width classes from green (narrowest) to red (widest).
 CLASS_COLOURS = ('#2e7d32', '#9e9d24', '#f9a825', '#ef6c00', '#c62828')
@@ -363,7 +389,7 @@ def _class_table(report) -> str:
     if not report.class_names:
         return ('<p class="note">No width limits were given: the cracks are '
                 'not sorted into width classes.</p>')
-    totals = report.class_totals()
+    totals = report.class_totals
     rows = ''.join(
         f'<tr><td class="text"><span class="swatch" style="background:'
         f'{_colour(i, len(totals))}"></span>{_e(name)}</td><td>{count}</td>'
@@ -420,7 +446,7 @@ def _settings(report) -> str:
     return ' &middot; '.join(_e(item) for item in items)
 
 
-def render_index(report, generated: str) -> str:
+def render_index(report: ReportSummary, generated: str) -> str:
     """The report's front page: summary, histogram, photos, cracks and the
     photos that could not be read."""
     total = len(report.widths)
@@ -452,8 +478,8 @@ def render_index(report, generated: str) -> str:
                            body=body, script=SCRIPT)
 
 
-def render_photo_page(report, photo: dict, cracks: np.ndarray,
-                      total: int) -> str:
+def render_photo_page(report: ReportSummary, photo: dict,
+                      cracks: np.ndarray, total: int) -> str:
     """One photo's page: its overlay with a box per crack (``#crack-<id>``
     highlights one) and its table of cracks."""
     height, width = photo['height'], photo['width']
