@@ -228,8 +228,8 @@ def model_options(arm):
         options.append('model.backbone.init_cfg.checkpoint=' +
                        source_weights('teacher_base'))
     if 'teacher_large' in needs:
-        for index, teacher in enumerate(('teacher_large', 'teacher_base')):
-            options.append(f'model.teachers.{index}.backbone.init_cfg.'
+        for teacher in ('teacher_large', 'teacher_base'):
+            options.append(f'model.teachers.{teacher}.backbone.init_cfg.'
                            f'checkpoint={source_weights(teacher)}')
     if 'segformer_pre' in needs:
         options.append('model.backbone.init_cfg.checkpoint=' +

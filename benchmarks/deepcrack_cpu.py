@@ -124,8 +124,8 @@ def train_command(name, data_root, work_dir):
         options.append('model.backbone.init_cfg.checkpoint=' +
                        teacher_checkpoint(work_dir, 'teacher_base'))
     if 'teacher_large' in teachers:
-        for index, teacher in enumerate(('teacher_large', 'teacher_base')):
-            options.append(f'model.teachers.{index}.backbone.init_cfg.'
+        for teacher in ('teacher_large', 'teacher_base'):
+            options.append(f'model.teachers.{teacher}.backbone.init_cfg.'
                            f'checkpoint={teacher_checkpoint(work_dir, teacher)}')
     return [
         'python', 'tools/train.py', config, '--work-dir',

@@ -40,9 +40,9 @@ def ratio(model_cfg, distill_loss, args, seed):
     from mmseg.registry import MODELS
     torch.manual_seed(seed)
     cfg = dict(model_cfg, distill_loss=distill_loss, grad_ratio_interval=1)
-    cfg['teachers'] = [dict(t, allow_random_init=True)
-                       for t in cfg['teachers']]
-    for teacher in cfg['teachers']:
+    cfg['teachers'] = {name: dict(t, allow_random_init=True)
+                       for name, t in cfg['teachers'].items()}
+    for teacher in cfg['teachers'].values():
         teacher['backbone'] = dict(teacher['backbone'], init_cfg=None)
     cfg['backbone'] = dict(cfg['backbone'], init_cfg=None)
     model = MODELS.build(cfg)
@@ -95,7 +95,8 @@ def real_ratio(config, checkpoints, data_root, batch, seed):
             checkpoints['student']
     else:
         model_cfg['backbone']['init_cfg'] = None
-    for teacher, path in zip(model_cfg['teachers'], checkpoints['teachers']):
+    for teacher, path in zip(model_cfg['teachers'].values(),
+                             checkpoints['teachers']):
         teacher['backbone']['init_cfg']['checkpoint'] = path
     torch.manual_seed(seed)
     model = MODELS.build(model_cfg)

@@ -68,9 +68,9 @@ WEIGHTS = 'benchmarks/results/crack_transfer_weights'
 CPU = 'configs/cpu_benchmark/'
 DISTILLER = CPU + 'crackdino_vit-w192d12_1k_deepcrack-224x224.py'
 TEACHER_OPTIONS = [
-    f'model.teachers.0.backbone.init_cfg.checkpoint={WEIGHTS}/'
+    f'model.teachers.teacher_large.backbone.init_cfg.checkpoint={WEIGHTS}/'
     'teacher_large.pth',
-    f'model.teachers.1.backbone.init_cfg.checkpoint={WEIGHTS}/'
+    f'model.teachers.teacher_base.backbone.init_cfg.checkpoint={WEIGHTS}/'
     'teacher_base.pth'
 ]
 #: name: (config, cfg-options of its training, whether it has the

@@ -53,7 +53,7 @@ def shrink(cfg):
             model.decode_head.in_channels = [width] * 4
     else:
         model.backbone.pop('init_cfg', None)
-    for k, teacher in enumerate(model.get('teachers', [])):
+    for k, teacher in enumerate(model.get('teachers', {}).values()):
         widths[k] = tiny_dinov2(teacher.backbone)
         teacher.allow_random_init = True
     if widths:

@@ -27,15 +27,17 @@ def test_entries_match_their_configs(bench):
     for name, (config, _, teachers) in bench.ENTRIES.items():
         cfg = Config.fromfile(osp.join(REPO, config))
         assert cfg.train_cfg.max_iters == bench.MAX_ITERS, name
-        # The configs' own teacher paths are where stage 1 writes them.
+        # The configs' own teachers are the committed crack-set teachers
+        # (train_command points them at stage 1's by name).
         if cfg.model.type == 'DualTeacherDistiller':
-            paths = [t.backbone.init_cfg.checkpoint
-                     for t in cfg.model.teachers]
-            assert paths == [
-                bench.teacher_checkpoint('work_dirs/cpu_benchmark', t)
-                for t in ('teacher_large', 'teacher_base')
-            ]
-            assert cfg.model.teachers[0].backbone.arch.num_layers == 24
+            teachers = cfg.model.teachers
+            assert list(teachers) == ['teacher_large', 'teacher_base']
+            for t in teachers:
+                checkpoint = teachers[t].backbone.init_cfg.checkpoint
+                assert checkpoint == ('benchmarks/results/'
+                                      f'crack_transfer_weights/{t}.pth')
+                assert osp.isfile(osp.join(REPO, checkpoint))
+            assert teachers.teacher_large.backbone.arch.num_layers == 24
         if teachers:
             assert cfg.model.backbone.init_cfg.checkpoint == \
                 bench.teacher_checkpoint('work_dirs/cpu_benchmark',
@@ -53,9 +55,9 @@ def test_train_command_points_at_data_and_teachers(bench):
     assert cmd[cmd.index('--work-dir') + 1] == osp.join('runs', 'crackdino')
     for loader in ('train', 'val', 'test'):
         assert f'{loader}_dataloader.dataset.data_root=/data/DC' in options
-    assert ('model.teachers.0.backbone.init_cfg.checkpoint='
+    assert ('model.teachers.teacher_large.backbone.init_cfg.checkpoint='
             'runs/teacher_large/iter_1000.pth') in options
-    assert ('model.teachers.1.backbone.init_cfg.checkpoint='
+    assert ('model.teachers.teacher_base.backbone.init_cfg.checkpoint='
             'runs/teacher_base/iter_1000.pth') in options
     assert ('model.backbone.init_cfg.checkpoint='
             'runs/teacher_base/iter_1000.pth') in options
@@ -156,7 +158,7 @@ def test_deployable_model_loads_a_distiller_checkpoint(
     which then segments an image of any size."""
     init_default_scope('mmseg')
     cfg = Config.fromfile(osp.join(REPO, bench.ENTRIES['crackdino'][0]))
-    for teacher in cfg.model.teachers:
+    for teacher in cfg.model.teachers.values():
         teacher.backbone.init_cfg = None
         teacher.allow_random_init = True
     torch.manual_seed(0)

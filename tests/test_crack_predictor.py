@@ -25,7 +25,7 @@ def saved_model(config, path, seed=0, **meta):
     torch.manual_seed(seed)
     cfg = Config.fromfile(config).model
     if cfg.type == 'DualTeacherDistiller':
-        for teacher in cfg.teachers:
+        for teacher in cfg.teachers.values():
             teacher.allow_random_init = True
             teacher.backbone.init_cfg = None
     model = MODELS.build(cfg)

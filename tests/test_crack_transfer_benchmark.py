@@ -42,8 +42,9 @@ def test_learned_projection_diagnostic_changes_only_the_large_branch(bench):
         return Config.fromfile(osp.join(REPO, bench.ARMS[arm][0])).model
 
     full, learned = model('crackdino'), model('crackdino_learnedproj')
-    # Branch 0 is teacher 0, the large one (24 blocks).
-    assert learned.teachers[0].backbone.arch.num_layers == 24
+    # Branch 0 is the first teacher, the large one (24 blocks).
+    assert list(learned.teachers)[0] == 'teacher_large'
+    assert learned.teachers.teacher_large.backbone.arch.num_layers == 24
     assert learned.neck.pop('learned_branches') == (0, )
     assert learned == full
 
@@ -95,7 +96,8 @@ def test_every_arm_differs_from_its_partner_only_as_declared(bench, arm):
     ca, cb = (bench.train_command(names[x], args) for x in (arm, partner))
     extra = {o.split('=')[0] for o in set(ca) ^ set(cb) if '=' in o}
     assert extra <= {'model.backbone.init_cfg.checkpoint'} | {
-        f'model.teachers.{i}.backbone.init_cfg.checkpoint' for i in (0, 1)}
+        f'model.teachers.{name}.backbone.init_cfg.checkpoint'
+        for name in ('teacher_large', 'teacher_base')}
 
 
 def test_scratch_arms_start_from_random_weights(bench):
@@ -112,7 +114,8 @@ def test_scratch_arms_start_from_random_weights(bench):
     # A learned projection to the large teacher, seg losses at weight 1.
     assert distill.model.neck.learned_branches == (0, )
     assert distill.model.seg_weight == 1.0
-    assert distill.model.teachers[0].backbone.arch.num_layers == 24
+    assert distill.model.teachers.teacher_large.backbone.arch.num_layers \
+        == 24
 
 
 def test_probe_floor_is_a_random_backbone_probed_with_two_seeds(
@@ -208,8 +211,10 @@ def test_evaluation_changes_only_the_data_root(bench):
     assert [o for o in distill if 'init_cfg' in o] == [
         f'{key}.init_cfg.checkpoint={bench.source_weights(source)}'
         for key, source in (('model.backbone', 'teacher_base'),
-                            ('model.teachers.0.backbone', 'teacher_large'),
-                            ('model.teachers.1.backbone', 'teacher_base'))]
+                            ('model.teachers.teacher_large.backbone',
+                             'teacher_large'),
+                            ('model.teachers.teacher_base.backbone',
+                             'teacher_base'))]
 
 
 def test_probe_freezes_the_entrys_backbone_and_trains_on_crack_sets(bench):

@@ -528,7 +528,7 @@ def test_bad_configurations(tmp_path):
     absent = str(tmp_path / 'absent_large.pth')
     # A missing file stops init_weights (before training), before any
     # weight is loaded.
-    fails(FileNotFoundError, 'teachers\\[0\\]: checkpoint file .*absent_large',
+    fails(FileNotFoundError, 'teachers\\.0: checkpoint file .*absent_large',
           lambda c: c['teachers'][0]['backbone']['init_cfg'].update(
               checkpoint=absent), init=True)
     assert not osp.exists(absent)
@@ -537,11 +537,11 @@ def test_bad_configurations(tmp_path):
         'init_cfg'].update(checkpoint=large), init=True)
     fails(ValueError, r'student layers \[5\]',
           lambda c: c['teachers'][0].update(student_layers=(0, 1, 5)))
-    fails(ValueError, r'teacher 1 layers \[3\]',
+    fails(ValueError, r'teachers\.1 layers \[3\]',
           lambda c: c['teachers'][1].update(teacher_layers=(0, 1, 3)))
-    fails(ValueError, r'teachers\[0\] has no pretrained',
+    fails(ValueError, r'teachers\.0 has no pretrained',
           lambda c: c['teachers'][0]['backbone'].pop('init_cfg'))
-    fails(ValueError, 'teacher 0 has 48 channels but neck branch 0 projects '
+    fails(ValueError, 'teachers.0 has 48 channels but neck branch 0 projects '
           'to 40', lambda c: c['neck'].update(branch_channels=(40, 32)))
     fails(ValueError, '2 projection branches for 1 teachers',
           lambda c: c['teachers'].pop())
@@ -583,3 +583,25 @@ def test_testing_a_trained_checkpoint_needs_no_teacher_file(tmp_path):
     expected = trained.eval().test_step(batch(seed=3))[0].seg_logits.data
     result = model.test_step(batch(seed=3))[0].seg_logits.data
     torch.testing.assert_close(result, expected)
+
+
+def test_named_teachers_keep_their_order_keys_and_names(tmp_path):
+    """Teachers given by name (as the configs give them) build the same
+    distiller, with the same state-dict keys, as the list in that order;
+    errors name the teacher as --cfg-options would address it."""
+    listed = distiller_cfg(tmp_path)
+    named = dict(listed, teachers=dict(teacher_large=listed['teachers'][0],
+                                       teacher_base=listed['teachers'][1]))
+    torch.manual_seed(0)
+    by_name = build(named)
+    torch.manual_seed(0)
+    by_list = build(listed)
+    assert by_name.teacher_names == ['teacher_large', 'teacher_base']
+    assert by_list.teacher_names == ['0', '1']
+    assert list(by_name.state_dict()) == list(by_list.state_dict())
+    for key, value in by_list.state_dict().items():
+        assert torch.equal(by_name.state_dict()[key], value), key
+    bad = copy.deepcopy(named)
+    bad['teachers']['teacher_base']['teacher_layers'] = (0, 1, 3)
+    with pytest.raises(ValueError, match=r'teachers\.teacher_base layers'):
+        build(bad)

@@ -64,8 +64,8 @@ def test_stock_dist_train_and_test_in_two_cpu_processes(tmp_path):
         'model.data_preprocessor.size=[112,112]',
         'train_dataloader.dataset.img_size=[112,112]',
         'model.backbone.img_size=112',
-        'model.teachers.0.backbone.img_size=112',
-        'model.teachers.1.backbone.img_size=112'
+        'model.teachers.teacher_large.backbone.img_size=112',
+        'model.teachers.teacher_base.backbone.img_size=112'
     ]
     # The stock script runs `python -m torch.distributed.launch`; mmengine
     # gathers the processes' validation results in ./.dist_test.

@@ -201,7 +201,7 @@ def test_distillation_on_unlabelled_photos_trains_a_plain_student(
         student, site, tmp_path):
     unlabelled, _ = write_site(tmp_path / 'unl', 3, seed=5)
     distiller = Config.fromfile(DISTILLER)
-    for teacher in distiller.model.teachers:
+    for teacher in distiller.model.teachers.values():
         teacher.allow_random_init = True
         teacher.backbone.init_cfg = None
     out = str(tmp_path / 'distilled.pth')

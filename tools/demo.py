@@ -144,11 +144,11 @@ def main():
     start, stage_seconds = time.time(), []
 
     teacher_options, checkpoints = [], {}
-    for k, (name, config) in enumerate(TEACHERS.items()):
+    for name, config in TEACHERS.items():
         tic = time.time()
         checkpoints[name] = train(config, osp.join(work_dir, name))
         stage_seconds.append((f'train {name}', time.time() - tic))
-        teacher_options.append(f'model.teachers.{k}.backbone.init_cfg.'
+        teacher_options.append(f'model.teachers.{name}.backbone.init_cfg.'
                                f'checkpoint={checkpoints[name]}')
     # The student starts from the base teacher, as DINOv2-B in the method.
     teacher_options.append('model.backbone.init_cfg.checkpoint='

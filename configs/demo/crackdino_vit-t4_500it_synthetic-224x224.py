@@ -13,8 +13,8 @@ model = dict(
             type='Pretrained',
             checkpoint=teacher_dir + '/teacher_base/iter_300.pth',
             prefix='backbone.')),
-    teachers=[
-        dict(
+    teachers=dict(
+        teacher_large=dict(
             backbone=dict(
                 type='DINOv2',
                 arch=dict(embed_dims=96, num_layers=6, num_heads=3,
@@ -29,7 +29,7 @@ model = dict(
             teacher_layers=(1, 3, 5),
             student_layers=(1, 2, 3),
             weight=0.6),
-        dict(
+        teacher_base=dict(
             backbone=dict(
                 type='DINOv2',
                 arch=dict(embed_dims=64, num_layers=4, num_heads=2,
@@ -43,8 +43,7 @@ model = dict(
                     prefix='backbone.')),
             teacher_layers=(1, 2, 3),
             student_layers=(1, 2, 3),
-            weight=0.4),
-    ],
+            weight=0.4)),
     # Weight 3 gives the reference recipe's distillation strength for these
     # 64-channel maps: a backbone gradient of about 0.33 times the
     # segmentation gradient (0.11 at weight 1; benchmarks/distill_grad_ratio.py).

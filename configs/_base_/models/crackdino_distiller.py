@@ -6,8 +6,8 @@
 _base_ = ['./crackdino_student.py']
 model = dict(
     type='DualTeacherDistiller',
-    teachers=[
-        dict(
+    teachers=dict(
+        teacher_large=dict(
             backbone=dict(
                 type='DINOv2',
                 arch='dinov2_vitl14',
@@ -19,7 +19,7 @@ model = dict(
             teacher_layers=(7, 15, 23),
             student_layers=(3, 7, 11),
             weight=0.6),
-        dict(
+        teacher_base=dict(
             backbone=dict(
                 type='DINOv2',
                 arch='dinov2_vitb14',
@@ -30,8 +30,7 @@ model = dict(
                     checkpoint='checkpoints/dinov2_vitb14_pretrain.pth')),
             teacher_layers=(3, 7, 11),
             student_layers=(3, 7, 11),
-            weight=0.4),
-    ],
+            weight=0.4)),
     # The KL is averaged over positions, so its strength does not depend
     # on the input size; weight 256 (the 16x16 positions of a 224 input)
     # restores the reference recipe's strength, whose KL is summed over

@@ -1,12 +1,16 @@
 # The CPU-scale distiller: the ViT-192/12 student aligned at blocks 3, 7, 11
 # with a "large" teacher (width 192, 24 blocks; blocks 7, 15, 23, as
 # DINOv2-L) and a "base" teacher (width 192, 12 blocks; blocks 3, 7, 11, as
-# DINOv2-B), both trained in stage 1. Losses and weights as the method.
+# DINOv2-B). Losses and weights as the method. By default the teachers are
+# the committed crack-set teachers (trained on the four public crack sets'
+# training splits, no DeepCrack image; benchmarks/crack_transfer_cpu.py);
+# the DeepCrack benchmark points them at its stage-1 teachers by name:
+#   --cfg-options model.teachers.teacher_large.backbone.init_cfg.checkpoint=..
 _base_ = ['./crackdino_student_vit-w192d12.py']
 model = dict(
     type='DualTeacherDistiller',
-    teachers=[
-        dict(
+    teachers=dict(
+        teacher_large=dict(
             backbone=dict(
                 type='DINOv2',
                 arch=dict(embed_dims=192, num_layers=24, num_heads=3,
@@ -16,13 +20,13 @@ model = dict(
                 frozen=True,
                 init_cfg=dict(
                     type='Pretrained',
-                    checkpoint='work_dirs/cpu_benchmark/teacher_large/'
-                    'iter_1000.pth',
+                    checkpoint='benchmarks/results/crack_transfer_weights/'
+                    'teacher_large.pth',
                     prefix='backbone.')),
             teacher_layers=(7, 15, 23),
             student_layers=(3, 7, 11),
             weight=0.6),
-        dict(
+        teacher_base=dict(
             backbone=dict(
                 type='DINOv2',
                 arch=dict(embed_dims=192, num_layers=12, num_heads=3,
@@ -32,13 +36,12 @@ model = dict(
                 frozen=True,
                 init_cfg=dict(
                     type='Pretrained',
-                    checkpoint='work_dirs/cpu_benchmark/teacher_base/'
-                    'iter_1000.pth',
+                    checkpoint='benchmarks/results/crack_transfer_weights/'
+                    'teacher_base.pth',
                     prefix='backbone.')),
             teacher_layers=(3, 7, 11),
             student_layers=(3, 7, 11),
-            weight=0.4),
-    ],
+            weight=0.4)),
     # Calibrated strength (benchmarks/distill_grad_ratio.py, random
     # weights, 224x224): the reference recipe (KL summed over positions) on
     # the full-size model puts a distillation gradient on the student

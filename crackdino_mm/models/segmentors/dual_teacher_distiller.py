@@ -2,7 +2,7 @@ import contextlib
 import copy
 import os.path as osp
 import re
-from typing import List, Optional, Sequence
+from typing import List, Mapping, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -120,7 +120,10 @@ class DualTeacherDistiller(EncoderDecoder):
     projection - centre, teacher map - centre)``.
 
     Args:
-        teachers (list[dict]): One dict per teacher with
+        teachers (dict[str, dict] | list[dict]): The teachers by name, in
+            order (configs name them, e.g. ``teacher_large``, so a variant
+            or ``--cfg-options model.teachers.teacher_large...`` changes one
+            by name; a list names them 0, 1, ...). One dict per teacher with
             ``backbone``: any backbone config MMSeg/mmpretrain builds, with
             ``init_cfg=dict(type='Pretrained', checkpoint=PATH[, prefix])``;
             ``teacher_layers``: teacher block indices (0-based), each among
@@ -166,7 +169,7 @@ class DualTeacherDistiller(EncoderDecoder):
     def __init__(self,
                  backbone: dict,
                  decode_head: dict,
-                 teachers: Sequence[dict],
+                 teachers: Union[Mapping[str, dict], Sequence[dict]],
                  neck: Optional[dict] = None,
                  auxiliary_head: Optional[dict] = None,
                  distill_loss: dict = dict(
@@ -194,6 +197,11 @@ class DualTeacherDistiller(EncoderDecoder):
             init_cfg=init_cfg)
         if not teachers:
             raise ValueError('DualTeacherDistiller needs at least one teacher')
+        if isinstance(teachers, Mapping):
+            self.teacher_names = [str(name) for name in teachers]
+            teachers = list(teachers.values())
+        else:
+            self.teacher_names = [str(k) for k in range(len(teachers))]
         branches = self._neck_branches()
         if len(branches) != len(teachers):
             raise ValueError(f'the neck has {len(branches)} projection '
@@ -220,13 +228,13 @@ class DualTeacherDistiller(EncoderDecoder):
         self.teacher_positions = []
         self.student_positions = []
         self.teacher_centers = nn.Module()
-        for k, spec in enumerate(teachers):
-            spec = self._check_teacher_spec(k, spec)
+        for k, (name, spec) in enumerate(zip(self.teacher_names, teachers)):
+            spec = self._check_teacher_spec(name, spec)
             teacher = MODELS.build(spec['backbone'])
             width = getattr(teacher, 'embed_dims', None)
             if width is not None and width != branches[k]:
                 raise ValueError(
-                    f'teacher {k} has {width} channels but neck branch {k} '
+                    f'teachers.{name} has {width} channels but neck branch {k} '
                     f'projects to {branches[k]}: the neck\'s '
                     'branch_channels must list the teachers\' widths in order')
             teacher.requires_grad_(False)
@@ -236,7 +244,7 @@ class DualTeacherDistiller(EncoderDecoder):
             self.teacher_weights.append(spec['weight'])
             self.layer_weights.append(spec['layer_weights'])
             self.teacher_positions.append(_output_positions(
-                teacher, spec['teacher_layers'], f'teacher {k}'))
+                teacher, spec['teacher_layers'], f'teachers.{name}'))
             self.student_positions.append(_output_positions(
                 self.backbone, spec['student_layers'], 'student'))
             for i in range(len(spec['teacher_layers'])):
@@ -264,36 +272,36 @@ class DualTeacherDistiller(EncoderDecoder):
         return [int(width) for width in neck.branch_channels]
 
     @staticmethod
-    def _check_teacher_spec(k: int, spec: dict) -> dict:
+    def _check_teacher_spec(name: str, spec: dict) -> dict:
         missing = [key for key in _TEACHER_KEYS if key not in spec]
         unknown = sorted(set(spec) - set(_TEACHER_KEYS) -
                          set(_OPTIONAL_TEACHER_KEYS))
         if missing or unknown:
-            raise KeyError(f'teachers[{k}]: missing keys {missing}, unknown '
+            raise KeyError(f'teachers.{name}: missing keys {missing}, unknown '
                            f'keys {unknown}; expected {list(_TEACHER_KEYS)} '
                            f'and optionally {list(_OPTIONAL_TEACHER_KEYS)}')
         teacher_layers = [int(i) for i in spec['teacher_layers']]
         student_layers = [int(i) for i in spec['student_layers']]
         if not teacher_layers or len(teacher_layers) != len(student_layers):
             raise ValueError(
-                f'teachers[{k}]: teacher_layers {teacher_layers} and '
+                f'teachers.{name}: teacher_layers {teacher_layers} and '
                 f'student_layers {student_layers} must pair up one to one')
         n = len(teacher_layers)
         layer_weights = spec.get('layer_weights')
         if layer_weights is None:
             layer_weights = [(i + 1) / n for i in range(n)]
         if len(layer_weights) != n:
-            raise ValueError(f'teachers[{k}]: {len(layer_weights)} '
+            raise ValueError(f'teachers.{name}: {len(layer_weights)} '
                              f'layer_weights for {n} layer pairs')
         weight = float(spec['weight'])
         if weight < 0:
-            raise ValueError(f'teachers[{k}]: weight must be >= 0, got '
+            raise ValueError(f'teachers.{name}: weight must be >= 0, got '
                              f'{weight}')
         backbone = copy.deepcopy(spec['backbone'])
         checkpoint = _pretrained_checkpoint(backbone)
         if checkpoint is None and not spec.get('allow_random_init', False):
             raise ValueError(
-                f'teachers[{k}] has no pretrained checkpoint: set its '
+                f'teachers.{name} has no pretrained checkpoint: set its '
                 "backbone's init_cfg=dict(type='Pretrained', checkpoint=PATH)"
                 ' (allow_random_init=True accepts random weights, for tests)')
         return dict(backbone=backbone, teacher_layers=teacher_layers,
@@ -338,26 +346,27 @@ class DualTeacherDistiller(EncoderDecoder):
     def init_weights(self):
         """Load every teacher from its checkpoint, then init the student."""
         missing = [
-            f'teachers[{k}]: checkpoint file {checkpoint[0]} not found'
-            for k, checkpoint in enumerate(self.teacher_checkpoints)
+            f'teachers.{name}: checkpoint file {checkpoint[0]} not found'
+            for name, checkpoint in zip(self.teacher_names,
+                                        self.teacher_checkpoints)
             if checkpoint is not None and '://' not in checkpoint[0]
             and not osp.isfile(checkpoint[0])
         ]
         if missing:
             raise FileNotFoundError('; '.join(missing))
-        for k, (teacher, checkpoint) in enumerate(
-                zip(self.teachers, self.teacher_checkpoints)):
+        for name, teacher, checkpoint in zip(
+                self.teacher_names, self.teachers, self.teacher_checkpoints):
             if checkpoint is None:
                 if hasattr(teacher, 'init_weights'):
                     teacher.init_weights()
             elif hasattr(teacher, 'load_pretrained'):
                 teacher.load_pretrained(*checkpoint)
             else:
-                self._load_teacher_strictly(k, teacher, *checkpoint)
+                self._load_teacher_strictly(name, teacher, *checkpoint)
         super().init_weights()
 
     @staticmethod
-    def _load_teacher_strictly(k, teacher, path, prefix=None):
+    def _load_teacher_strictly(name, teacher, path, prefix=None):
         checkpoint = CheckpointLoader.load_checkpoint(path, map_location='cpu')
         state_dict = checkpoint.get('state_dict', checkpoint)
         if prefix:
@@ -367,7 +376,7 @@ class DualTeacherDistiller(EncoderDecoder):
         try:
             teacher.load_state_dict(state_dict, strict=True)
         except RuntimeError as error:
-            raise KeyError(f'teachers[{k}]: checkpoint {path} does not fit '
+            raise KeyError(f'teachers.{name}: checkpoint {path} does not fit '
                            f'{type(teacher).__name__}: {error}') from error
 
     def train(self, mode: bool = True):
@@ -399,7 +408,8 @@ class DualTeacherDistiller(EncoderDecoder):
         center = getattr(self.teacher_centers, f't{k}_l{i}')
         if feat.shape[1] != center.numel():
             raise ValueError(
-                f'teacher {k} gives {feat.shape[1]} channels at pair {i} but '
+                f'teachers.{self.teacher_names[k]} gives {feat.shape[1]} '
+                f'channels at pair {i} but '
                 f'neck branch {k} projects to {center.numel()}')
         used = center.clone()[None, :, None, None]
         if self.training:
