@@ -23,9 +23,9 @@ SIZE = 224
 # (teacher entry, its config, student layers, teacher layers), as the
 # distillers pair them.
 TEACHERS = (
-    ('teacher_base', 'configs/cpu_benchmark/dinov2-teacher-b_vit-w192d12_'
+    ('teacher_base', 'configs/cpu_benchmark/teacher-b_vit-w192d12_'
      '1k_crack-sets-224x224.py', (3, 7, 11), (3, 7, 11)),
-    ('teacher_large', 'configs/cpu_benchmark/dinov2-teacher-l_vit-w192d24_'
+    ('teacher_large', 'configs/cpu_benchmark/teacher-l_vit-w192d24_'
      '1k_crack-sets-224x224.py', (3, 7, 11), (7, 15, 23)),
 )
 

@@ -69,10 +69,10 @@ def _config(name, data='deepcrack'):
 # arm -> (config, description, trained on, needs). "needs" are entries
 # whose final checkpoints the arm starts from or distils.
 ARMS = {
-    'teacher_base': (_config('dinov2-teacher-b_vit-w192d12', 'crack-sets'),
+    'teacher_base': (_config('teacher-b_vit-w192d12', 'crack-sets'),
                      '"base" teacher, ViT-192/12, crack sets', 'crack_sets',
                      ()),
-    'teacher_large': (_config('dinov2-teacher-l_vit-w192d24', 'crack-sets'),
+    'teacher_large': (_config('teacher-l_vit-w192d24', 'crack-sets'),
                       '"large" teacher, ViT-192/24, crack sets',
                       'crack_sets', ()),
     'student_plain': (_config('crackdino-student-plainhead_vit-w192d12'),
@@ -134,7 +134,7 @@ ARMS = {
                       'unlabelled crack-set images', 'deepcrack+unlabelled',
                       ('teacher_base', 'teacher_large')),
     # Not trained: the probe's floor, a random ViT-192/12 backbone.
-    'random_backbone': ('configs/cpu_benchmark/dinov2-probe_vit-w192d12-'
+    'random_backbone': ('configs/cpu_benchmark/probe_vit-w192d12-'
                         'frozen_300it_crack-sets-224x224.py',
                         'random ViT-192/12 backbone (probe floor)', 'none',
                         ()),
@@ -394,7 +394,7 @@ def cmd_train(args):
             analyse(name, args)
 
 
-PROBE_CONFIG = ('configs/cpu_benchmark/dinov2-probe_vit-w192d12-frozen_'
+PROBE_CONFIG = ('configs/cpu_benchmark/probe_vit-w192d12-frozen_'
                 '300it_crack-sets-224x224.py')
 PROBE_ITERS = 300
 PROBE_SEEDS = (0, 1)

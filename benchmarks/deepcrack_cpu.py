@@ -49,9 +49,9 @@ def _config(name):
 
 # name -> (config, what it is, which stage-1 teachers it needs)
 ENTRIES = {
-    'teacher_base': (_config('dinov2-teacher-b_vit-w192d12'),
+    'teacher_base': (_config('teacher-b_vit-w192d12'),
                      'stage 1: "base" teacher, ViT-192/12, from scratch', ()),
-    'teacher_large': (_config('dinov2-teacher-l_vit-w192d24'),
+    'teacher_large': (_config('teacher-l_vit-w192d24'),
                       'stage 1: "large" teacher, ViT-192/24, from scratch',
                       ()),
     'student_plain': (_config('crackdino-student-plainhead_vit-w192d12'),

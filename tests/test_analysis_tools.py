@@ -28,7 +28,7 @@ DEMO_STUDENT = osp.join(REPO, 'configs', 'demo',
 STUDENT_CONFIGS = [
     DEMO_STUDENT,
     osp.join(REPO, 'configs',
-             'crackdino_student_dinov2-b_cafm-lipschitz_deepcrack-448x448.py'),
+             'crackdino-distilled-student_dinov2-b_2k_deepcrack-448x448.py'),
     osp.join(REPO, 'configs', 'cpu_benchmark', 'crackdino-student-lipschitz_'
              'vit-w192d12_1k_deepcrack-224x224.py'),
     osp.join(REPO, 'configs', 'cpu_benchmark', 'crackdino-student-plainhead_'

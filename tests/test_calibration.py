@@ -16,7 +16,7 @@ from crackdino_mm.utils import (apply_calibration, crack_probability,
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(REPO, 'configs', 'demo',
-                  'dinov2-teacher-b_vit-t4_300it_synthetic-224x224.py')
+                  'teacher-b_vit-t4_300it_synthetic-224x224.py')
 
 
 def small_model(scale=None):

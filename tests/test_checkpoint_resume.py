@@ -20,7 +20,7 @@ from crackdino_mm.engine.runner import (DeviceAwareRunner,
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TESTS = osp.join(REPO, 'tests')
 CONFIG = osp.join(REPO, 'configs', 'demo',
-                  'dinov2-teacher-b_vit-t4_300it_synthetic-224x224.py')
+                  'teacher-b_vit-t4_300it_synthetic-224x224.py')
 TINY = [
     'model.data_preprocessor.size=[56,56]', 'model.backbone.img_size=56',
     'train_dataloader.dataset.img_size=[56,56]',

@@ -585,13 +585,16 @@ def test_testing_a_trained_checkpoint_needs_no_teacher_file(tmp_path):
     torch.testing.assert_close(result, expected)
 
 
-def test_named_teachers_keep_their_order_keys_and_names(tmp_path):
+def test_named_teachers_keep_their_branch_keys_and_names(tmp_path):
     """Teachers given by name (as the configs give them) build the same
-    distiller, with the same state-dict keys, as the list in that order;
-    errors name the teacher as --cfg-options would address it."""
+    distiller, with the same state-dict keys, as the list in branch order,
+    whatever the dict's order (a dumped config sorts its keys); errors name
+    the teacher as --cfg-options addresses it."""
     listed = distiller_cfg(tmp_path)
-    named = dict(listed, teachers=dict(teacher_large=listed['teachers'][0],
-                                       teacher_base=listed['teachers'][1]))
+    large, base = (dict(t, branch=k)
+                   for k, t in enumerate(listed['teachers']))
+    named = dict(listed, teachers=dict(teacher_base=base,
+                                       teacher_large=large))
     torch.manual_seed(0)
     by_name = build(named)
     torch.manual_seed(0)
@@ -601,7 +604,16 @@ def test_named_teachers_keep_their_order_keys_and_names(tmp_path):
     assert list(by_name.state_dict()) == list(by_list.state_dict())
     for key, value in by_list.state_dict().items():
         assert torch.equal(by_name.state_dict()[key], value), key
+    assert [t.embed_dims for t in by_name.teachers] == [48, 32]
     bad = copy.deepcopy(named)
     bad['teachers']['teacher_base']['teacher_layers'] = (0, 1, 3)
     with pytest.raises(ValueError, match=r'teachers\.teacher_base layers'):
         build(bad)
+    unplaced = copy.deepcopy(named)
+    del unplaced['teachers']['teacher_large']['branch']
+    with pytest.raises(KeyError, match=r'teachers\.teacher_large: no branch'):
+        build(unplaced)
+    twice = copy.deepcopy(named)
+    twice['teachers']['teacher_base']['branch'] = 0
+    with pytest.raises(ValueError, match=r'branches \[0, 0\] must be'):
+        build(twice)

@@ -44,17 +44,18 @@ def test_stock_dist_train_and_test_in_two_cpu_processes(tmp_path):
     tests the checkpoint in 2 processes."""
     cfg = Config.fromfile(CONFIG)
     options = []
-    for k, teacher in enumerate(cfg.model.teachers):
+    for name, teacher in cfg.model.teachers.items():
         backbone = dict(teacher.backbone)
         backbone.pop('init_cfg')
-        path = str(tmp_path / f'teacher{k}.pth')
+        path = str(tmp_path / f'{name}.pth')
         # Stage-1 segmentor checkpoints: the backbone under 'backbone.'.
         weights = MODELS.build(backbone).state_dict()
         torch.save(dict(state_dict={f'backbone.{k}': v
                                     for k, v in weights.items()}), path)
         options.append(
-            f'model.teachers.{k}.backbone.init_cfg.checkpoint={path}')
-    options.append(f'model.backbone.init_cfg.checkpoint={path}')
+            f'model.teachers.{name}.backbone.init_cfg.checkpoint={path}')
+    options.append('model.backbone.init_cfg.checkpoint=' +
+                   str(tmp_path / 'teacher_base.pth'))
     options += [
         'train_cfg.max_iters=2', 'train_cfg.val_interval=100',
         'default_hooks.checkpoint.interval=2', 'param_scheduler=[]',

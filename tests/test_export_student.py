@@ -106,7 +106,7 @@ def test_deployment_config_is_the_student_of_the_training_config():
                                      'crackdino_deepcrack.py')).model
     deploy = Config.fromfile(osp.join(
         REPO, 'configs',
-        'crackdino_student_dinov2-b_cafm-lipschitz_deepcrack-448x448.py'))
+        'crackdino-distilled-student_dinov2-b_2k_deepcrack-448x448.py'))
     student = DualTeacherDistiller.student_config(train)
     assert deploy.model.type == student.type == 'EncoderDecoder'
     assert deploy.model.backbone.init_cfg is None

@@ -116,7 +116,7 @@ def test_deployment_config_full_size(photo, tmp_path):
     """The DINOv2-B deployment config (random weights: no checkpoint)."""
     config = osp.join(
         REPO, 'configs',
-        'crackdino_student_dinov2-b_cafm-lipschitz_deepcrack-448x448.py')
+        'crackdino-distilled-student_dinov2-b_2k_deepcrack-448x448.py')
     model = init_model(config, None, 'cpu')
     check_crack_prediction(inference_model(model, photo), (100, 130))
 

@@ -13,7 +13,7 @@ from mmseg.structures import SegDataSample
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(REPO, 'configs', 'demo',
-                  'dinov2-teacher-b_vit-t4_300it_synthetic-224x224.py')
+                  'teacher-b_vit-t4_300it_synthetic-224x224.py')
 HEIGHT, WIDTH = 40, 61  # padded to 42 x 70
 
 

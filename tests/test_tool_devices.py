@@ -19,7 +19,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 robustness = script_module('tools/robustness.py')
 
 CONFIG = osp.join(REPO, 'configs', 'demo',
-                  'dinov2-teacher-b_vit-t4_300it_synthetic-224x224.py')
+                  'teacher-b_vit-t4_300it_synthetic-224x224.py')
 SIZE = 56
 
 

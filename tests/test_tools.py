@@ -17,7 +17,7 @@ from mmseg.registry import DATASETS
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MMSEG_TOOLS = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools')
 TEACHER_CFG = osp.join(REPO, 'configs', 'demo',
-                       'dinov2-teacher-b_vit-t4_300it_synthetic-224x224.py')
+                       'teacher-b_vit-t4_300it_synthetic-224x224.py')
 # Two iterations on a few small images: enough to exercise every stage.
 TINY = [
     'train_cfg.max_iters=2', 'train_cfg.val_interval=2',

@@ -24,8 +24,8 @@ import torch
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(REPO, 'configs', 'demo')
 TEACHERS = {
-    'teacher_large': 'dinov2-teacher-l_vit-t6_300it_synthetic-224x224.py',
-    'teacher_base': 'dinov2-teacher-b_vit-t4_300it_synthetic-224x224.py',
+    'teacher_large': 'teacher-l_vit-t6_300it_synthetic-224x224.py',
+    'teacher_base': 'teacher-b_vit-t4_300it_synthetic-224x224.py',
 }
 DISTILLER = 'crackdino_vit-t4_500it_synthetic-224x224.py'
 STUDENT = 'crackdino-student_vit-t4_synthetic-224x224.py'

@@ -5,8 +5,4 @@ _base_ = [
     '../_base_/schedules/schedule_1k_adamw-cosine.py'
 ]
 # Only the last block is fused: the student alone needs no other levels.
-model = dict(
-    data_preprocessor=dict(size=(224, 224)),
-    test_cfg=dict(mode='slide', crop_size=(224, 224), stride=(160, 160)),
-    backbone=dict(out_indices=(11, )),
-    neck=dict(num_inputs=1))
+model = dict(backbone=dict(out_indices=(11, )), neck=dict(num_inputs=1))

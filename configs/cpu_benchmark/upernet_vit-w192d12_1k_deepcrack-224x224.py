@@ -6,7 +6,7 @@ _base_ = [
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_1k_adamw-cosine.py'
 ]
 model = dict(
-    data_preprocessor=dict(size=(224, 224)),
+    data_preprocessor=dict(size=(224, 224), test_cfg=None),
     test_cfg=dict(mode='slide', crop_size=(224, 224), stride=(160, 160)),
     backbone=dict(
         arch=dict(_delete_=True, embed_dims=192, num_layers=12, num_heads=3,

@@ -6,8 +6,10 @@ _base_ = [
     '../_base_/datasets/synthetic_crack.py', '../_base_/default_runtime.py',
     '../_base_/schedules/schedule_demo-400it.py'
 ]
+# Whole images (the synthetic ones are 224x224), padded to a multiple of 14.
 model = dict(
-    data_preprocessor=dict(size=(224, 224), test_cfg=dict(size_divisor=14)),
+    data_preprocessor=dict(size=(224, 224)),
+    test_cfg=dict(_delete_=True, mode='whole'),
     backbone=dict(
         arch=dict(_delete_=True, embed_dims=64, num_layers=4, num_heads=2,
                   feedforward_channels=256),

@@ -15,6 +15,7 @@ model = dict(
             prefix='backbone.')),
     teachers=dict(
         teacher_large=dict(
+            branch=0,
             backbone=dict(
                 type='DINOv2',
                 arch=dict(embed_dims=96, num_layers=6, num_heads=3,
@@ -30,6 +31,7 @@ model = dict(
             student_layers=(1, 2, 3),
             weight=0.6),
         teacher_base=dict(
+            branch=1,
             backbone=dict(
                 type='DINOv2',
                 arch=dict(embed_dims=64, num_layers=4, num_heads=2,

@@ -11,6 +11,7 @@ model = dict(
     type='DualTeacherDistiller',
     teachers=dict(
         teacher_large=dict(
+            branch=0,
             backbone=dict(
                 type='DINOv2',
                 arch=dict(embed_dims=192, num_layers=24, num_heads=3,
@@ -27,6 +28,7 @@ model = dict(
             student_layers=(3, 7, 11),
             weight=0.6),
         teacher_base=dict(
+            branch=1,
             backbone=dict(
                 type='DINOv2',
                 arch=dict(embed_dims=192, num_layers=12, num_heads=3,

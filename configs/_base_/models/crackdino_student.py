@@ -7,7 +7,7 @@
 # exactly 0 in every run (the normalised head's input-gradient RMS stays
 # near 0.15, under the target), while its double-backward graph held about
 # 19 % of the activation memory at full size. Set gp_weight > 0 to use it.
-_base_ = ['./crack_losses.py']
+_base_ = ['./dinov2_crack.py']
 model = dict(
     type='EncoderDecoder',
     data_preprocessor={{_base_.data_preprocessor}},
@@ -44,4 +44,4 @@ model = dict(
         align_corners=False,
         loss_decode={{_base_.crack_loss}}),
     train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+    test_cfg={{_base_.dinov2_test_cfg}})

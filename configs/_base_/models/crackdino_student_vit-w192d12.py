@@ -5,7 +5,11 @@
 # teacher's backbone, as the method's student starts from DINOv2-B.
 _base_ = ['./crackdino_student.py']
 teacher_dir = 'work_dirs/cpu_benchmark'
+# Trained and tested on 224x224 crops: sliding windows of 224 (stride 160)
+# over the image, which needs no padding (every window is 16x16 patches).
 model = dict(
+    data_preprocessor=dict(size=(224, 224), test_cfg=None),
+    test_cfg=dict(mode='slide', crop_size=(224, 224), stride=(160, 160)),
     backbone=dict(
         arch=dict(_delete_=True, embed_dims=192, num_layers=12, num_heads=3,
                   feedforward_channels=768),

@@ -1,7 +1,7 @@
 # DINOv2-B/14 with MMSeg's multi-level neck (x4, x2, x1, x0.5 rescaling of
 # blocks 3, 5, 7 and 11) and UPerHead: the stock ViT segmentation recipe on
 # DINOv2 features.
-_base_ = ['./crack_losses.py']
+_base_ = ['./dinov2_crack.py']
 model = dict(
     type='EncoderDecoder',
     data_preprocessor={{_base_.data_preprocessor}},
@@ -32,4 +32,4 @@ model = dict(
         threshold={{_base_.crack_threshold}},
         loss_decode={{_base_.crack_loss}}),
     train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+    test_cfg={{_base_.dinov2_test_cfg}})

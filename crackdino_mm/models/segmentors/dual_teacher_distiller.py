@@ -2,7 +2,7 @@ import contextlib
 import copy
 import os.path as osp
 import re
-from typing import List, Mapping, Optional, Sequence, Union
+from typing import List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -15,7 +15,32 @@ from ...utils.optimizer_step import is_due
 
 _TEACHER_KEY = re.compile(r'(^|\.)teachers\.')
 _TEACHER_KEYS = ('backbone', 'teacher_layers', 'student_layers', 'weight')
-_OPTIONAL_TEACHER_KEYS = ('layer_weights', 'allow_random_init')
+_OPTIONAL_TEACHER_KEYS = ('branch', 'layer_weights', 'allow_random_init')
+
+
+def _ordered_teachers(teachers) -> Tuple[List[str], List[dict]]:
+    """Names and specs of the teachers in neck-branch order. Named
+    teachers each give their ``branch``: a dict's order does not survive a
+    dumped config (mmengine sorts its keys)."""
+    if not isinstance(teachers, Mapping):
+        names = [str(k) for k in range(len(teachers))]
+        branches = [spec.get('branch', k) for k, spec in enumerate(teachers)]
+        specs = list(teachers)
+    else:
+        names = [str(name) for name in teachers]
+        specs = list(teachers.values())
+        unplaced = [n for n, spec in zip(names, specs) if 'branch' not in spec]
+        if unplaced:
+            raise KeyError(
+                f'teachers.{unplaced[0]}: no branch; a named teacher gives '
+                'the neck projection branch it is aligned to (branch=0 for '
+                'the first of branch_channels)')
+        branches = [spec['branch'] for spec in specs]
+    if sorted(branches) != list(range(len(specs))):
+        raise ValueError(f'teachers {names}: branches {branches} must be 0 '
+                         f'to {len(specs) - 1}, one per teacher')
+    order = sorted(range(len(specs)), key=lambda k: branches[k])
+    return [names[k] for k in order], [specs[k] for k in order]
 
 
 def _output_positions(backbone: nn.Module, layers: Sequence[int],
@@ -124,6 +149,8 @@ class DualTeacherDistiller(EncoderDecoder):
             order (configs name them, e.g. ``teacher_large``, so a variant
             or ``--cfg-options model.teachers.teacher_large...`` changes one
             by name; a list names them 0, 1, ...). One dict per teacher with
+            ``branch`` (a named teacher's neck projection branch; a list's
+            teachers take their position);
             ``backbone``: any backbone config MMSeg/mmpretrain builds, with
             ``init_cfg=dict(type='Pretrained', checkpoint=PATH[, prefix])``;
             ``teacher_layers``: teacher block indices (0-based), each among
@@ -197,11 +224,7 @@ class DualTeacherDistiller(EncoderDecoder):
             init_cfg=init_cfg)
         if not teachers:
             raise ValueError('DualTeacherDistiller needs at least one teacher')
-        if isinstance(teachers, Mapping):
-            self.teacher_names = [str(name) for name in teachers]
-            teachers = list(teachers.values())
-        else:
-            self.teacher_names = [str(k) for k in range(len(teachers))]
+        self.teacher_names, teachers = _ordered_teachers(teachers)
         branches = self._neck_branches()
         if len(branches) != len(teachers):
             raise ValueError(f'the neck has {len(branches)} projection '

@@ -6,7 +6,7 @@
 # 300 iterations and tested on their test splits. A student that kept its
 # teacher's knowledge probes as well as the teacher, whatever its own
 # DeepCrack-trained head does on those sets.
-_base_ = ['./dinov2-teacher-b_vit-w192d12_1k_crack-sets-224x224.py']
+_base_ = ['./teacher-b_vit-w192d12_1k_crack-sets-224x224.py']
 model = dict(
     backbone=dict(
         frozen=True,

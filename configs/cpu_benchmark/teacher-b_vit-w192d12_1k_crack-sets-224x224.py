@@ -3,7 +3,7 @@
 # (no DeepCrack image). It stands in for DINOv2-B: knowledge the DeepCrack
 # training images cannot teach.
 _base_ = [
-    './dinov2-teacher-b_vit-w192d12_1k_deepcrack-224x224.py',
+    './teacher-b_vit-w192d12_1k_deepcrack-224x224.py',
     '../_base_/datasets/crack-sets-224x224.py'
 ]
 train_dataloader = dict(dataset={{_base_.crack_sets_train_dataset}})

@@ -2,7 +2,7 @@
 # from scratch on four public crack sets (no DeepCrack image); stands in for
 # DINOv2-L, distilled at blocks 7, 15, 23.
 _base_ = [
-    './dinov2-teacher-l_vit-w192d24_1k_deepcrack-224x224.py',
+    './teacher-l_vit-w192d24_1k_deepcrack-224x224.py',
     '../_base_/datasets/crack-sets-224x224.py'
 ]
 train_dataloader = dict(dataset={{_base_.crack_sets_train_dataset}})

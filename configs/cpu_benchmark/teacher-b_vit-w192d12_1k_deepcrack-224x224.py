@@ -7,8 +7,6 @@ _base_ = [
     '../_base_/schedules/schedule_1k_adamw-cosine.py'
 ]
 model = dict(
-    data_preprocessor=dict(size=(224, 224)),
-    test_cfg=dict(mode='slide', crop_size=(224, 224), stride=(160, 160)),
     backbone=dict(out_indices=(11, ), init_cfg=None),
     neck=None,
     decode_head=dict(in_index=-1, spectral_norm=False, gp_weight=0.0))
