@@ -1,23 +1,16 @@
 # Demo stage 1: a small DINOv2-architecture "base" teacher (width 64, 4
-# blocks) trained from scratch on synthetic cracks. Its backbone both
-# teaches the student and initialises it, as DINOv2-B does in the method.
-_base_ = [
-    '../_base_/models/crackdino_student.py',
-    '../_base_/datasets/synthetic_crack.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/schedule_demo-300it.py'
+# blocks) trained from scratch on synthetic cracks: the demo student's
+# backbone and head without the CAFM neck, for 300 iterations. Its backbone
+# both teaches the student and initialises it, as DINOv2-B does in the
+# method.
+_base_ = ['./crackdino-student_vit-t4_synthetic-224x224.py']
+model = dict(neck=None, decode_head=dict(in_index=-1))
+max_iters = 300
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-2, by_epoch=False, begin=0,
+         end=30),
+    dict(type='CosineAnnealingLR', eta_min=0.0, by_epoch=False, begin=30,
+         end=max_iters),
 ]
-# Whole images (the synthetic ones are 224x224), padded to a multiple of 14.
-model = dict(
-    data_preprocessor=dict(size=(224, 224)),
-    test_cfg=dict(_delete_=True, mode='whole'),
-    backbone=dict(
-        arch=dict(_delete_=True, embed_dims=64, num_layers=4, num_heads=2,
-                  feedforward_channels=256),
-        img_size=224,
-        out_indices=(1, 2, 3),
-        drop_path_rate=0.0,
-        init_cfg=None),
-    neck=None,
-    decode_head=dict(
-        in_channels=64, in_index=-1, decoder_channels=(64, 32, 32, 16),
-        gp_interval=4))
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+default_hooks = dict(checkpoint=dict(interval=max_iters))
