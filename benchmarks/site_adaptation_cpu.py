@@ -371,9 +371,9 @@ def result_key(source, site, arm, k, d):
 
 
 def cmd_run(args):
-    """Cheap arms first on every site, then each adapting arm k by k and
-    draw by draw over the sites, so that a run cut short leaves balanced
-    cells."""
+    """Cheap arms first on every site, then the adapting arms k by k,
+    draw by draw and site by site, so that a run cut short leaves balanced,
+    paired cells."""
     command = ' '.join(['python', 'benchmarks/site_adaptation_cpu.py'] +
                        sys.argv[1:])
     stamp = dict(command=command, commit=dc.git_commit())
@@ -400,21 +400,24 @@ def cmd_run(args):
                 dc.save_results_to(RESULTS, results)
                 print(f'{source} {site}: calibration arms recorded',
                       flush=True)
-        for arm in [a for a in args.arms if a in ADAPT_ARMS]:
-            if arm == 'finetune_distill' and not SOURCES[source][2]:
+        adapting = [a for a in args.arms if a in ADAPT_ARMS and (
+            a != 'finetune_distill' or SOURCES[source][2])]
+        cells = [('label_free_norm', 0, d, site)
+                 for d in range(args.draws) for site in args.sites
+                 if 'label_free_norm' in adapting]
+        # The arms of one draw and site run one after the other, so that a
+        # run cut short leaves paired cells.
+        cells += [(arm, k, d, site) for k in args.ks if k
+                  for d in range(args.draws) for site in args.sites
+                  for arm in adapting if arm != 'label_free_norm']
+        for arm, k, d, site in cells:
+            key = result_key(source, site, arm, k, d)
+            if key in dc.load_results_from(RESULTS):
                 continue
-            ks = (0, ) if arm == 'label_free_norm' else \
-                [k for k in args.ks if k]
-            for k in ks:
-                for d in range(args.draws):
-                    for site in args.sites:
-                        key = result_key(source, site, arm, k, d)
-                        if key in dc.load_results_from(RESULTS):
-                            continue
-                        value = adapt_arm(cache, arm, site, k, d, args)
-                        _record(key, dict(value, **stamp))
-                        print(f'{key}: IoU {value["iou"]:.2f} '
-                              f'({value["seconds"]:.0f} s)', flush=True)
+            value = adapt_arm(cache, arm, site, k, d, args)
+            _record(key, dict(value, **stamp))
+            print(f'{key}: IoU {value["iou"]:.2f} '
+                  f'({value["seconds"]:.0f} s)', flush=True)
 
 
 # ------------------------------------------------------------- report

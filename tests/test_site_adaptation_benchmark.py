@@ -61,3 +61,34 @@ def test_paired_contrast_is_the_paired_t_test():
     assert c['low'] == pytest.approx(0.74 - half, abs=1e-5)
     with pytest.raises(ValueError, match='differ in length'):
         stats.paired_contrast([1, 2], [1])
+
+
+def test_run_pairs_the_adapting_arms_draw_by_draw(tmp_path, monkeypatch):
+    """The adapting arms of one draw and site run back to back (a run cut
+    short leaves pairs), label-free ones first; recorded cells are
+    skipped."""
+    monkeypatch.setattr(bench, 'RESULTS', str(tmp_path / 'r.json'))
+    monkeypatch.setattr(bench, 'MapCache', lambda source, args: None)
+    calls = []
+
+    def adapt(cache, arm, site, k, d, args):
+        calls.append((arm, k, d, site))
+        return dict(iou=0.0, seconds=0.0)
+
+    monkeypatch.setattr(bench, 'adapt_arm', adapt)
+    args = bench.parse_args(['run', '--sources', 'crackdino', '--arms',
+                             'finetune', 'finetune_distill',
+                             'label_free_norm', '--ks', '0', '1', '3',
+                             '--draws', '2', '--sites', 'Crack500',
+                             'GAPs384'])
+    bench._record(bench.result_key('crackdino', 'Crack500', 'finetune', 1,
+                                   0), dict(iou=1.0))
+    bench.cmd_run(args)
+    assert calls[:4] == [('label_free_norm', 0, d, s) for d in (0, 1)
+                         for s in ('Crack500', 'GAPs384')]
+    assert calls[4:7] == [('finetune_distill', 1, 0, 'Crack500'),
+                          ('finetune', 1, 0, 'GAPs384'),
+                          ('finetune_distill', 1, 0, 'GAPs384')]
+    assert len(calls) == 4 + 2 * 2 * 2 * 2 - 1
+    monkeypatch.setattr(bench, 'adapt_arm', None)
+    bench.cmd_run(args)  # everything recorded: nothing runs
