@@ -145,8 +145,8 @@ class DualTeacherDistiller(EncoderDecoder):
     projection - centre, teacher map - centre)``.
 
     Args:
-        teachers (dict[str, dict] | list[dict]): The teachers by name, in
-            order (configs name them, e.g. ``teacher_large``, so a variant
+        teachers (dict[str, dict] | list[dict]): The teachers by name
+            (configs name them, e.g. ``teacher_large``, so a variant
             or ``--cfg-options model.teachers.teacher_large...`` changes one
             by name; a list names them 0, 1, ...). One dict per teacher with
             ``branch`` (a named teacher's neck projection branch; a list's
