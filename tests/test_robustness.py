@@ -62,8 +62,9 @@ def test_clean_matches_test_and_attacks_hurt(trained):
     for param in model.parameters():
         param.requires_grad_(False)
     attack = robustness.PixelSpaceAttack(model, steps=5)
-    results = robustness.evaluate(model, loader, dict(type='CrackMetric'),
-                                  attack, [0, 8, 32], ['pgd', 'fgsm'])
+    results, counts = robustness.evaluate(
+        model, loader, dict(type='CrackMetric'), attack, [0, 8, 32],
+        ['pgd', 'fgsm'])
     # Epsilon 0 is exactly the plain test.
     metric = METRICS.build(dict(type='CrackMetric'))
     for data in loader:
@@ -76,6 +77,15 @@ def test_clean_matches_test_and_attacks_hurt(trained):
         f1 = [clean['crack_f1'], results[f'{method}_eps8']['crack_f1'],
               results[f'{method}_eps32']['crack_f1']]
         assert f1[0] > f1[1] > f1[2], (method, f1)
+    # Each image's counts add up to the run's dataset-level IoU.
+    assert set(counts) == set(results)
+    for name, images in counts.items():
+        assert len(images) == len(loader.dataset)
+        tp, fp, fn = (sum(i[key] for i in images) for key in ('tp', 'fp',
+                                                                'fn'))
+        assert round(100 * tp / (tp + fp + fn), 2) == \
+            results[name]['crack_iou']
+    assert counts['pgd_eps32'] != counts['clean']
 
 
 @pytest.mark.parametrize('destination', ['--out', '--work-dir'])
@@ -94,4 +104,5 @@ def test_command_line(trained, tmp_path, capsys, destination):
     import json
     report = json.load(open(out))
     assert set(report['results']) == {'clean', 'pgd_eps4', 'fgsm_eps4'}
+    assert [len(v) for v in report['image_counts'].values()] == [2, 2, 2]
     assert '| pgd_eps4 |' in capsys.readouterr().out

@@ -96,9 +96,9 @@ def test_robustness_runs_on_the_accelerator(model_and_data):
         for method in ('fgsm', 'pgd'):
             adv = attack(pixels, data['data_samples'], 4.0, method)
             assert adv.is_meta and adv.shape == pixels.shape
-        results = robustness.evaluate(model, loader,
-                                      dict(type='CrackMetric'), attack, [4],
-                                      ['pgd'])
+        results, _ = robustness.evaluate(model, loader,
+                                         dict(type='CrackMetric'), attack,
+                                         [4], ['pgd'])
     assert set(results) == {'clean', 'pgd_eps4'}
 
 

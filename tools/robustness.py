@@ -18,7 +18,7 @@ binary cross-entropy of the predicted crack probability against the
 ground truth over non-ignored pixels. Epsilon 0 is the clean evaluation. Every epsilon is evaluated with
 CrackMetric on the config's test set; the table is printed and written
 as JSON to ``--out``, or to ``WORK_DIR/robustness.json`` with
-``--work-dir``.
+``--work-dir``, with each image's crack counts (TP, FP, FN) per run.
 """
 import argparse
 import copy
@@ -26,7 +26,7 @@ import json
 import os
 import os.path as osp
 import sys
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -144,16 +144,19 @@ class PixelSpaceAttack:
 
 
 def evaluate(model, dataloader, metric_cfg, attack, eps_list, methods,
-             limit=None) -> Dict[str, Dict[str, float]]:
+             limit=None) -> Tuple[Dict[str, Dict[str, float]], Dict[str,
+                                                                  list]]:
     """The evaluator of ``metric_cfg`` (CrackMetric) for the clean data and
-    each (method, epsilon)."""
+    each (method, epsilon), and each image's crack counts at the decision
+    (image, tp, fp, fn) per run, so that two models attacked on the same
+    images can be compared image by image."""
     runs = [('clean', 0.0)] + [(m, e) for m in methods for e in eps_list
                                if e > 0]
     evaluators = {name: Evaluator(copy.deepcopy(metric_cfg)) for name in
                   (f'{m}_eps{e:g}' if e else m for m, e in runs)}
     total = len(dataloader) if limit is None else min(limit, len(dataloader))
     progress = tqdm(total=total * len(runs), desc='attacks', unit='img')
-    seen = 0
+    seen, images = 0, []
     for index, data in enumerate(dataloader):
         if limit is not None and index >= limit:
             break
@@ -167,10 +170,16 @@ def evaluate(model, dataloader, metric_cfg, attack, eps_list, methods,
             evaluator.process(results, data)
             progress.update(len(pixels))
         seen += len(pixels)
+        images += [osp.basename(s.img_path) for s in data['data_samples']]
     progress.close()
-    return {name: {key.split('/')[-1]: value for key, value in
-                   evaluator.evaluate(seen).items()}
-            for name, evaluator in evaluators.items()}
+    counts = {name: [dict(image=image, tp=r['tp'], fp=r['fp'], fn=r['fn'])
+                     for image, r in zip(images, evaluator.metrics[0].results)
+                     if 'scored' not in r]
+              for name, evaluator in evaluators.items()}
+    metrics = {name: {key.split('/')[-1]: value for key, value in
+                      evaluator.evaluate(seen).items()}
+               for name, evaluator in evaluators.items()}
+    return metrics, counts
 
 
 def format_table(results: Dict[str, Dict[str, float]], keys: List[str]):
@@ -202,8 +211,8 @@ def main(argv=None):
         metric_cfg.pop('output_dir', None)
     methods = ['fgsm', 'pgd'] if args.attack == 'both' else [args.attack]
     attack = PixelSpaceAttack(model, args.steps, args.step_size, args.seed)
-    results = evaluate(model, dataloader, metric_cfg, attack, args.eps,
-                       methods, args.limit)
+    results, image_counts = evaluate(model, dataloader, metric_cfg, attack,
+                                     args.eps, methods, args.limit)
     keys = ['crack_iou', 'crack_f1', 'precision', 'recall', 'ods', 'ois']
     print(format_table(results, keys))
     out = args.out or (args.work_dir
@@ -214,7 +223,8 @@ def main(argv=None):
             json.dump(dict(config=args.config, checkpoint=args.checkpoint,
                            eps_pixel_units=args.eps, steps=args.steps,
                            **calibration,
-                           results=results), f, indent=2)
+                           results=results, image_counts=image_counts),
+                      f, indent=2)
     return 0
 
 

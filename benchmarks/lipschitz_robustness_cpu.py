@@ -1,0 +1,206 @@
+"""Does the spectrally normalised ("Lipschitz") head make the CPU-scale
+student harder to attack than the plain head? (one seed each)
+
+    python benchmarks/lipschitz_robustness_cpu.py train [--threads 1]
+    python benchmarks/lipschitz_robustness_cpu.py attack [--threads 1]
+    python benchmarks/lipschitz_robustness_cpu.py report
+
+The plain student is the site-adaptation benchmark's kept ``student_plain``
+source (seed 0, DeepCrack's 270 training images). ``train`` trains its
+Lipschitz partner with the same command but the Lipschitz config (the two
+configs differ only in the head). ``attack`` runs ``tools/robustness.py``
+on both, FGSM and PGD at the same budgets on the same first
+``IMAGES`` DeepCrack test images, at one decision threshold (0.5). The
+gradient penalty of the Lipschitz config (one-sided, bound 0.8) is zero in
+every recorded run, so this measures spectral normalisation. ``report``
+gives, per attack, each model's crack IoU and the Lipschitz - plain
+difference in IoU and in its drop from the clean IoU, with 95 % intervals
+and p-values by a paired bootstrap over the images (one training seed: the
+interval covers the test images, not training noise). Results are in
+``benchmarks/results/lipschitz_robustness_cpu.json`` (command, commit,
+seconds), skipped when recorded.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import deepcrack_cpu as dc  # noqa: E402
+from paired_stats import paired_bootstrap  # noqa: E402
+
+REPO = dc.REPO
+RESULTS = osp.join(REPO, 'benchmarks', 'results',
+                   'lipschitz_robustness_cpu.json')
+WORK_DIR = 'work_dirs/lipschitz_robustness'
+CPU = 'configs/cpu_benchmark/'
+#: name: (config, trained weights)
+MODELS = {
+    'student_plain': (
+        CPU + 'crackdino-student-plainhead_vit-w192d12_1k_deepcrack-'
+        '224x224.py',
+        'benchmarks/results/site_adaptation_weights/student_plain.pth'),
+    'student_lipschitz': (
+        CPU + 'crackdino-student-lipschitz_vit-w192d12_1k_deepcrack-'
+        '224x224.py', WORK_DIR + '/student_lipschitz/iter_1000.pth'),
+}
+TRAINED = 'student_lipschitz'
+EPS = (2, 4, 8)
+STEPS = 5
+IMAGES = 40
+THRESHOLD = 0.5
+
+
+def train_command(args):
+    work_dir = osp.join(WORK_DIR, TRAINED)
+    resume = ['--resume'] if osp.isfile(
+        osp.join(REPO, work_dir, 'last_checkpoint')) else []
+    data_root = osp.relpath(args.data_root, REPO)
+    return ['python', 'tools/train.py', MODELS[TRAINED][0], '--work-dir',
+            work_dir, *resume, '--cfg-options', 'randomness.seed=0'] + [
+        f'{loader}.dataset.data_root={data_root}'
+        for loader in ('train_dataloader', 'val_dataloader',
+                       'test_dataloader')
+    ] + ['model.backbone.init_cfg.checkpoint=benchmarks/results/'
+         'crack_transfer_weights/teacher_base.pth',
+         'default_hooks.checkpoint.interval=100']
+
+
+def attack_command(name, args):
+    config, weights = MODELS[name]
+    return ['python', 'tools/robustness.py', config, weights, '--eps',
+            *map(str, EPS), '--attack', 'both', '--steps', str(STEPS),
+            '--limit', str(IMAGES), '--threshold', str(THRESHOLD), '--out',
+            osp.join(WORK_DIR, name, 'robustness.json'), '--cfg-options',
+            'test_dataloader.dataset.data_root='
+            f'{osp.relpath(args.data_root, REPO)}']
+
+
+def _record(key, value):
+    results = dc.load_results_from(RESULTS)
+    results[key] = value
+    dc.save_results_to(RESULTS, results)
+
+
+def cmd_train(args):
+    if f'train/{TRAINED}' not in dc.load_results_from(RESULTS):
+        _record(f'train/{TRAINED}', dc.run_tool(TRAINED,
+                                                 train_command(args)))
+
+
+def cmd_attack(args):
+    import json
+    for name in MODELS:
+        if f'attack/{name}' in dc.load_results_from(RESULTS):
+            continue
+        if not osp.isfile(osp.join(REPO, MODELS[name][1])):
+            raise SystemExit(f'{MODELS[name][1]} is missing: run train '
+                             '(or the site-adaptation sources) first')
+        run = dc.run_tool(name, attack_command(name, args))
+        with open(osp.join(REPO, WORK_DIR, name, 'robustness.json')) as f:
+            measured = json.load(f)
+        run.update(results=measured['results'],
+                   image_counts=measured['image_counts'])
+        _record(f'attack/{name}', run)
+
+
+def iou(images, indices):
+    tp, fp, fn = (sum(images[i][key] for i in indices)
+                  for key in ('tp', 'fp', 'fn'))
+    return 100 * tp / max(tp + fp + fn, 1)
+
+
+def contrasts(plain, lipschitz, resamples=10000):
+    """Per attack: both models' IoU, the Lipschitz - plain IoU difference
+    and the difference of their drops from clean, by paired bootstrap
+    over the images."""
+    for counts in (plain, lipschitz):
+        names = {run: [i['image'] for i in c] for run, c in counts.items()}
+        if names != {run: names['clean'] for run in counts}:
+            raise ValueError('the attacks did not score the same images')
+    if [i['image'] for i in plain['clean']] != \
+            [i['image'] for i in lipschitz['clean']]:
+        raise ValueError('the two models were not attacked on the same '
+                         'images')
+    n = len(plain['clean'])
+    rows = {}
+    for run in plain:
+        def gap(idx, run=run):
+            return iou(lipschitz[run], idx) - iou(plain[run], idx)
+
+        def drop_gap(idx, run=run):
+            return gap(idx) - (iou(lipschitz['clean'], idx) -
+                               iou(plain['clean'], idx))
+
+        rows[run] = dict(
+            plain=iou(plain[run], range(n)),
+            lipschitz=iou(lipschitz[run], range(n)),
+            difference=paired_bootstrap(gap, n, resamples),
+            drop_difference=None if run == 'clean' else paired_bootstrap(
+                drop_gap, n, resamples))
+    return rows
+
+
+def _interval(c):
+    if c is None:
+        return ''
+    return (f'{c["mean"]:+.2f} [{c["low"]:+.2f}, {c["high"]:+.2f}], '
+            f'p = {c["p"]:.2g}')
+
+
+def report_lines(results):
+    lines = [__doc__.split('\n\n')[0].replace('\n', ' '), '',
+             'Commands:', '']
+    lines += [f'- {key}: `{run["command"]}` (commit {run["commit"]}, '
+              f'{run["wall_seconds"]} s)' for key, run in sorted(
+                  results.items())]
+    if not all(f'attack/{name}' in results for name in MODELS):
+        return lines + ['', 'Not run yet.']
+    plain = results['attack/student_plain']
+    lipschitz = results['attack/student_lipschitz']
+    rows = contrasts(plain['image_counts'], lipschitz['image_counts'])
+    lines += ['', f'Crack IoU (%) on the first {IMAGES} DeepCrack test '
+              f'images at threshold {THRESHOLD}; epsilons in 0-255 pixel '
+              f'units, PGD with {STEPS} steps; ODS from the same runs. '
+              'Intervals: paired bootstrap over the images (10,000 '
+              'resamples).', '',
+              '| attack | plain IoU | Lipschitz IoU | Lipschitz - plain '
+              '[95 % CI], p | drop from clean, Lipschitz - plain [95 % CI],'
+              ' p | plain ODS | Lipschitz ODS |', '|---|---|---|---|---|---|'
+              '---|']
+    for run, row in rows.items():
+        lines.append(
+            f'| {run} | {row["plain"]:.2f} | {row["lipschitz"]:.2f} | '
+            f'{_interval(row["difference"])} | '
+            f'{_interval(row["drop_difference"])} | '
+            f'{plain["results"][run]["ods"]:.2f} | '
+            f'{lipschitz["results"][run]["ods"]:.2f} |')
+    return lines
+
+
+def cmd_report(args):
+    lines = report_lines(dc.load_results_from(RESULTS))
+    print('\n'.join(lines))
+    dc.write_section(dc.REPORT, 'lipschitz_robustness_cpu',
+                     ['## Robustness of the Lipschitz head (CPU scale)', ''] +
+                     lines)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('command', choices=('train', 'attack', 'report'))
+    parser.add_argument('--data-root', default=dc.default_data_root())
+    parser.add_argument('--threads', type=int)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads:
+        os.environ['OMP_NUM_THREADS'] = str(args.threads)
+    dict(train=cmd_train, attack=cmd_attack, report=cmd_report)[
+        args.command](args)
+
+
+if __name__ == '__main__':
+    main()
