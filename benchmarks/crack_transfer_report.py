@@ -362,40 +362,47 @@ def agreement_lines(results, entries, arm_order, test_sets):
 
 
 def probe_lines(results, entries, arm_order, crack_sets):
-    """Crack IoU of the frozen-backbone probes, per arm over the probed
-    seeds, beside the same seeds' own heads on the same sets."""
+    """Crack IoU of the frozen-backbone probes, per arm over its entries
+    (each the mean over its probe seeds), beside the same entries' own
+    heads on the same sets; the random-backbone floor included."""
     rows = []
-    for arm in arm_order:
+    for arm in list(dict.fromkeys(arm_order + ['random_backbone'])):
         names = [name for name, (a, _) in entries.items() if a == arm and
-                 all(s in results.get(name, {}).get('probe_test', {})
-                     for s in crack_sets)]
+                 probe_means(results, name, crack_sets, None)]
         if not names:
             continue
 
-        def values(key, test_set, names=names):
-            return [results[n][key][test_set]['metrics']['crack_iou']
-                    for n in names if test_set in results[n].get(key, {})]
+        def values(test_set, names=names):
+            return [statistics.mean(probe_means(results, n, crack_sets,
+                                                test_set)) for n in names]
 
-        cells = [cell(summary(values('probe_test', s))) for s in crack_sets]
-        probe_mean = [statistics.mean(v) for v in zip(
-            *(values('probe_test', s) for s in crack_sets))]
-        own_mean = [statistics.mean(v) for v in zip(
-            *(values('test', s) for s in crack_sets))]
-        rows.append(f'| {arm} | ' + ' | '.join(cells) + ' | ' +
-                    cell(summary(probe_mean)) + ' | ' +
-                    (cell(summary(own_mean)) if own_mean else 'not run') +
-                    ' |')
+        def own(test_set, names=names):
+            return [results[n]['test'][test_set]['metrics']['crack_iou']
+                    for n in names
+                    if test_set in results[n].get('test', {})]
+
+        seeds = sorted({len(probe_means(results, n, crack_sets, None))
+                        for n in names})
+        cells = [cell(summary(values(s))) for s in crack_sets]
+        own_mean = [statistics.mean(v) for v in zip(*map(own, crack_sets))]
+        rows.append(f'| {arm} | {"/".join(map(str, seeds))} | ' +
+                    ' | '.join(cells) + ' | ' + cell(summary(values(None))) +
+                    ' | ' + (cell(summary(own_mean)) if own_mean else
+                             'none') + ' |')
     if not rows:
         return []
     return ['### Frozen-backbone probe on the crack sets (crack IoU)', '',
             'What a trained backbone still knows of the crack sets: frozen, '
             'with a fresh plain decoder trained on their training splits for '
             '300 iterations (`python benchmarks/crack_transfer_cpu.py probe`),'
-            ' tested on their test splits. The last column is the same '
-            'seeds\' own model (DeepCrack-trained head) on the same sets.',
-            '', '| backbone of | ' + ' | '.join(crack_sets) +
+            ' tested on their test splits. Each entry is the mean over its '
+            'probe seeds; cells are mean ± sd over the arm\'s entries '
+            '(seeds). The last column is the same entries\' own model '
+            '(DeepCrack-trained head) on the same sets; `random_backbone` is '
+            'an untrained backbone, the probe\'s floor.',
+            '', '| backbone of | probe seeds | ' + ' | '.join(crack_sets) +
             ' | crack-set mean | own head, crack-set mean |',
-            '|---|' + '---|' * (len(crack_sets) + 2), *rows, '']
+            '|---|---|' + '---|' * (len(crack_sets) + 2), *rows, '']
 
 
 #: (arm with distillation, arm without, data) of the mechanism test, and
@@ -432,8 +439,13 @@ def gap_fraction(results, entries, pair, crack_sets, test_set, rng):
     floor = probe_means(results, 'random_backbone', crack_sets, test_set)
     ceiling = probe_means(results, 'teacher_base', crack_sets, test_set)
     seeds = sorted(set(with_d) & set(without))
-    if len(seeds) < 2 or not floor or not ceiling:
+    if not seeds or not floor or not ceiling:
         return None
+    means = (statistics.mean(without[s] for s in seeds),
+             statistics.mean(with_d[s] for s in seeds),
+             statistics.mean(floor), statistics.mean(ceiling))
+    if len(seeds) < 2:
+        return (None, None, None, len(seeds)) + means
 
     def fraction(pairs, low, high):
         gap = statistics.mean(high) - statistics.mean(low)
@@ -444,8 +456,7 @@ def gap_fraction(results, entries, pair, crack_sets, test_set, rng):
                             rng.choices(ceiling, k=len(ceiling)))
                    for _ in range(BOOTSTRAP))
     return (fraction(seeds, floor, ceiling), draws[int(0.025 * BOOTSTRAP)],
-            draws[int(0.975 * BOOTSTRAP) - 1], len(seeds),
-            statistics.mean(floor), statistics.mean(ceiling))
+            draws[int(0.975 * BOOTSTRAP) - 1], len(seeds)) + means
 
 
 def mechanism_lines(results, entries, crack_sets):
@@ -460,11 +471,13 @@ def mechanism_lines(results, entries, crack_sets):
                                  crack_sets, test_set, rng)
             head = f'| {with_d} − {without} ({data}) | {label} |'
             if found is None:
-                rows.append(f'{head} to run | | | |')
+                rows.append(f'{head} to run | | | | | |')
                 continue
-            value, low, high, n, floor, ceiling = found
-            rows.append(f'{head} {floor:.2f} | {ceiling:.2f} | '
-                        f'{value:+.3f} [{low:+.3f}, {high:+.3f}] | {n} |')
+            value, low, high, n, alone, distilled, floor, ceiling = found
+            closed = ('needs 2 seed pairs' if value is None else
+                      f'{value:+.3f} [{low:+.3f}, {high:+.3f}]')
+            rows.append(f'{head} {floor:.2f} | {ceiling:.2f} | {alone:.2f} '
+                        f'| {distilled:.2f} | {closed} | {n} |')
     return ['### Mechanism test: can distillation carry crack-set knowledge?',
             '', 'The students above start as the base teacher, so the base '
             'teacher\'s term is zero at their first step and the large '
@@ -483,9 +496,10 @@ def mechanism_lines(results, entries, crack_sets):
             'probe seeds). If it is null, the `unlab_*` pair distils on '
             'the crack sets\' training images, unlabelled (segmentation '
             'losses skip them), mixed into the DeepCrack data.', '',
-            '| contrast | probe crack IoU on | floor | ceiling | fraction of '
-            'the gap closed [95 % CI] | seed pairs |',
-            '|---|---|---|---|---|---|',
+            '| contrast | probe crack IoU on | floor | ceiling | '
+            'segmentation only | distilled | fraction of the gap closed '
+            '[95 % CI] | seed pairs |',
+            '|---|---|---|---|---|---|---|---|',
             *rows, '']
 
 

@@ -382,9 +382,9 @@ def test_report_summarises_seeds_and_tests_contrasts(bench, tmp_path,
     assert 'old loss |' in text
     # Probes: per set over the probed seeds (1 and 2), then the crack-set
     # mean beside the same seeds' own heads (71, 72 + 2.5 on average).
-    assert '| teacher_base | 40.00 | 41.00 | 42.00 | 43.00 | 41.50 | 52.50 |' \
-        in text
-    assert '| crackdino | 31.00 ± 1.41 (2) | 32.00 ± 1.41 (2) |' in text
+    assert '| teacher_base | 1 | 40.00 | 41.00 | 42.00 | 43.00 | 41.50 | ' \
+        '52.50 |' in text
+    assert '| crackdino | 1 | 31.00 ± 1.41 (2) | 32.00 ± 1.41 (2) |' in text
     assert '| 32.50 ± 1.41 (2) | 74.00 ± 0.71 (2) |' in text
     assert '0.3 → 0.1' in text
     assert (tmp_path / 'plot.png').stat().st_size > 0
@@ -430,13 +430,24 @@ def test_report_reads_the_mechanism_test_as_a_fraction_of_the_gap(
     # within the seeds' range.
     row = next(line for line in text.splitlines()
                if line.startswith('| scratch_distill − scratch_student ')
-               and '| Crack500 | 10.00 | 20.00 |' in line)
+               and '| Crack500 | 10.00 | 20.00 | 12.00 | 15.00 |' in line)
     assert '+0.300 [+0.200, +0.400] | 3 |' in row or \
         '+0.300 [+0.233, +0.367] | 3 |' in row
-    assert '(DeepCrack) | crack-set mean | 10.00 | 20.00 | +0.300' in text
+    assert '(DeepCrack) | crack-set mean | 10.00 | 20.00 | 12.00 | 15.00 | ' \
+        '+0.300' in text
     # The fallback pair is not run: its rows say so.
     assert '(DeepCrack + unlabelled crack-set images) | Crack500 | to run' \
         in text
+    # The probe table shows the floor and each entry's mean over its probe
+    # seeds.
+    assert '| random_backbone | 2 | 10.00 |' in text
+    assert '| scratch_distill | 2 | 15.00 ± 1.00 (3) |' in text
+    # One seed pair gives the probe means, not yet a fraction.
+    for seed in (1, 2):
+        del results[f'scratch_distill_s{seed}']
+    report.write(results, bench.entries(), bench.ARMS, bench.TEST_SETS)
+    assert '| Crack500 | 10.00 | 20.00 | 12.00 | 14.00 | needs 2 seed pairs ' \
+        '| 1 |' in path.read_text()
 
 
 def test_linear_cka_sees_through_rotation_and_scale(bench):
