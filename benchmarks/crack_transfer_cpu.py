@@ -38,7 +38,6 @@ once with ``--threads 1`` each (one per core): the records are merged under
 a lock, and only the recorded wall times then include the sharing.
 """
 import argparse
-import fcntl
 import functools
 import json
 import os
@@ -324,16 +323,13 @@ def read_trace(run_dir):
 def _record(name, **parts):
     """Merge parts into one entry; locked, so that two sittings running
     different entries at once (one per core) lose no record."""
-    with open(RESULTS + '.lock', 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        results = dc.load_results_from(RESULTS)
+    with dc.locked_results(RESULTS) as results:
         entry = results.setdefault(name, {})
         for key, value in parts.items():
             if isinstance(value, dict) and isinstance(entry.get(key), dict):
                 entry[key].update(value)
             else:
                 entry[key] = value
-        dc.save_results_to(RESULTS, results)
 
 
 def evaluate(name, key, test_sets, command, args):

@@ -18,7 +18,9 @@ memory, step time, test metrics). Recorded trainings and evaluations are
 skipped, so the runs can be spread over several sittings.
 """
 import argparse
+import contextlib
 import datetime
+import fcntl
 import json
 import multiprocessing
 import os
@@ -97,6 +99,18 @@ def save_results_to(path, results):
         json.dump(results, f, indent=2)
         f.write('\n')
     os.replace(path + '.tmp', path)
+
+
+@contextlib.contextmanager
+def locked_results(path):
+    """The results at ``path``, read and written back under an exclusive
+    lock, so that two sittings recording at once (one per core) lose
+    nothing."""
+    with open(path + '.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = load_results_from(path)
+        yield results
+        save_results_to(path, results)
 
 
 def load_results():

@@ -77,9 +77,8 @@ def attack_command(name, args):
 
 
 def _record(key, value):
-    results = dc.load_results_from(RESULTS)
-    results[key] = value
-    dc.save_results_to(RESULTS, results)
+    with dc.locked_results(RESULTS) as results:
+        results[key] = value
 
 
 def cmd_train(args):

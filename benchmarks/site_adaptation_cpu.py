@@ -36,7 +36,9 @@ the crack-transfer benchmark's kept ones), so that every sitting adapts
 the same models. Every result is recorded in
 ``benchmarks/results/site_adaptation_cpu.json``
 as it finishes (command, commit, seconds) and skipped when recorded, so
-``run`` resumes where it stopped.
+``run`` resumes where it stopped. Two sittings may run at once, one core
+each, on different ``--ks`` or ``--sites``: records are merged under a
+lock.
 """
 import argparse
 import datetime
@@ -138,9 +140,8 @@ def train_command(name, data_root):
 
 
 def _record(key, value):
-    results = dc.load_results_from(RESULTS)
-    results[key] = value
-    dc.save_results_to(RESULTS, results)
+    with dc.locked_results(RESULTS) as results:
+        results[key] = value
 
 
 def log_wall_seconds(work_dir):
@@ -243,9 +244,9 @@ class MapCache:
             prob = CrackPredictor(model).probability(img)
             seconds = time.perf_counter() - tic
             os.makedirs(osp.dirname(path), exist_ok=True)
-            np.savez(path + '.tmp.npz', prob=prob.astype(np.float16),
-                     seconds=seconds)
-            os.replace(path + '.tmp.npz', path)
+            partial = f'{path}.{os.getpid()}.tmp.npz'
+            np.savez(partial, prob=prob.astype(np.float16), seconds=seconds)
+            os.replace(partial, path)
         data = np.load(path)
         return data['prob'].astype(np.float32), float(data['seconds'])
 

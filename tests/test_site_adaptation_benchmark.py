@@ -92,3 +92,25 @@ def test_run_pairs_the_adapting_arms_draw_by_draw(tmp_path, monkeypatch):
     assert len(calls) == 4 + 2 * 2 * 2 * 2 - 1
     monkeypatch.setattr(bench, 'adapt_arm', None)
     bench.cmd_run(args)  # everything recorded: nothing runs
+
+
+def _record_cells(results, arm, count):
+    bench.RESULTS = results
+    for draw in range(count):
+        bench._record(bench.result_key('src', 'site', arm, 5, draw),
+                      dict(iou=float(draw)))
+
+
+def test_two_sittings_recording_at_once_lose_nothing(tmp_path):
+    import multiprocessing
+    results = str(tmp_path / 'results.json')
+    context = multiprocessing.get_context('fork')
+    sittings = [context.Process(target=_record_cells,
+                                args=(results, arm, 60))
+                for arm in ('finetune', 'finetune_distill')]
+    for sitting in sittings:
+        sitting.start()
+    for sitting in sittings:
+        sitting.join()
+    recorded = bench.dc.load_results_from(results)
+    assert len(recorded) == 120
