@@ -49,6 +49,7 @@ EPS = (2, 4, 8)
 STEPS = 5
 IMAGES = 40
 THRESHOLD = 0.5
+RESAMPLES = 10000
 
 
 def train_command(args):
@@ -109,7 +110,7 @@ def iou(images, indices):
     return 100 * tp / max(tp + fp + fn, 1)
 
 
-def contrasts(plain, lipschitz, resamples=10000):
+def contrasts(plain, lipschitz, resamples=RESAMPLES):
     """Per attack: both models' IoU, the Lipschitz - plain IoU difference
     and the difference of their drops from clean, by paired bootstrap
     over the images."""
@@ -143,8 +144,9 @@ def contrasts(plain, lipschitz, resamples=10000):
 def _interval(c):
     if c is None:
         return ''
-    return (f'{c["mean"]:+.2f} [{c["low"]:+.2f}, {c["high"]:+.2f}], '
-            f'p = {c["p"]:.2g}')
+    # A bootstrap p-value of 0 means: below its resolution, 2 / resamples.
+    p = f'p < {2 / RESAMPLES:g}' if c['p'] == 0 else f'p = {c["p"]:.2g}'
+    return f'{c["mean"]:+.2f} [{c["low"]:+.2f}, {c["high"]:+.2f}], {p}'
 
 
 def report_lines(results):

@@ -107,3 +107,11 @@ def test_paired_bootstrap_covers_a_known_mean(stats):
     nothing = stats.paired_bootstrap(
         lambda idx: sum(null[i] for i in idx) / len(idx), len(null), 2000)
     assert nothing['low'] < 0 < nothing['high'] and nothing['p'] > 0.05
+
+
+def test_a_p_value_below_the_bootstraps_resolution_is_not_printed_as_0(
+        bench):
+    line = bench._interval(dict(mean=2.0, low=1.0, high=3.0, p=0.0))
+    assert line.endswith(f'p < {2 / bench.RESAMPLES:g}')
+    assert bench._interval(dict(mean=0.1, low=-1.0, high=1.0,
+                                p=0.5)).endswith('p = 0.5')
