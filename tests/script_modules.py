@@ -1,5 +1,6 @@
 """Scripts of tools/ and benchmarks/, imported by their file path (the
-package never imports them, and the tests leave sys.path alone)."""
+package never imports them, and the tests leave sys.path alone), and
+benchmark sittings run at once."""
 import importlib.util
 import os.path as osp
 import sys
@@ -25,3 +26,16 @@ def script_module(path: str):
             del sys.modules[name]
             raise
     return sys.modules[name]
+
+
+def run_sittings(target, *arg_tuples):
+    """Run ``target(*args)`` for each tuple in forked processes at once
+    (sittings of a benchmark sharing the machine) and wait for all."""
+    import multiprocessing
+    context = multiprocessing.get_context('fork')
+    sittings = [context.Process(target=target, args=args)
+                for args in arg_tuples]
+    for sitting in sittings:
+        sitting.start()
+    for sitting in sittings:
+        sitting.join()

@@ -4,7 +4,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from script_modules import script_module
+from script_modules import run_sittings, script_module
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -527,16 +527,9 @@ def _record_many(bench, results, name, count):
 
 
 def test_two_sittings_recording_at_once_lose_nothing(bench, tmp_path):
-    import multiprocessing
     results = str(tmp_path / 'results.json')
-    context = multiprocessing.get_context('fork')
-    sittings = [context.Process(target=_record_many,
-                                args=(bench, results, name, 60))
-                for name in ('a', 'b')]
-    for sitting in sittings:
-        sitting.start()
-    for sitting in sittings:
-        sitting.join()
+    run_sittings(_record_many, (bench, results, 'a', 60),
+                 (bench, results, 'b', 60))
     recorded = bench.dc.load_results_from(results)
     assert {name: len(recorded[name]['test']) for name in recorded} == {
         'a': 60, 'b': 60}

@@ -3,7 +3,7 @@ its label-free threshold, its statistics."""
 import numpy as np
 import pytest
 
-from script_modules import script_module
+from script_modules import run_sittings, script_module
 
 bench = script_module('benchmarks/site_adaptation_cpu.py')
 stats = script_module('benchmarks/paired_stats.py')
@@ -102,15 +102,8 @@ def _record_cells(results, arm, count):
 
 
 def test_two_sittings_recording_at_once_lose_nothing(tmp_path):
-    import multiprocessing
     results = str(tmp_path / 'results.json')
-    context = multiprocessing.get_context('fork')
-    sittings = [context.Process(target=_record_cells,
-                                args=(results, arm, 60))
-                for arm in ('finetune', 'finetune_distill')]
-    for sitting in sittings:
-        sitting.start()
-    for sitting in sittings:
-        sitting.join()
+    run_sittings(_record_cells, (results, 'finetune', 60),
+                 (results, 'finetune_distill', 60))
     recorded = bench.dc.load_results_from(results)
     assert len(recorded) == 120
