@@ -465,6 +465,8 @@ def cmd_probe(args):
             raise SystemExit(f'{name} is not trained yet: run train --only '
                              f'{name} first')
         for seed in probe_seeds(name):
+            if args.probe_seeds is not None and seed not in args.probe_seeds:
+                continue
             probe, test = probe_key('probe', seed), probe_key('probe_test',
                                                               seed)
             if probe not in dc.load_results_from(RESULTS).get(name, {}) \
@@ -548,6 +550,10 @@ def parse_args(argv=None):
                         default=osp.relpath(dc.default_data_root(), REPO))
     parser.add_argument('--crack-sets-root', default='data/crack_sets')
     parser.add_argument('--work-dir', default=WORK_DIR)
+    parser.add_argument('--probe-seeds', nargs='+', type=int,
+                        metavar='SEED',
+                        help='probe only these of each entry\'s probe seeds '
+                        f'{PROBE_SEEDS} (two sittings may split them)')
     parser.add_argument('--threads', type=int,
                         help='intra-op threads of each run (OMP_NUM_THREADS)')
     return parser.parse_args(argv)

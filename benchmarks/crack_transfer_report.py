@@ -10,7 +10,6 @@ each of several arm pairs that share a factor (t distribution:
 """
 import math
 import os.path as osp
-import random
 import statistics
 
 import deepcrack_cpu as dc
@@ -410,7 +409,6 @@ def probe_lines(results, entries, arm_order, crack_sets):
 MECHANISM = (('scratch_distill', 'scratch_student', 'DeepCrack'),
              ('unlab_distill', 'unlab_student',
               'DeepCrack + unlabelled crack-set images'))
-BOOTSTRAP = 10000
 
 
 def probe_means(results, name, crack_sets, test_set):
@@ -427,10 +425,11 @@ def probe_means(results, name, crack_sets, test_set):
     return found
 
 
-def gap_fraction(results, entries, pair, crack_sets, test_set, rng):
-    """Fraction of the probe's floor-to-ceiling gap that distillation
-    closes, mean over seed pairs, with a 95 % paired-bootstrap interval
-    (seed pairs resampled, and the floor's and ceiling's probe seeds)."""
+def gap_fraction(results, entries, pair, crack_sets, test_set):
+    """Probe gain of distillation over segmentation alone: a paired t-test
+    over seed pairs (t, not a bootstrap: a bootstrap of 3 pairs cannot
+    reach beyond their range), and that gain as a fraction of the probe's
+    floor-to-ceiling gap (the interval divided by the mean gap)."""
     def probed(arm):
         return {seed: statistics.mean(v) for name, (a, seed) in
                 entries.items() if a == arm and
@@ -444,40 +443,38 @@ def gap_fraction(results, entries, pair, crack_sets, test_set, rng):
     means = (statistics.mean(without[s] for s in seeds),
              statistics.mean(with_d[s] for s in seeds),
              statistics.mean(floor), statistics.mean(ceiling))
-    if len(seeds) < 2:
-        return (None, None, None, len(seeds)) + means
+    test = paired_test([with_d[s] - without[s] for s in seeds]) \
+        if len(seeds) >= 2 else None
+    return (test, len(seeds)) + means
 
-    def fraction(pairs, low, high):
-        gap = statistics.mean(high) - statistics.mean(low)
-        return statistics.mean(with_d[s] - without[s] for s in pairs) / gap
 
-    draws = sorted(fraction(rng.choices(seeds, k=len(seeds)),
-                            rng.choices(floor, k=len(floor)),
-                            rng.choices(ceiling, k=len(ceiling)))
-                   for _ in range(BOOTSTRAP))
-    return (fraction(seeds, floor, ceiling), draws[int(0.025 * BOOTSTRAP)],
-            draws[int(0.975 * BOOTSTRAP) - 1], len(seeds)) + means
+def mechanism_cells(test, floor, ceiling):
+    """The difference and gap-fraction cells of a mechanism-test row."""
+    if test is None:
+        return 'needs 2 seed pairs | needs 2 seed pairs'
+    gap = ceiling - floor
+    diff, low, high, p, df = test
+    return (f'{diff:+.2f} [{low:+.2f}, {high:+.2f}] p={p:.3f} (df {df}) | '
+            f'{diff / gap:+.3f} [{low / gap:+.3f}, {high / gap:+.3f}]')
 
 
 def mechanism_lines(results, entries, crack_sets):
     """The mechanism test: random-init students with and without
     distillation, read by the frozen-backbone probe."""
-    rng = random.Random(0)
     rows = []
     for with_d, without, data in MECHANISM:
         for label, test_set in ((crack_sets[0], crack_sets[0]),
                                 ('crack-set mean', None)):
             found = gap_fraction(results, entries, (with_d, without),
-                                 crack_sets, test_set, rng)
+                                 crack_sets, test_set)
             head = f'| {with_d} − {without} ({data}) | {label} |'
             if found is None:
-                rows.append(f'{head} to run | | | | | |')
+                rows.append(f'{head} to run | | | | | | |')
                 continue
-            value, low, high, n, alone, distilled, floor, ceiling = found
-            closed = ('needs 2 seed pairs' if value is None else
-                      f'{value:+.3f} [{low:+.3f}, {high:+.3f}]')
+            test, n, alone, distilled, floor, ceiling = found
             rows.append(f'{head} {floor:.2f} | {ceiling:.2f} | {alone:.2f} '
-                        f'| {distilled:.2f} | {closed} | {n} |')
+                        f'| {distilled:.2f} | '
+                        f'{mechanism_cells(test, floor, ceiling)} | {n} |')
     return ['### Mechanism test: can distillation carry crack-set knowledge?',
             '', 'The students above start as the base teacher, so the base '
             'teacher\'s term is zero at their first step and the large '
@@ -487,19 +484,21 @@ def mechanism_lines(results, entries, crack_sets):
             '(`scratch_student`: segmentation only; `scratch_distill`: the '
             'full method with a learned projection to the large teacher, '
             'seg_weight 1; seeds 0-2, paired by seed), and its frozen '
-            'backbone is probed on the crack sets with two probe seeds. '
-            'Floor: a random backbone probed alike (`random_backbone`); '
-            'ceiling: the base teacher. Fraction of the gap closed = '
-            '(distilled − segmentation only) / (ceiling − floor), mean '
-            'over seed pairs; 95 % interval by paired bootstrap (10,000 '
-            'resamples of the seed pairs and of the floor\'s and ceiling\'s '
-            'probe seeds). If it is null, the `unlab_*` pair distils on '
-            'the crack sets\' training images, unlabelled (segmentation '
+            'backbone is probed on the crack sets with two probe seeds '
+            '(their mean is the seed\'s value). Floor: a random backbone '
+            'probed alike (`random_backbone`); ceiling: the base teacher. '
+            'Gain = distilled − segmentation only, in probe IoU points: '
+            'mean over seed pairs, 95 % interval and p of the paired '
+            't-test. Fraction of the gap closed = gain / (ceiling − floor), '
+            'its interval the gain\'s divided by the same gap (the floor '
+            'and ceiling are means of two probe seeds; their spread is in '
+            'the probe table). If it is null, the `unlab_*` pair distils '
+            'on the crack sets\' training images, unlabelled (segmentation '
             'losses skip them), mixed into the DeepCrack data.', '',
             '| contrast | probe crack IoU on | floor | ceiling | '
-            'segmentation only | distilled | fraction of the gap closed '
-            '[95 % CI] | seed pairs |',
-            '|---|---|---|---|---|---|---|---|',
+            'segmentation only | distilled | gain [95 % CI] p | '
+            'fraction of the gap closed [95 % CI] | seed pairs |',
+            '|---|---|---|---|---|---|---|---|---|',
             *rows, '']
 
 

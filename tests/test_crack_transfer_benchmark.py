@@ -292,6 +292,17 @@ def test_probe_evaluates_only_the_sets_not_recorded(bench, tmp_path,
         osp.join('teacher_base', 'probe_s1', 'test_Crack500'))
     assert recorded['probe_test']['GAPs384']['metrics']['dir'] == osp.join(
         bench.REPO, 'wd', 'teacher_base', 'probe', 'test_GAPs384')
+    # --probe-seeds runs only the seeds named (two sittings split them).
+    commands.clear()
+    bench.cmd_probe(bench.parse_args([
+        'probe', '--only', 'random_backbone', '--probe-seeds', '1',
+        '--data-root', str(tmp_path / 'DeepCrack'), '--crack-sets-root',
+        str(tmp_path / 'sets'), '--work-dir', 'wd']))
+    assert [c[1] for c in commands] == ['tools/train.py'] + [
+        'tools/test.py'] * 4
+    assert 'randomness.seed=1' in commands[0]
+    recorded = deepcrack_cpu.load_results_from(str(results))
+    assert set(recorded['random_backbone']) == {'probe_s1', 'probe_test_s1'}
 
 
 def test_missing_crack_sets_name_the_build_command(bench, tmp_path,
@@ -426,15 +437,15 @@ def test_report_reads_the_mechanism_test_as_a_fraction_of_the_gap(
             probe_test=probe(12.0 + gain), probe_test_s1=probe(12.0 + gain))
     report.write(results, bench.entries(), bench.ARMS, bench.TEST_SETS)
     text = path.read_text()
-    # Gains 2, 3, 4 of a 10-point gap: 0.3; the bootstrap's interval is
-    # within the seeds' range.
+    # Gains 2, 3, 4 of a 10-point gap: mean 3, se 1/sqrt(3), t(0.975, 2)
+    # 4.303, so 3 +- 2.48 points (p 0.035), and 0.300 +- 0.248 of the gap.
     row = next(line for line in text.splitlines()
                if line.startswith('| scratch_distill − scratch_student ')
                and '| Crack500 | 10.00 | 20.00 | 12.00 | 15.00 |' in line)
-    assert '+0.300 [+0.200, +0.400] | 3 |' in row or \
-        '+0.300 [+0.233, +0.367] | 3 |' in row
+    assert '| +3.00 [+0.52, +5.48] p=0.035 (df 2) | ' \
+        '+0.300 [+0.052, +0.548] | 3 |' in row
     assert '(DeepCrack) | crack-set mean | 10.00 | 20.00 | 12.00 | 15.00 | ' \
-        '+0.300' in text
+        '+3.00' in text
     # The fallback pair is not run: its rows say so.
     assert '(DeepCrack + unlabelled crack-set images) | Crack500 | to run' \
         in text
@@ -447,7 +458,7 @@ def test_report_reads_the_mechanism_test_as_a_fraction_of_the_gap(
         del results[f'scratch_distill_s{seed}']
     report.write(results, bench.entries(), bench.ARMS, bench.TEST_SETS)
     assert '| Crack500 | 10.00 | 20.00 | 12.00 | 14.00 | needs 2 seed pairs ' \
-        '| 1 |' in path.read_text()
+        '| needs 2 seed pairs | 1 |' in path.read_text()
 
 
 def test_linear_cka_sees_through_rotation_and_scale(bench):
