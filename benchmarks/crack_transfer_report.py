@@ -29,6 +29,8 @@ CONTRASTS = (
     ('distill_plain_x10', 'distill_plain', 'distillation 10x stronger'),
     ('crackdino_learnedproj', 'crackdino', 'learned projection to the large '
      'teacher'),
+    ('scratch_distill', 'scratch_student', 'distillation, student from '
+     'random weights (the mechanism test)'),
     ('segformer_ft', 'segformer_scratch', 'crack-set pre-training of the '
      'baseline'),
     ('crackdino', 'segformer_ft', 'full method against the baseline, both '
