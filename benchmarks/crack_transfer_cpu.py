@@ -450,6 +450,9 @@ def probe_test_command(name, test_set, args, seed=0):
 
 
 def cmd_probe(args):
+    if set(args.probe_seeds or ()) - set(PROBE_SEEDS):
+        raise SystemExit(f'--probe-seeds {args.probe_seeds}: the probe '
+                         f'seeds are {list(PROBE_SEEDS)}')
     check_data(args)
     if args.threads:
         os.environ['OMP_NUM_THREADS'] = str(args.threads)

@@ -303,6 +303,8 @@ def test_probe_evaluates_only_the_sets_not_recorded(bench, tmp_path,
     assert 'randomness.seed=1' in commands[0]
     recorded = deepcrack_cpu.load_results_from(str(results))
     assert set(recorded['random_backbone']) == {'probe_s1', 'probe_test_s1'}
+    with pytest.raises(SystemExit, match='probe seeds are'):
+        bench.cmd_probe(bench.parse_args(['probe', '--probe-seeds', '2']))
 
 
 def test_missing_crack_sets_name_the_build_command(bench, tmp_path,
