@@ -69,6 +69,19 @@ def welch_test(a, b):
     return diff, diff - half, diff + half, t_two_sided_p(diff / se, df), df
 
 
+def single_run_test(value, seeded):
+    """(difference, 95 % CI low, high, p, df) of one run against the mean
+    of an arm's seeds, assuming the run varies over seeds as much as the
+    arm does (t with the arm's n - 1 df; standard error
+    sd * sqrt(1 + 1/n), as for a new draw from that arm)."""
+    n = len(seeded)
+    se = statistics.stdev(seeded) * math.sqrt(1 + 1 / n)
+    diff, df = value - statistics.mean(seeded), n - 1
+    half = t_quantile(0.975, df) * se
+    p = t_two_sided_p(diff / se, df) if se > 0 else float(diff == 0)
+    return diff, diff - half, diff + half, p, df
+
+
 def seed_values(results, entries, arm, test_set, metric):
     """{seed: metric} of an arm's evaluated seeds; test_set None = the
     mean over the cross-domain sets (only seeds evaluated on all)."""
@@ -93,6 +106,10 @@ def contrast(a, b):
     elif len(a) >= 2 and len(b) >= 2:
         test, kind = welch_test(list(a.values()), list(b.values())), \
             f'Welch, {len(a)}+{len(b)}'
+    elif len(a) == 1 and len(b) >= 2:
+        test, kind = single_run_test(next(iter(a.values())),
+                                     list(b.values())), \
+            f'1 run against {len(b)} seeds'
     else:
         diff = statistics.mean(a.values()) - statistics.mean(b.values())
         return f'{diff:+.2f} (single seed, no test)'

@@ -1,4 +1,5 @@
 """benchmarks/crack_transfer_cpu.py: entries, order, commands, data checks."""
+import math
 import os.path as osp
 
 import pytest
@@ -414,6 +415,20 @@ def test_t_distribution_matches_its_tables(bench):
     assert (diff, df) == (pytest.approx(5 / 3), pytest.approx(4.864, 1e-3))
     assert p == pytest.approx(0.0877, abs=1e-4)
     assert low < diff < high
+
+
+def test_a_single_run_is_tested_against_the_spread_of_a_seeded_arm(bench):
+    report = script_module('benchmarks/crack_transfer_report.py')
+    # 5 against seeds 1, 2, 3: se = 1 * sqrt(1 + 1/3), t = 2.598 on 2 df,
+    # and for 2 df P(|T| > t) = 1 - t / sqrt(t^2 + 2) = 0.1217.
+    diff, low, high, p, df = report.single_run_test(5, [1, 2, 3])
+    assert (diff, df) == (3, 2)
+    assert p == pytest.approx(0.1217, abs=1e-4)
+    assert high - diff == pytest.approx(4.303 * math.sqrt(4 / 3), abs=1e-3)
+    assert report.single_run_test(2.1, [1, 2, 3])[3] > 0.9
+    cell = report.contrast({0: 5.0}, {0: 1.0, 1: 2.0, 2: 3.0})
+    assert cell == '+3.00 [-1.97, +7.97] p=0.122 (1 run against 3 seeds)'
+    assert 'no test' in report.contrast({0: 5.0}, {0: 1.0})
 
 
 def test_report_reads_the_mechanism_test_as_a_fraction_of_the_gap(
