@@ -218,6 +218,23 @@ def test_distillation_on_unlabelled_photos_trains_a_plain_student(
     init_crack_model(STUDENT, out)  # loads strictly as the plain student
 
 
+def test_every_distillation_batch_holds_labelled_and_unlabelled_photos(
+        site, tmp_path):
+    """A batch of unlabelled photos only would leave the segmentation loss
+    nothing to score; each batch is half labelled, half unlabelled."""
+    from mmengine.runner import Runner
+    from crackdino_mm.apis.site_finetune import finetune_config
+    unlabelled, _ = write_site(tmp_path / 'unl', 30, seed=6)
+    cfg = finetune_config(Config.fromfile(DISTILLER), 'unused.pth', *site,
+                          ['p0', 'p1'], 5, str(tmp_path / 'work'),
+                          unlabelled=unlabelled, batch_size=2)
+    loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
+    for batch, _ in zip(loader, range(12)):
+        labels = [sample.gt_sem_seg.data for sample in batch['data_samples']]
+        labelled = [bool((label != 255).any()) for label in labels]
+        assert labelled == [True, True, False, False]
+
+
 def test_cli_names_a_missing_folder_and_writes_the_out_config(
         student, site, tmp_path):
     tool = osp.join(REPO, 'tools', 'adapt.py')

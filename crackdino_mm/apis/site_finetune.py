@@ -2,7 +2,6 @@
 distillation on its unlabelled photos if asked: an ordinary mmengine
 training run, built from the source config."""
 import copy
-import math
 import os
 import os.path as osp
 from typing import Optional, Sequence
@@ -12,7 +11,6 @@ from mmengine.config import Config
 from ..models.backbones import DINOv2
 from ..models.segmentors import DualTeacherDistiller
 from .model_loader import deployable_config
-from .site_photos import site_keys
 
 #: The fine-tuning step size (AdamW): a fifth of the CPU schedule's peak,
 #: for a model that is already trained.
@@ -80,8 +78,8 @@ def finetune_config(config: Config, student_checkpoint: str, images: str,
 
     With ``unlabelled``, the dual-teacher distillation of ``distiller``
     (default: ``config`` itself, which must then be a distiller) runs on
-    batches that add as many unlabelled site photos as labelled ones; the
-    labelled crops per step stay ``batch_size``.
+    batches of ``batch_size`` labelled crops and as many unlabelled ones
+    (``MixedBatchSampler``).
     """
     cfg = deployable_config(config)
     model = cfg.model
@@ -94,6 +92,7 @@ def finetune_config(config: Config, student_checkpoint: str, images: str,
     dataset = dict(type='CrackFolderDataset', data_root='', ann_file=split,
                    data_prefix=dict(img_path=images, seg_map_path=masks),
                    pipeline=site_pipeline(crop, scale))
+    sampler = dict(type='InfiniteSampler', shuffle=True)
     if unlabelled:
         source = distiller or config
         if source.model.get('type') != 'DualTeacherDistiller':
@@ -101,13 +100,13 @@ def finetune_config(config: Config, student_checkpoint: str, images: str,
                 f'{source.filename}: distillation on unlabelled photos '
                 'needs a DualTeacherDistiller config (give one)')
         model = distiller_around(model, source.model)
-        count = len(site_keys(unlabelled))
         dataset = dict(type='ConcatDataset', datasets=[
-            dict(type='RepeatDataset', dataset=dataset,
-                 times=math.ceil(count / len(keys))),
+            dataset,
             dict(type='CrackFolderDataset', data_root='',
                  data_prefix=dict(img_path=unlabelled, seg_map_path=None),
                  pipeline=site_pipeline(crop, scale, unlabelled=True))])
+        sampler = dict(type='MixedBatchSampler', batch_size=2 * batch_size,
+                       first_per_batch=batch_size)
         batch_size *= 2
     cfg.model = model
     cfg.work_dir = work_dir
@@ -115,7 +114,7 @@ def finetune_config(config: Config, student_checkpoint: str, images: str,
     cfg.resume = False
     cfg.train_dataloader = dict(
         batch_size=batch_size, num_workers=0,
-        sampler=dict(type='InfiniteSampler', shuffle=True), dataset=dataset)
+        sampler=sampler, dataset=dataset)
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters,
                          val_interval=iters + 1)
     for key in ('val_dataloader', 'val_cfg', 'val_evaluator',

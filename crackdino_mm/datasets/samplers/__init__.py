@@ -1,0 +1,3 @@
+from .mixed_batch_sampler import MixedBatchSampler
+
+__all__ = ['MixedBatchSampler']
