@@ -3,10 +3,11 @@
 Seeded arms are summarised as mean +- sample standard deviation over their
 seeds. A contrast between two arms is a t-test: paired by seed where both
 arms ran the same seeds (the runs share data order and initialisation of
-the head), Welch's otherwise, each with its difference, 95 % confidence
-interval and two-sided p-value; a pooled contrast pairs the seeds within
-each of several arm pairs that share a factor (t distribution:
-``paired_stats``).
+the head), Welch's otherwise, and a single-seed variant against its
+partner's seeds as a new draw from them, each with its difference, 95 %
+confidence interval and two-sided p-value; a pooled contrast pairs the
+seeds within each of several arm pairs that share a factor (t
+distribution: ``paired_stats``).
 """
 import math
 import os.path as osp
@@ -252,7 +253,10 @@ def write(results, entries, arms, test_sets, partners=None):
                   'and number of pairs or runs in brackets). A pooled row '
                   'tests the seed differences of both its pairs together; '
                   'the two pairs share seeds, so they are not fully '
-                  'independent.', '',
+                  'independent. A single-seed variant is tested against '
+                  'its partner\'s seeds, as a new draw from them (it '
+                  'assumes the variant varies over seeds as much as its '
+                  'partner; df = its seeds - 1).', '',
                   '| contrast | what it measures | differs from its partner '
                   'in | ' + ' | '.join(header[2:]) + ' |',
                   '|---|---|---|' + '---|' * (len(header) - 2)]
