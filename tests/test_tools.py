@@ -87,7 +87,9 @@ def test_resume_continues_from_last_checkpoint(trained, tmp_path):
 
 
 def test_test_tool_writes_masks_and_pictures(trained, tmp_path):
-    """--out and --show-dir on crack photos on disk (DeepCrack layout)."""
+    """--out and --show-dir on crack photos on disk (DeepCrack layout);
+    an init_cfg checkpoint that is not there does not matter to a test,
+    whose weights all come from the checkpoint tested."""
     work_dir, _ = trained
     data = tmp_path / 'data'
     run([osp.join(REPO, 'tools', 'make_synthetic_dataset.py'), '--out',
@@ -99,6 +101,8 @@ def test_test_tool_writes_masks_and_pictures(trained, tmp_path):
                  'deepcrack.py')).test_dataloader
     cfg.test_dataloader.update(num_workers=0, persistent_workers=False)
     cfg.test_dataloader.dataset.data_root = str(data)
+    cfg.model.backbone.init_cfg = dict(type='Pretrained',
+                                       checkpoint='nowhere/teacher.pth')
     config = tmp_path / 'on_disk.py'
     cfg.dump(str(config))
     out, show = tmp_path / 'out', tmp_path / 'show'
@@ -244,6 +248,20 @@ def test_a_missing_checkpoint_is_one_message_before_the_environment(
         in run.stderr
     assert 'System environment' not in run.stdout + run.stderr
     assert 'Traceback' not in run.stderr
+
+
+def test_a_test_run_needs_only_the_checkpoint_it_tests(tmp_path):
+    from crackdino_mm.utils import MissingConfigFile, check_config_files
+    cfg = Config(dict(model=dict(backbone=dict(init_cfg=dict(
+        type='Pretrained', checkpoint='nowhere/init.pth'))),
+        load_from=str(tmp_path / 'missing.pth')))
+    with pytest.raises(MissingConfigFile, match='nowhere/init.pth'):
+        check_config_files(cfg)
+    with pytest.raises(MissingConfigFile, match='missing.pth') as error:
+        check_config_files(cfg, init_checkpoints=False)
+    assert 'nowhere/init.pth' not in str(error.value)
+    cfg.load_from = None
+    check_config_files(cfg, init_checkpoints=False)
 
 
 @pytest.mark.parametrize('command', [

@@ -50,6 +50,9 @@ def calibrated_runner(threshold=None, scale=None):
             hooks.append(dict(type='DecisionThresholdHook',
                               threshold=threshold, scale=scale))
             cfg.custom_hooks = hooks
+            # Every weight comes from the checkpoint tested (the teachers'
+            # and init_cfg files are read only by training).
+            cfg.test_only = True
             # CrackMetric writes whenever output_dir is set.
             cfg.test_evaluator.pop('keep_results', None)
             return RUNNERS.build(cfg) if 'runner_type' in cfg else \

@@ -163,7 +163,9 @@ class DeviceAwareRunner(Runner):
       not the terminal.
     - **Missing files.** A checkpoint the config loads that does not exist
       stops the run before anything is logged, with its name, config key
-      and the command that makes it (``MissingConfigFile``).
+      and the command that makes it (``MissingConfigFile``); a test run
+      (``test_only=True`` in the config, as ``tools/test.py`` sets) needs
+      only ``load_from``.
     - **Resume.** With ``resume=True`` and no ``load_from``, training
       resumes from the checkpoint ``last_checkpoint`` names if it is
       complete, else from the newest complete ``iter_N.pth``/``epoch_N.pth``
@@ -179,8 +181,11 @@ class DeviceAwareRunner(Runner):
 
     @classmethod
     def from_cfg(cls, cfg) -> 'DeviceAwareRunner':
-        # Before mmengine logs the environment and the config.
-        check_config_files(cfg)
+        # Before mmengine logs the environment and the config. A test run
+        # (``test_only``, set by tools/test.py) takes every weight from
+        # load_from: only training reads the init_cfg checkpoints.
+        check_config_files(cfg,
+                           init_checkpoints=not cfg.pop('test_only', False))
         return super().from_cfg(cfg)
 
     def __init__(self, *args, env_cfg: Optional[dict] = None, **kwargs):

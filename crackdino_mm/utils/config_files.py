@@ -11,8 +11,11 @@ class MissingConfigFile(FileNotFoundError):
     """A file the config loads does not exist."""
 
 
-def needed_files(cfg) -> Iterator[Tuple[str, str]]:
-    """(config key, local path) of every checkpoint the config loads."""
+def needed_files(cfg, init_checkpoints: bool = True
+                 ) -> Iterator[Tuple[str, str]]:
+    """(config key, local path) of every checkpoint the config loads; the
+    ``init_cfg`` ones only with ``init_checkpoints`` (training: a test run
+    takes every weight from ``load_from``)."""
 
     def walk(node, key):
         if isinstance(node, dict):
@@ -25,7 +28,8 @@ def needed_files(cfg) -> Iterator[Tuple[str, str]]:
             for i, value in enumerate(node):
                 yield from walk(value, f'{key}.{i}')
 
-    yield from walk(cfg.get('model') or {}, 'model')
+    if init_checkpoints:
+        yield from walk(cfg.get('model') or {}, 'model')
     if cfg.get('load_from') and not cfg.get('resume'):
         yield 'load_from', cfg.load_from
 
@@ -43,10 +47,11 @@ def how_to_make(path: str) -> str:
     return 'train the config that writes it, or give the path of yours'
 
 
-def check_config_files(cfg) -> None:
+def check_config_files(cfg, init_checkpoints: bool = True) -> None:
     """Raise ``MissingConfigFile`` naming every missing file, its config
     key and how to make it."""
-    missing = [(key, path) for key, path in needed_files(cfg)
+    missing = [(key, path) for key, path in needed_files(cfg,
+                                                         init_checkpoints)
                if '://' not in path and not osp.isfile(path)]
     if missing:
         name = cfg.get('filename') or 'the config'
