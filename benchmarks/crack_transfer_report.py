@@ -30,6 +30,8 @@ CONTRASTS = (
     ('distill_plain_x10', 'distill_plain', 'distillation 10x stronger'),
     ('crackdino_learnedproj', 'crackdino', 'learned projection to the large '
      'teacher'),
+    ('crackdino_rawkl', 'crackdino', 'channel KL on raw centred maps '
+     'instead of L2-normalised ones'),
     ('scratch_distill', 'scratch_student', 'distillation, student from '
      'random weights (the mechanism test)'),
     ('segformer_ft', 'segformer_scratch', 'crack-set pre-training of the '
