@@ -426,7 +426,8 @@ def probe_lines(results, entries, arm_order, crack_sets):
             'an untrained backbone, the probe\'s floor.',
             '', '| backbone of | probe seeds | ' + ' | '.join(crack_sets) +
             ' | crack-set mean | own head, crack-set mean |',
-            '|---|---|' + '---|' * (len(crack_sets) + 2), *rows, '']
+            '|---|---|' + '---|' * (len(crack_sets) + 2), *rows, '',
+            *probe_contrast_lines(results, entries, crack_sets)]
 
 
 #: (arm with distillation, arm without, data) of the mechanism test, and
@@ -450,16 +451,38 @@ def probe_means(results, name, crack_sets, test_set):
     return found
 
 
+def probed_by_seed(results, entries, arm, crack_sets, test_set):
+    """{seed: probe crack IoU, mean over its probe seeds} of an arm."""
+    return {seed: statistics.mean(v) for name, (a, seed) in entries.items()
+            if a == arm and
+            (v := probe_means(results, name, crack_sets, test_set))}
+
+
+def probe_contrast_lines(results, entries, crack_sets):
+    """The report's contrasts whose two arms are both probed, on Crack500
+    (the first set) and the crack-set mean."""
+    rows = []
+    for arm, other, what in CONTRASTS:
+        cells = [contrast(*(probed_by_seed(results, entries, a, crack_sets,
+                                           test_set) for a in (arm, other)))
+                 for test_set in (crack_sets[0], None)]
+        if 'not run' not in cells:
+            rows.append(f'| {arm} − {other} | {what} | ' + ' | '.join(cells)
+                        + ' |')
+    if not rows:
+        return []
+    return ['Probe contrasts (tests as in the contrast tables):', '',
+            f'| contrast | what it measures | {crack_sets[0]} | '
+            'crack-set mean |', '|---|---|---|---|', *rows, '']
+
+
 def gap_fraction(results, entries, pair, crack_sets, test_set):
     """Probe gain of distillation over segmentation alone: a paired t-test
     over seed pairs (t, not a bootstrap: a bootstrap of 3 pairs cannot
     reach beyond their range), and that gain as a fraction of the probe's
     floor-to-ceiling gap (the interval divided by the mean gap)."""
-    def probed(arm):
-        return {seed: statistics.mean(v) for name, (a, seed) in
-                entries.items() if a == arm and
-                (v := probe_means(results, name, crack_sets, test_set))}
-    with_d, without = (probed(arm) for arm in pair)
+    with_d, without = (probed_by_seed(results, entries, arm, crack_sets,
+                                      test_set) for arm in pair)
     floor = probe_means(results, 'random_backbone', crack_sets, test_set)
     ceiling = probe_means(results, 'teacher_base', crack_sets, test_set)
     seeds = sorted(set(with_d) & set(without))

@@ -470,6 +470,10 @@ def test_report_reads_the_mechanism_test_as_a_fraction_of_the_gap(
     # seeds.
     assert '| random_backbone | 2 | 10.00 |' in text
     assert '| scratch_distill | 2 | 15.00 ± 1.00 (3) |' in text
+    # Arms that are both probed get the report's contrast on the probe.
+    assert '| scratch_distill − scratch_student | distillation, student ' \
+        'from random weights (the mechanism test) | +3.00 [+0.52, +5.48] ' \
+        'p=0.035 (paired, 3) |' in text
     # One seed pair gives the probe means, not yet a fraction.
     for seed in (1, 2):
         del results[f'scratch_distill_s{seed}']
