@@ -7,10 +7,21 @@ import torch
 torch.set_num_threads(int(os.environ.get('CRACKDINO_TEST_THREADS', '1')))
 
 import crackdino_mm  # noqa: E402,F401  registers the plugin's components
+from mmengine.registry import init_default_scope  # noqa: E402
 from mmseg.utils import register_all_modules  # noqa: E402
 
 # Components named without a scope resolve in MMSeg's registries.
 register_all_modules(init_default_scope=True)
+
+
+
+@pytest.fixture(autouse=True)
+def mmseg_scope():
+    """Every test starts in MMSeg's scope: a runner built without
+    ``default_scope`` (mmengine's default) leaves 'mmengine' the current
+    scope, where no MMSeg component is found."""
+    init_default_scope('mmseg')
+
 
 DEEPCRACK_ROOT = os.environ.get(
     'DEEPCRACK_ROOT',
