@@ -454,11 +454,40 @@ CONTRASTS = (
 )
 
 
+def site_mean_table(results, source, metric='iou'):
+    """Each arm's mean over the four sites' means, by k: the one line a user
+    reads to choose a step. A cell some site lacks is left empty, and one
+    with fewer than all draws says how many (site, draw) cells it holds."""
+    lines = ['| arm | ' + ' | '.join(f'k={k}' for k in KS) + ' |',
+             '|---' * (len(KS) + 1) + '|']
+    for arm in ARMS:
+        cells = []
+        for k in KS:
+            found = [collect(results, source, site, arm, k)
+                     if (k == 0) == (arm in LABEL_FREE) else {}
+                     for site in SITES]
+            if not all(found):
+                cells.append('')
+                continue
+            value = np.mean([np.mean([v[metric] for v in cell.values()])
+                             for cell in found])
+            count = sum(len(cell) for cell in found)
+            cells.append(f'{value:.1f}' + (
+                '' if count == DRAWS * len(SITES) else f' ({count})'))
+        if any(cells):
+            lines.append(f'| {arm} | ' + ' | '.join(cells) + ' |')
+    return lines
+
+
 def report_tables(results, metric='iou', contrasts=True):
     lines = []
     for source in SOURCES:
         if not any(key.startswith(source + '/') for key in results):
             continue
+        lines.append(f'\n#### {source}: crack {metric.upper()}, mean of the '
+                     'four sites\' means (cells with fewer than all draws '
+                     'give their count)\n')
+        lines += site_mean_table(results, source, metric)
         lines.append(f'\n#### {source}: crack {metric.upper()} on each '
                      'site\'s test subset (mean [95 % CI] over draws)\n')
         for site in SITES:

@@ -107,3 +107,26 @@ def test_two_sittings_recording_at_once_lose_nothing(tmp_path):
                  (results, 'finetune_distill', 60))
     recorded = bench.dc.load_results_from(results)
     assert len(recorded) == 120
+
+
+def test_site_mean_table_averages_site_means_and_counts_draws():
+    """A site with more draws weighs no more than one with fewer; a cell
+    that some site lacks stays empty."""
+    results = {}
+    for site, values in zip(bench.SITES, ([10, 20], [30], [40], [50])):
+        for d, v in enumerate(values):
+            results[bench.result_key('src', site, 'finetune', 5, d)] = dict(
+                iou=v)
+    results[bench.result_key('src', 'Crack500', 'finetune', 1, 0)] = dict(
+        iou=99)
+    for site in bench.SITES:
+        for d in range(bench.DRAWS):
+            results[bench.result_key('src', site, 'none', 0, d)] = dict(
+                iou=1.0)
+    rows = {line.split(' | ')[0][2:]: line.strip('| ').split(' | ')[1:]
+            for line in bench.site_mean_table(results, 'src')[2:]}
+    ks = list(bench.KS)
+    assert rows['finetune'][ks.index(5)] == '33.8 (5)'  # (15+30+40+50)/4
+    assert rows['finetune'][ks.index(1)] == ''
+    assert rows['none'][ks.index(0)] == '1.0'
+    assert set(rows) == {'finetune', 'none'}
