@@ -351,7 +351,6 @@ def adapt_arm(cache, arm, site, k, d, args):
         if arm in ('label_free_norm', 'finetune_distill') else None,
         finetune_iters=FINETUNE_ITERS if arm.startswith('finetune') else 0,
         norm_stats=arm == 'label_free_norm', distiller_config=distiller,
-        train_blocks=0 if cache.source == 'segformer' else 4,
         work_dir=run_dir, **labelled)
     seconds = time.perf_counter() - tic
     model = init_crack_model(osp.join(REPO, config),
@@ -575,7 +574,7 @@ and scored on a fixed subset of its test split ({TEST_IMAGES} images,
 seed 0, or all). Crack IoU and F1 at the adapted decision, ODS at the
 adapted scale (tolerance 0), seconds of adaptation on one shared CPU core.
 Fine-tuning: {FINETUNE_ITERS} AdamW steps (lr 1e-4, 4 crops a step), neck,
-head and the last 4 backbone blocks. Every result is in
+head and the last 4 backbone blocks (SegFormer: the whole model). Every result is in
 `benchmarks/results/site_adaptation_cpu.json` with its command and commit;
 cells left empty are not run yet.
 

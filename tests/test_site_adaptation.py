@@ -17,6 +17,7 @@ from crackdino_mm.apis import (adapt_to_site, choose_calibration,
                                init_crack_model, load_site_photos,
                                map_scores, reestimate_norm_stats)
 from crackdino_mm.apis import site_calibration
+from crackdino_mm.apis.site_finetune import freeze_backbone
 from crackdino_mm.evaluation import CrackMetric
 from crackdino_mm.utils import read_calibration
 
@@ -195,6 +196,28 @@ def test_finetuning_trains_the_last_blocks_and_not_the_first(
                            tuned['backbone.layers.3.ffn.layers.1.weight'])
     assert not torch.equal(source['decode_head.conv_seg.weight'],
                            tuned['decode_head.conv_seg.weight'])
+
+
+@pytest.mark.parametrize('train_blocks,expected', [
+    (None, dict(frozen_stages=8)), (0, dict(frozen=True)),
+    (12, dict(frozen_stages=0))])
+def test_dinov2_blocks_to_train_default_to_the_last_four(
+        train_blocks, expected):
+    model = dict(backbone=dict(type='DINOv2', arch='base'))
+    freeze_backbone(model, train_blocks)
+    assert {k: v for k, v in model['backbone'].items()
+            if k in ('frozen', 'frozen_stages')} == expected
+
+
+def test_other_backbones_are_finetuned_whole_and_refuse_a_block_count():
+    model = dict(backbone=dict(type='MixVisionTransformer', in_channels=3))
+    freeze_backbone(model, None)
+    assert model['backbone'] == dict(type='MixVisionTransformer',
+                                     in_channels=3, init_cfg=None)
+    with pytest.raises(ValueError, match='MixVisionTransformer'):
+        freeze_backbone(model, 0)
+    with pytest.raises(ValueError, match=r'\[0, 12\]'):
+        freeze_backbone(dict(backbone=dict(type='DINOv2')), 13)
 
 
 def test_distillation_on_unlabelled_photos_trains_a_plain_student(

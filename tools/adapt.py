@@ -40,8 +40,9 @@ def parse_args(argv=None):
                         help='draw this many labelled photos (default all)')
     parser.add_argument('--unlabelled', help='folder of unlabelled photos')
     parser.add_argument('--finetune-iters', type=int, default=0)
-    parser.add_argument('--train-blocks', type=int, default=4,
-                        help='last backbone blocks fine-tuned (DINOv2)')
+    parser.add_argument('--train-blocks', type=int,
+                        help='last DINOv2 blocks fine-tuned (default 4; '
+                        'other backbones are fine-tuned whole)')
     parser.add_argument('--distiller-config',
                         help='distiller whose teachers distil on the '
                         'unlabelled photos (default: CONFIG if a distiller)')

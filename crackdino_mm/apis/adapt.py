@@ -29,7 +29,7 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
                   k: Optional[int] = None, seed: int = 0,
                   finetune_iters: int = 0,
                   distiller_config: Union[str, Config, None] = None,
-                  train_blocks: int = 4,
+                  train_blocks: Optional[int] = None,
                   scales: Sequence[float] = SCALE_GRID,
                   norm_stats: bool = True,
                   work_dir: Optional[str] = None, device: str = 'cpu',
@@ -46,7 +46,8 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
     2. Label-free: the BatchNorm statistics re-estimated on ``unlabelled``
        photos (``norm_stats``).
     3. ``finetune_iters`` steps of fine-tuning on the labelled photos
-       (neck, head, last ``train_blocks`` blocks); with ``unlabelled``
+       (neck, head, last ``train_blocks`` DINOv2 blocks, default 4; other
+       backbones whole); with ``unlabelled``
        photos and a distiller (``config`` or ``distiller_config``), the
        dual-teacher distillation runs on them as well. The threshold is
        chosen again afterwards.

@@ -15,6 +15,8 @@ from .model_loader import deployable_config
 #: The fine-tuning step size (AdamW): a fifth of the CPU schedule's peak,
 #: for a model that is already trained.
 FINETUNE_LR = 1e-4
+#: DINOv2 blocks fine-tuned when not told: the last third of a ViT-S/B.
+DEFAULT_TRAIN_BLOCKS = 4
 
 
 def site_pipeline(crop_size: Sequence[int], scale: float,
@@ -36,11 +38,14 @@ def site_pipeline(crop_size: Sequence[int], scale: float,
     ]
 
 
-def freeze_backbone(model: dict, train_blocks: int) -> None:
+def freeze_backbone(model: dict, train_blocks: Optional[int]) -> None:
     """Train only the last ``train_blocks`` blocks of a DINOv2 backbone
-    (none: the backbone is frozen); other backbones train none."""
+    (0: frozen; None: the last 4). Other backbones have no block count
+    to honour, so they are trained whole and only None is accepted."""
     backbone = model['backbone']
     if backbone.get('type') == 'DINOv2':
+        train_blocks = DEFAULT_TRAIN_BLOCKS if train_blocks is None \
+            else train_blocks
         depth = DINOv2._parse_arch(backbone.get('arch', 'base'))[0][
             'num_layers']
         if not 0 <= train_blocks <= depth:
@@ -50,9 +55,10 @@ def freeze_backbone(model: dict, train_blocks: int) -> None:
             backbone['frozen'] = True
         else:
             backbone['frozen_stages'] = depth - train_blocks
-    elif train_blocks:
+    elif train_blocks is not None:
         raise ValueError(f'train_blocks={train_blocks} needs a DINOv2 '
-                         f'backbone, not {backbone.get("type")}')
+                         f'backbone, not {backbone.get("type")}, which is '
+                         'fine-tuned whole (leave train_blocks unset)')
     backbone['init_cfg'] = None  # the weights come from the checkpoint
 
 
@@ -69,12 +75,13 @@ def finetune_config(config: Config, student_checkpoint: str, images: str,
                     work_dir: str, scale: float = 1.0,
                     unlabelled: Optional[str] = None,
                     distiller: Optional[Config] = None,
-                    train_blocks: int = 4, batch_size: int = 4,
+                    train_blocks: Optional[int] = None,
+                    batch_size: int = 4,
                     lr: float = FINETUNE_LR, seed: int = 0) -> Config:
     """The training config that fine-tunes the student of ``config`` (its
     weights in ``student_checkpoint``) for ``iters`` steps on the photos
-    ``keys`` of ``images``/``masks``, with the neck, the head and the last
-    ``train_blocks`` backbone blocks trainable.
+    ``keys`` of ``images``/``masks``, with the neck, the head and the
+    backbone blocks of ``freeze_backbone`` trainable.
 
     With ``unlabelled``, the dual-teacher distillation of ``distiller``
     (default: ``config`` itself, which must then be a distiller) runs on
