@@ -574,9 +574,9 @@ and scored on a fixed subset of its test split ({TEST_IMAGES} images,
 seed 0, or all). Crack IoU and F1 at the adapted decision, ODS at the
 adapted scale (tolerance 0), seconds of adaptation on one shared CPU core.
 Fine-tuning: {FINETUNE_ITERS} AdamW steps (lr 1e-4, 4 crops a step), neck,
-head and the last 4 backbone blocks (SegFormer: the whole model). Every result is in
-`benchmarks/results/site_adaptation_cpu.json` with its command and commit;
-cells left empty are not run yet.
+head and the last 4 backbone blocks (SegFormer: the whole model). Every
+result is in `benchmarks/results/site_adaptation_cpu.json` with its command
+and commit; cells left empty are not run yet.
 
     python benchmarks/site_adaptation_cpu.py sources
     python benchmarks/site_adaptation_cpu.py run --sources student_plain
