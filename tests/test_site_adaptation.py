@@ -187,6 +187,7 @@ def test_finetuning_trains_the_last_blocks_and_not_the_first(
                            work_dir=str(tmp_path / 'work'))
     assert [s['step'] for s in record['steps']] == [
         'calibration', 'finetune', 'threshold']
+    assert record['steps'][1]['train_blocks'] == 1
     source = torch.load(student, weights_only=False)['state_dict']
     tuned = torch.load(out, weights_only=False)['state_dict']
     assert set(source) == set(tuned)
@@ -198,20 +199,20 @@ def test_finetuning_trains_the_last_blocks_and_not_the_first(
                            tuned['decode_head.conv_seg.weight'])
 
 
-@pytest.mark.parametrize('train_blocks,expected', [
-    (None, dict(frozen_stages=8)), (0, dict(frozen=True)),
-    (12, dict(frozen_stages=0))])
+@pytest.mark.parametrize('train_blocks,trained,expected', [
+    (None, 4, dict(frozen_stages=8)), (0, 0, dict(frozen=True)),
+    (12, 12, dict(frozen_stages=0))])
 def test_dinov2_blocks_to_train_default_to_the_last_four(
-        train_blocks, expected):
+        train_blocks, trained, expected):
     model = dict(backbone=dict(type='DINOv2', arch='base'))
-    freeze_backbone(model, train_blocks)
+    assert freeze_backbone(model, train_blocks) == trained
     assert {k: v for k, v in model['backbone'].items()
             if k in ('frozen', 'frozen_stages')} == expected
 
 
 def test_other_backbones_are_finetuned_whole_and_refuse_a_block_count():
     model = dict(backbone=dict(type='MixVisionTransformer', in_channels=3))
-    freeze_backbone(model, None)
+    assert freeze_backbone(model, None) == 'all'
     assert model['backbone'] == dict(type='MixVisionTransformer',
                                      in_channels=3, init_cfg=None)
     with pytest.raises(ValueError, match='MixVisionTransformer'):
@@ -234,6 +235,7 @@ def test_distillation_on_unlabelled_photos_trains_a_plain_student(
                            distiller_config=distiller, scales=(1.0, ),
                            norm_stats=False, work_dir=str(work))
     assert record['steps'][1]['distillation'] and record['unlabelled'] == 3
+    assert record['steps'][1]['train_blocks'] == 4  # the default, resolved
     log = next(work.rglob('*.log')).read_text()
     assert 'loss_distill_t0' in log
     tuned = torch.load(out, weights_only=False)['state_dict']

@@ -10,10 +10,10 @@ from mmengine.runner import Runner, load_state_dict
 
 from ..utils import SCALE_GRID, apply_calibration, check_scale, \
     save_atomically
-from .model_loader import (deployable_state_dict, init_crack_model,
-                           load_checkpoint_file)
+from .model_loader import (deployable_config, deployable_state_dict,
+                           init_crack_model, load_checkpoint_file)
 from .site_calibration import choose_calibration
-from .site_finetune import finetune_config
+from .site_finetune import blocks_to_train, finetune_config
 from .site_norm_stats import reestimate_norm_stats
 from .site_photos import load_site_photos, photo_key, site_keys
 
@@ -106,7 +106,9 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
                         strict=True)
         model.eval()
         record['steps'].append(dict(
-            step='finetune', iters=finetune_iters, train_blocks=train_blocks,
+            step='finetune', iters=finetune_iters,
+            train_blocks=blocks_to_train(
+                deployable_config(config).model.backbone, train_blocks),
             distillation=bool(unlabelled)))
     if photos and (finetune_iters or (unlabelled_photos and norm_stats)):
         again = choose_calibration(model, photos, [apply_calibration(model)

@@ -4,7 +4,7 @@ training run, built from the source config."""
 import copy
 import os
 import os.path as osp
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 from mmengine.config import Config
 
@@ -38,11 +38,11 @@ def site_pipeline(crop_size: Sequence[int], scale: float,
     ]
 
 
-def freeze_backbone(model: dict, train_blocks: Optional[int]) -> None:
-    """Train only the last ``train_blocks`` blocks of a DINOv2 backbone
-    (0: frozen; None: the last 4). Other backbones have no block count
-    to honour, so they are trained whole and only None is accepted."""
-    backbone = model['backbone']
+def blocks_to_train(backbone: dict,
+                    train_blocks: Optional[int]) -> Union[int, str]:
+    """``train_blocks`` checked against ``backbone``: the number of last
+    DINOv2 blocks to train (None: 4), or 'all' for another backbone, which
+    has no block count to honour and is trained whole."""
     if backbone.get('type') == 'DINOv2':
         train_blocks = DEFAULT_TRAIN_BLOCKS if train_blocks is None \
             else train_blocks
@@ -51,15 +51,28 @@ def freeze_backbone(model: dict, train_blocks: Optional[int]) -> None:
         if not 0 <= train_blocks <= depth:
             raise ValueError(f'train_blocks must be in [0, {depth}], got '
                              f'{train_blocks}')
-        if train_blocks == 0:
-            backbone['frozen'] = True
-        else:
-            backbone['frozen_stages'] = depth - train_blocks
-    elif train_blocks is not None:
+        return train_blocks
+    if train_blocks is not None:
         raise ValueError(f'train_blocks={train_blocks} needs a DINOv2 '
                          f'backbone, not {backbone.get("type")}, which is '
                          'fine-tuned whole (leave train_blocks unset)')
+    return 'all'
+
+
+def freeze_backbone(model: dict,
+                    train_blocks: Optional[int]) -> Union[int, str]:
+    """Freeze all but the backbone blocks of ``blocks_to_train`` (0: the
+    whole DINOv2 backbone) and return that count."""
+    backbone = model['backbone']
+    blocks = blocks_to_train(backbone, train_blocks)
+    if blocks == 0:
+        backbone['frozen'] = True
+    elif blocks != 'all':
+        depth = DINOv2._parse_arch(backbone.get('arch', 'base'))[0][
+            'num_layers']
+        backbone['frozen_stages'] = depth - blocks
     backbone['init_cfg'] = None  # the weights come from the checkpoint
+    return blocks
 
 
 def distiller_around(student: dict, distiller: dict) -> dict:
