@@ -94,6 +94,29 @@ def test_run_pairs_the_adapting_arms_draw_by_draw(tmp_path, monkeypatch):
     bench.cmd_run(args)  # everything recorded: nothing runs
 
 
+def test_only_a_source_with_teachers_runs_their_arms(tmp_path,
+                                                    monkeypatch):
+    """The distillation and its time control run for the full method and
+    are skipped for the student alone."""
+    monkeypatch.setattr(bench, 'RESULTS', str(tmp_path / 'r.json'))
+    monkeypatch.setattr(bench, 'source_checkpoint', lambda name: __file__)
+    calls = []
+
+    def adapt(cache, arm, site, k, d, args):
+        calls.append((cache, arm))
+        return dict(iou=0.0, seconds=0.0)
+
+    monkeypatch.setattr(bench, 'adapt_arm', adapt)
+    monkeypatch.setattr(bench, 'MapCache', lambda source, args: source)
+    bench.cmd_run(bench.parse_args([
+        'run', '--sources', 'student_plain', 'crackdino', '--arms',
+        'finetune', 'finetune_distill', 'finetune_long', '--ks', '10',
+        '--draws', '1', '--sites', 'Crack500']))
+    assert calls == [('student_plain', 'finetune'), ('crackdino', 'finetune'),
+                     ('crackdino', 'finetune_distill'),
+                     ('crackdino', 'finetune_long')]
+
+
 def _record_cells(results, arm, count):
     bench.RESULTS = results
     for draw in range(count):
