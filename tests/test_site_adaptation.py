@@ -182,9 +182,10 @@ def test_bad_site_input_is_named_and_nothing_is_written(
 def test_finetuning_trains_the_last_blocks_and_not_the_first(
         student, site, tmp_path):
     out = str(tmp_path / 'tuned.pth')
-    record = adapt_to_site(STUDENT, student, out, *site, finetune_iters=2,
-                           train_blocks=1, scales=(1.0, ),
-                           work_dir=str(tmp_path / 'work'))
+    with pytest.warns(UserWarning, match='fine-tuning on 4 labelled photos'):
+        record = adapt_to_site(STUDENT, student, out, *site,
+                               finetune_iters=2, train_blocks=1,
+                               scales=(1.0, ), work_dir=str(tmp_path / 'work'))
     assert [s['step'] for s in record['steps']] == [
         'calibration', 'finetune', 'threshold']
     assert record['steps'][1]['train_blocks'] == 1

@@ -3,6 +3,7 @@ in pixels) with a few labelled photos or none."""
 import os.path as osp
 import tempfile
 import time
+import warnings
 from typing import Optional, Sequence, Union
 
 from mmengine.config import Config
@@ -20,6 +21,10 @@ from .site_photos import load_site_photos, photo_key, site_keys
 #: Unlabelled photos used for the normalisation statistics (enough for a
 #: stable mean and variance; more only costs time).
 MAX_UNLABELLED = 64
+#: Fewest labelled photos on which fine-tuning measured a gain over
+#: calibration (README, "What each step buys"): none at 1 or 3 photos,
+#: and a loss for a whole-model fine-tuning on 1.
+MIN_FINETUNE_PHOTOS = 5
 
 
 def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
@@ -90,6 +95,11 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
                                        [p.img for p in unlabelled_photos])
         record['steps'].append(dict(step='norm_stats', layers=layers))
     if finetune_iters:
+        if len(photos) < MIN_FINETUNE_PHOTOS:
+            warnings.warn(
+                f'fine-tuning on {len(photos)} labelled photos: below '
+                f'{MIN_FINETUNE_PHOTOS} it measured no gain over calibration '
+                'alone (finetune_iters=0), and a loss on 1 photo')
         work_dir = work_dir or tempfile.mkdtemp(prefix='adapt_')
         student = save_atomically(dict(state_dict=model.state_dict()),
                                   osp.join(work_dir, 'source_student.pth'))
