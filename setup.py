@@ -35,6 +35,6 @@ setup(
         'tests': ['pytest>=7', 'scipy>=1.10', 'pyyaml>=6'],
         'export': ['onnx>=1.15', 'onnxruntime>=1.17'],
         'analysis': ['seaborn>=0.12'],
-        'benchmarks': ['matplotlib>=3.5'],
+        'benchmarks': ['matplotlib>=3.5', 'scipy>=1.10'],
     },
 )
