@@ -49,6 +49,11 @@ def parse_args(argv=None):
     parser.add_argument('--scales', type=float, nargs='+',
                         default=list(SCALE_GRID),
                         help='test-time scales to choose from')
+    parser.add_argument('--min-gain', type=float, default=0.0,
+                        help='F points on the labelled photos by which the '
+                        'chosen threshold and scale must beat the '
+                        "checkpoint's before they replace it (default 0: "
+                        'always)')
     parser.add_argument('--no-norm-stats', action='store_true',
                         help='keep the normalisation statistics')
     parser.add_argument('--seed', type=int, default=0)
@@ -77,6 +82,7 @@ def main(argv=None):
             seed=args.seed, finetune_iters=args.finetune_iters,
             distiller_config=args.distiller_config,
             train_blocks=args.train_blocks, scales=args.scales,
+            min_gain=args.min_gain,
             norm_stats=not args.no_norm_stats, work_dir=args.work_dir,
             device=args.device, cfg_options=args.cfg_options)
     except (ValueError, KeyError, FileNotFoundError) as error:

@@ -36,6 +36,7 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
                   distiller_config: Union[str, Config, None] = None,
                   train_blocks: Optional[int] = None,
                   scales: Sequence[float] = SCALE_GRID,
+                  min_gain: float = 0.0,
                   norm_stats: bool = True,
                   work_dir: Optional[str] = None, device: str = 'cpu',
                   cfg_options: Optional[dict] = None) -> dict:
@@ -47,7 +48,8 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
     1. Calibration on ``k`` labelled photos (``images``/``masks``, drawn
        with ``seed``; all if ``k`` is None): the test-time scale of
        ``scales`` and the decision threshold with the best F pooled over
-       them.
+       them, kept only if its F on them beats the checkpoint's stored
+       calibration by ``min_gain`` F points (0, the default: always).
     2. Label-free: the BatchNorm statistics re-estimated on ``unlabelled``
        photos (``norm_stats``).
     3. ``finetune_iters`` steps of fine-tuning on the labelled photos
@@ -88,7 +90,7 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
                   unlabelled=len(unlabelled_photos), seed=seed, steps=[])
 
     if photos:
-        calibration = choose_calibration(model, photos, scales)
+        calibration = choose_calibration(model, photos, scales, min_gain)
         record['steps'].append(dict(step='calibration', **calibration))
     if unlabelled_photos and norm_stats:
         layers = reestimate_norm_stats(model,

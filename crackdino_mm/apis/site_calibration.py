@@ -1,6 +1,7 @@
 """A site's decision threshold and test-time scale, chosen on a few
-labelled photos by the best F pooled over them, and the scores of
-probability maps at a threshold (``CrackMetric``'s figures)."""
+labelled photos by the best F pooled over them (kept from the checkpoint
+unless the choice beats it by a margin), and the scores of probability
+maps at a threshold (``CrackMetric``'s figures)."""
 import logging
 import math
 from contextlib import contextmanager
@@ -27,11 +28,12 @@ def _quiet_metric():
 
 
 def map_scores(probs: Sequence[np.ndarray], labels: Sequence[np.ndarray],
-               threshold: float) -> dict:
+               threshold: float, num_thresholds: int = 99) -> dict:
     """CrackMetric's figures (tolerance 0) of crack probability maps
     against 0/1 labels (255 ignored), the decision at ``threshold``:
-    ``crack_iou``, ``crack_f1``, ``ods``, ``ods_threshold``, ..."""
-    metric = CrackMetric()
+    ``crack_iou``, ``crack_f1``, ``ods``, ``ods_threshold`` (best of
+    ``num_thresholds`` thresholds evenly spaced in (0, 1)), ..."""
+    metric = CrackMetric(num_thresholds=num_thresholds)
     results = [metric.image_counts(prob, (prob > threshold).astype(np.uint8),
                                    label)
                for prob, label in zip(probs, labels)]
@@ -48,20 +50,47 @@ def site_probabilities(model, images: Sequence[np.ndarray], scale: float,
 
 
 def choose_calibration(model, photos, scales: Sequence[float] = SCALE_GRID,
+                       min_gain: float = 0.0, num_thresholds: int = 99,
                        **predictor_args) -> dict:
     """The (threshold, scale) with the best F pooled over labelled
-    ``photos`` (their ODS), every scale of ``scales`` tried; a tie keeps
-    the scale nearest 1. Returns ``threshold``, ``scale``, ``f`` and the
-    ``table`` of every scale tried; the model is left calibrated to
-    them."""
+    ``photos`` (their ODS over ``num_thresholds`` thresholds evenly spaced
+    in (0, 1)), every scale of ``scales`` tried; a tie keeps the scale
+    nearest 1.
+
+    It replaces the model's current (the checkpoint's stored) calibration
+    only if its F beats the stored one's on the photos by ``min_gain``
+    F points or more: a few photos can pick a threshold that fits them and
+    not the site. ``min_gain=0`` (the default until the leave-one-site-out
+    study chooses a margin) always takes the choice, as before the margin
+    existed.
+
+    Returns the ``threshold``, ``scale`` and ``f`` in use, the ``table`` of
+    every scale tried, ``stored`` and ``chosen`` (each threshold, scale and
+    F), ``min_gain`` and ``kept_stored``; the model is left calibrated to
+    the one in use.
+    """
+    if not 0 <= min_gain <= 100:
+        raise ValueError(f'min_gain: expected F points in [0, 100], got '
+                         f'{min_gain}')
+    stored = apply_calibration(model)
     labels = [photo.label for photo in photos]
-    table = []
+    table, maps = [], {}
     for scale in sorted(scales, key=lambda s: abs(math.log(s))):
-        probs = site_probabilities(model, [p.img for p in photos], scale,
-                                   **predictor_args)
-        scores = map_scores(probs, labels, 0.5)
+        maps[scale] = site_probabilities(model, [p.img for p in photos],
+                                         scale, **predictor_args)
+        scores = map_scores(maps[scale], labels, 0.5, num_thresholds)
         table.append(dict(scale=float(scale), f=scores['ods'],
                           threshold=scores['ods_threshold']))
     best = max(table, key=lambda row: row['f'])
-    apply_calibration(model, best['threshold'], best['scale'])
-    return dict(best, table=table)
+    if stored['scale'] not in maps:
+        maps[stored['scale']] = site_probabilities(
+            model, [p.img for p in photos], stored['scale'], **predictor_args)
+    stored['f'] = map_scores(maps[stored['scale']], labels,
+                             stored['threshold'])['crack_f1']
+    chosen = dict(threshold=best['threshold'], scale=best['scale'],
+                  f=best['f'])
+    kept = min_gain > 0 and chosen['f'] - stored['f'] < min_gain
+    use = stored if kept else chosen
+    apply_calibration(model, use['threshold'], use['scale'])
+    return dict(use, table=table, stored=stored, chosen=chosen,
+                min_gain=min_gain, kept_stored=kept)

@@ -1,0 +1,138 @@
+"""The calibration margin: a threshold and scale chosen on k photos replace
+the checkpoint's only if their F on the photos beats it by ``min_gain``;
+``min_gain=0`` always takes the choice, as the tool did before."""
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmseg.registry import MODELS
+
+from crackdino_mm.apis import (adapt_to_site, choose_calibration,
+                               init_crack_model, load_site_photos,
+                               site_calibration)
+from crackdino_mm.utils import apply_calibration, read_calibration
+from test_site_adaptation import STUDENT, write_site
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+@pytest.fixture(scope='module')
+def student(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp('ckpt') / 'student.pth'
+    model = MODELS.build(Config.fromfile(STUDENT).model)
+    torch.save(dict(state_dict=model.state_dict(), meta={}), str(path))
+    return str(path)
+
+
+@pytest.fixture(scope='module')
+def site(tmp_path_factory):
+    return write_site(tmp_path_factory.mktemp('site'), 4)
+
+
+def fake_maps(monkeypatch, crack_high, crack_low, background):
+    """Every scale sees the same maps: on each photo's crack, ``crack_high``
+    on even columns and ``crack_low`` on odd ones; ``background`` off it."""
+    def maps(model, images, scale, **kwargs):
+        out = []
+        for label in maps.labels:
+            prob = np.full(label.shape, background, np.float32)
+            columns = np.arange(label.shape[1]) % 2 == 0
+            prob[(label == 1) & columns] = crack_high
+            prob[(label == 1) & ~columns] = crack_low
+            out.append(prob)
+        return out
+    monkeypatch.setattr(site_calibration, 'site_probabilities', maps)
+    return maps
+
+
+def test_a_gain_below_the_margin_keeps_the_stored_calibration(
+        student, site, monkeypatch):
+    photos = load_site_photos(*site)
+    maps = fake_maps(monkeypatch, 0.6, 0.4, 0.1)
+    maps.labels = [p.label for p in photos]
+    # Stored 0.5 at scale 1 finds the 0.6 half of the crack: precision 1,
+    # recall ~1/2, F ~66.7; a threshold in [0.1, 0.4) finds it all: F 100.
+    # The gain, ~33.3 F points, clears a margin of 20, not one of 40.
+    model = init_crack_model(STUDENT, student)
+    kept = choose_calibration(model, photos, (1.0, 2.0), min_gain=40)
+    assert kept['kept_stored'] and kept['stored']['f'] == pytest.approx(
+        66.7, abs=2)
+    assert kept['chosen']['f'] == 100
+    assert (kept['threshold'], kept['scale']) == (0.5, 1.0)
+    assert apply_calibration(model) == dict(threshold=0.5, scale=1.0)
+    replaced = choose_calibration(model, photos, (1.0, 2.0), min_gain=20)
+    assert not replaced['kept_stored'] and replaced['f'] == 100
+    assert 0.1 <= replaced['threshold'] < 0.4
+    assert apply_calibration(model)['threshold'] == replaced['threshold']
+
+
+def test_no_margin_takes_the_choice_even_below_the_stored_one(
+        student, site, monkeypatch):
+    photos = load_site_photos(*site)
+    maps = fake_maps(monkeypatch, 0.503, 0.503, 0.501)
+    maps.labels = [p.label for p in photos]
+    model = init_crack_model(STUDENT, student)
+    # 0.502, between the grid's 0.50 and 0.51, separates the crack exactly:
+    # the stored F (100) beats every threshold of the grid.
+    apply_calibration(model, threshold=0.502)
+    result = choose_calibration(model, photos, (1.0, ), min_gain=0)
+    assert result['stored']['f'] == 100 and result['chosen']['f'] < 100
+    best = max(result['table'], key=lambda row: row['f'])
+    assert not result['kept_stored']
+    assert result['threshold'] == best['threshold'] <= 0.5
+    apply_calibration(model, threshold=0.502)
+    assert choose_calibration(model, photos, (1.0, ),
+                              min_gain=0.01)['threshold'] == 0.502
+
+
+def test_the_threshold_grid_is_a_parameter(student, site, monkeypatch):
+    photos = load_site_photos(*site)
+    maps = fake_maps(monkeypatch, 0.508, 0.508, 0.501)
+    maps.labels = [p.label for p in photos]
+    model = init_crack_model(STUDENT, student)
+    # 99 thresholds step by 0.01: none lies between 0.501 and 0.508; 199
+    # step by 0.005 and 0.505 separates the crack exactly.
+    coarse = choose_calibration(model, photos, (1.0, ))
+    fine = choose_calibration(model, photos, (1.0, ), num_thresholds=199)
+    assert coarse['f'] < 100
+    assert fine['f'] == 100 and fine['threshold'] == 0.505
+
+
+def test_a_margin_out_of_range_is_refused(student, site):
+    model = init_crack_model(STUDENT, student)
+    with pytest.raises(ValueError, match=r'min_gain: expected F points'):
+        choose_calibration(model, load_site_photos(*site), (1.0, ),
+                           min_gain=-1)
+
+
+def test_adapt_keeps_the_checkpoint_calibration_and_records_both(
+        student, site, monkeypatch, tmp_path):
+    maps = fake_maps(monkeypatch, 0.6, 0.4, 0.1)
+    maps.labels = [p.label for p in load_site_photos(*site, k=2, seed=3)]
+    out = str(tmp_path / 'adapted.pth')
+    record = adapt_to_site(STUDENT, student, out, *site, k=2, seed=3,
+                           scales=(1.0, ), min_gain=40)
+    step = record['steps'][0]
+    assert step['kept_stored'] and step['min_gain'] == 40
+    assert step['chosen']['f'] - step['stored']['f'] < 40
+    assert read_calibration(out) == dict(threshold=0.5, scale=1.0)
+
+
+def test_cli_passes_the_margin(student, site, tmp_path):
+    out = str(tmp_path / 'a.pth')
+    run = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools', 'adapt.py'), STUDENT,
+         student, '--images', site[0], '--masks', site[1], '--scales', '1',
+         '--min-gain', '100', '--out', out],
+        capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 0, run.stderr
+    record = json.loads(run.stdout[run.stdout.index('{'):
+                                   run.stdout.rindex('}') + 1])
+    assert record['steps'][0]['kept_stored']
+    assert read_calibration(out) == dict(threshold=0.5, scale=1.0)
