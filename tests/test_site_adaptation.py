@@ -158,6 +158,7 @@ def test_adapt_writes_the_calibration_and_leaves_the_source(
     ('too_many', 'cannot draw k=9'),
     ('scale', 'scale must be in'),
     ('no_masks', 'need both an image folder and a mask folder'),
+    ('max_unlabelled', 'max_unlabelled must be >= 1, got 0'),
 ])
 def test_bad_site_input_is_named_and_nothing_is_written(
         student, tmp_path, case, message):
@@ -172,11 +173,50 @@ def test_bad_site_input_is_named_and_nothing_is_written(
         scales = (1.0, 8.0)
     if case == 'no_masks':
         masks = None
+    extra = dict(unlabelled=images, max_unlabelled=0) \
+        if case == 'max_unlabelled' else {}
     out = tmp_path / 'out.pth'
     with pytest.raises((ValueError, FileNotFoundError), match=message):
         adapt_to_site(STUDENT, student, str(out), images, masks, k=k,
-                      scales=scales)
+                      scales=scales, **extra)
     assert not out.exists()
+
+
+def test_max_unlabelled_photos_drawn_with_the_seed_and_recorded(
+        student, site, tmp_path):
+    unlabelled, _ = write_site(tmp_path / 'unl', 6, seed=7)
+
+    def adapt(seed, max_unlabelled):
+        out = str(tmp_path / f'{seed}-{max_unlabelled}.pth')
+        record = adapt_to_site(STUDENT, student, out, unlabelled=unlabelled,
+                               seed=seed, max_unlabelled=max_unlabelled)
+        meta = torch.load(out, weights_only=False)['meta']
+        assert meta['site_adaptation'] == record
+        stats = {key: value for key, value in torch.load(
+            out, weights_only=False)['state_dict'].items()
+            if key.endswith('running_mean')}
+        assert stats
+        return record, stats
+
+    record, stats = adapt(1, 2)
+    assert (record['unlabelled'], record['max_unlabelled']) == (2, 2)
+    assert adapt(9, 10)[0]['unlabelled'] == 6  # the whole folder, recorded
+    again = adapt(1, 2)[1]
+    other = adapt(2, 2)[1]
+    assert all(torch.equal(stats[key], again[key]) for key in stats)
+    assert not all(torch.equal(stats[key], other[key]) for key in stats)
+
+
+def test_distillation_reads_only_the_drawn_unlabelled_photos(site, tmp_path):
+    from mmseg.registry import DATASETS
+    from crackdino_mm.apis.site_finetune import finetune_config
+    unlabelled, _ = write_site(tmp_path / 'unl', 5, seed=8)
+    cfg = finetune_config(Config.fromfile(DISTILLER), 'unused.pth', *site,
+                          ['p0'], 5, str(tmp_path / 'work'),
+                          unlabelled=unlabelled, unlabelled_keys=['p1', 'p3'])
+    photos = DATASETS.build(cfg.train_dataloader.dataset).datasets[1]
+    assert [osp.basename(photos.get_data_info(i)['img_path'])
+            for i in range(len(photos))] == ['p1.jpg', 'p3.jpg']
 
 
 def test_finetuning_trains_the_last_blocks_and_not_the_first(
@@ -275,9 +315,13 @@ def test_cli_names_a_missing_folder_and_writes_the_out_config(
     run = subprocess.run(
         [sys.executable, tool, STUDENT, student, '--images', site[0],
          '--masks', site[1], '--scales', '1', '1.5', '--out',
-         str(tmp_path / 'a.pth'), '--out-config', out_config],
+         str(tmp_path / 'a.pth'), '--out-config', out_config,
+         '--unlabelled', site[0], '--max-unlabelled', '3'],
         capture_output=True, text=True, cwd=REPO)
     assert run.returncode == 0, run.stderr
+    record = torch.load(str(tmp_path / 'a.pth'),
+                        weights_only=False)['meta']['site_adaptation']
+    assert (record['unlabelled'], record['max_unlabelled']) == (3, 3)
     stored = read_calibration(str(tmp_path / 'a.pth'))
     cfg = Config.fromfile(out_config)
     assert cfg.model.decode_head.threshold == stored['threshold']

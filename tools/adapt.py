@@ -2,7 +2,8 @@
 unlabelled ones.
 
     python tools/adapt.py CONFIG CHECKPOINT --images DIR --masks DIR \
-        --out ADAPTED.pth [--k K] [--unlabelled DIR] [--finetune-iters N] \
+        --out ADAPTED.pth [--k K] [--unlabelled DIR] [--max-unlabelled N] \
+        [--finetune-iters N] \
         [--distiller-config CFG] [--seed S] [--out-config CFG] \
         [--cfg-options ...]
 
@@ -11,8 +12,9 @@ unlabelled ones.
 ``--seed``); the decision threshold and test-time scale are chosen on
 them and stored in ADAPTED.pth, where tools/test.py, tools/infer.py, the
 ONNX export and ``init_crack_model`` apply them (an explicit
-``--threshold``/``--scale`` there wins). ``--unlabelled`` photos re-estimate
-the normalisation statistics; ``--finetune-iters`` fine-tunes on the
+``--threshold``/``--scale`` there wins). ``--unlabelled`` photos (at most
+``--max-unlabelled``, drawn with ``--seed``) re-estimate the normalisation
+statistics; ``--finetune-iters`` fine-tunes on the
 labelled photos, with the dual-teacher distillation on the unlabelled ones
 when the config (or ``--distiller-config``) is a distiller. CHECKPOINT is
 never written unless ``--out`` names it.
@@ -24,8 +26,8 @@ import sys
 
 from mmengine.config import Config, DictAction
 
-from crackdino_mm.apis import (SCALE_GRID, adapt_to_site, calibrated_config,
-                              read_calibration)
+from crackdino_mm.apis import (MAX_UNLABELLED, SCALE_GRID, adapt_to_site,
+                              calibrated_config, read_calibration)
 
 
 def parse_args(argv=None):
@@ -39,6 +41,9 @@ def parse_args(argv=None):
     parser.add_argument('--k', type=int,
                         help='draw this many labelled photos (default all)')
     parser.add_argument('--unlabelled', help='folder of unlabelled photos')
+    parser.add_argument('--max-unlabelled', type=int, default=MAX_UNLABELLED,
+                        help='read at most this many unlabelled photos, '
+                        'drawn with --seed (default %(default)s)')
     parser.add_argument('--finetune-iters', type=int, default=0)
     parser.add_argument('--train-blocks', type=int,
                         help='last DINOv2 blocks fine-tuned (default 4; '
@@ -79,7 +84,8 @@ def main(argv=None):
         record = adapt_to_site(
             args.config, args.checkpoint, args.out, images=args.images,
             masks=args.masks, unlabelled=args.unlabelled, k=args.k,
-            seed=args.seed, finetune_iters=args.finetune_iters,
+            seed=args.seed, max_unlabelled=args.max_unlabelled,
+            finetune_iters=args.finetune_iters,
             distiller_config=args.distiller_config,
             train_blocks=args.train_blocks, scales=args.scales,
             min_gain=args.min_gain,

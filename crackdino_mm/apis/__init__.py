@@ -4,7 +4,7 @@ from ..datasets.crack_folder import IMAGE_SUFFIXES
 from ..utils import (SCALE_GRID, MissingConfigFile, apply_calibration,
                      crack_probability, read_calibration,
                      seg_logits_probability, write_calibration)
-from .adapt import adapt_to_site
+from .adapt import MAX_UNLABELLED, adapt_to_site
 from .crack_inferencer import CrackInferencer
 from .crack_predictor import CrackPredictor
 from .model_loader import (calibrated_config, deployable_config,
@@ -15,7 +15,7 @@ from .site_norm_stats import reestimate_norm_stats
 from .site_photos import SitePhoto, load_site_photos
 
 __all__ = [
-    'CrackInferencer', 'CrackPredictor', 'IMAGE_SUFFIXES',
+    'CrackInferencer', 'CrackPredictor', 'IMAGE_SUFFIXES', 'MAX_UNLABELLED',
     'MissingConfigFile', 'SCALE_GRID', 'SitePhoto', 'adapt_to_site',
     'apply_calibration', 'calibrated_config', 'choose_calibration',
     'crack_probability', 'deployable_config', 'deployable_state_dict',

@@ -18,8 +18,9 @@ from .site_finetune import blocks_to_train, finetune_config
 from .site_norm_stats import reestimate_norm_stats
 from .site_photos import load_site_photos, photo_key, site_keys
 
-#: Unlabelled photos used for the normalisation statistics (enough for a
-#: stable mean and variance; more only costs time).
+#: Most unlabelled photos read (``max_unlabelled``), for the normalisation
+#: statistics and the distillation: the count the site experiments used,
+#: enough for a stable mean and variance; more only costs time.
 MAX_UNLABELLED = 64
 #: Fewest labelled photos on which fine-tuning measured a gain over
 #: calibration (README, "What each step buys"): none at 1 or 3 photos,
@@ -32,6 +33,7 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
                   masks: Optional[str] = None,
                   unlabelled: Optional[str] = None,
                   k: Optional[int] = None, seed: int = 0,
+                  max_unlabelled: int = MAX_UNLABELLED,
                   finetune_iters: int = 0,
                   distiller_config: Union[str, Config, None] = None,
                   train_blocks: Optional[int] = None,
@@ -51,7 +53,8 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
        them, kept only if its F on them beats the checkpoint's stored
        calibration by ``min_gain`` F points (0, the default: always).
     2. Label-free: the BatchNorm statistics re-estimated on ``unlabelled``
-       photos (``norm_stats``).
+       photos (``norm_stats``): at most ``max_unlabelled`` of them, drawn
+       with ``seed``, the same ones the distillation reads.
     3. ``finetune_iters`` steps of fine-tuning on the labelled photos
        (neck, head, last ``train_blocks`` DINOv2 blocks, default 4; other
        backbones whole); with ``unlabelled``
@@ -71,6 +74,8 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
         raise ValueError('labelled photos need both an image folder and '
                          f'a mask folder (got images={images!r}, '
                          f'masks={masks!r})')
+    if max_unlabelled < 1:
+        raise ValueError(f'max_unlabelled must be >= 1, got {max_unlabelled}')
     if finetune_iters < 0 or (finetune_iters and images is None):
         raise ValueError('fine-tuning needs labelled photos and '
                          f'finetune_iters >= 0 (got {finetune_iters})')
@@ -84,10 +89,11 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
     source = load_checkpoint_file(checkpoint)
     photos = load_site_photos(images, masks, k, seed) if images else []
     unlabelled_photos = load_site_photos(
-        unlabelled, k=min(MAX_UNLABELLED, len(site_keys(unlabelled))),
+        unlabelled, k=min(max_unlabelled, len(site_keys(unlabelled))),
         seed=seed) if unlabelled else []
     record = dict(labelled=[photo_key(p.path) for p in photos],
-                  unlabelled=len(unlabelled_photos), seed=seed, steps=[])
+                  unlabelled=len(unlabelled_photos),
+                  max_unlabelled=max_unlabelled, seed=seed, steps=[])
 
     if photos:
         calibration = choose_calibration(model, photos, scales, min_gain)
@@ -110,6 +116,7 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
             config, student, images, masks, record['labelled'],
             finetune_iters, work_dir, scale=scale,
             unlabelled=unlabelled, distiller=distiller_config,
+            unlabelled_keys=[photo_key(p.path) for p in unlabelled_photos],
             train_blocks=train_blocks, seed=seed)
         Runner.from_cfg(cfg).train()
         tuned = load_checkpoint_file(

@@ -83,11 +83,19 @@ def distiller_around(student: dict, distiller: dict) -> dict:
                 **{key: copy.deepcopy(distiller[key]) for key in own})
 
 
+def write_keys(path: str, keys: Sequence[str]) -> str:
+    """A split file of ``keys`` (``CrackFolderDataset``'s ann_file)."""
+    with open(path, 'w') as f:
+        f.write('\n'.join(keys) + '\n')
+    return path
+
+
 def finetune_config(config: Config, student_checkpoint: str, images: str,
                     masks: str, keys: Sequence[str], iters: int,
                     work_dir: str, scale: float = 1.0,
                     unlabelled: Optional[str] = None,
                     distiller: Optional[Config] = None,
+                    unlabelled_keys: Optional[Sequence[str]] = None,
                     train_blocks: Optional[int] = None,
                     batch_size: int = 4,
                     lr: float = FINETUNE_LR, seed: int = 0) -> Config:
@@ -99,15 +107,14 @@ def finetune_config(config: Config, student_checkpoint: str, images: str,
     With ``unlabelled``, the dual-teacher distillation of ``distiller``
     (default: ``config`` itself, which must then be a distiller) runs on
     batches of ``batch_size`` labelled crops and as many unlabelled ones
-    (``MixedBatchSampler``).
+    (``MixedBatchSampler``), only the photos ``unlabelled_keys`` of it if
+    given.
     """
     cfg = deployable_config(config)
     model = cfg.model
     freeze_backbone(model, train_blocks)
     os.makedirs(work_dir, exist_ok=True)
-    split = osp.join(work_dir, 'labelled_keys.txt')
-    with open(split, 'w') as f:
-        f.write('\n'.join(keys) + '\n')
+    split = write_keys(osp.join(work_dir, 'labelled_keys.txt'), keys)
     crop = cfg.get('crop_size', (224, 224))
     dataset = dict(type='CrackFolderDataset', data_root='', ann_file=split,
                    data_prefix=dict(img_path=images, seg_map_path=masks),
@@ -120,9 +127,12 @@ def finetune_config(config: Config, student_checkpoint: str, images: str,
                 f'{source.filename}: distillation on unlabelled photos '
                 'needs a DualTeacherDistiller config (give one)')
         model = distiller_around(model, source.model)
+        listed = write_keys(osp.join(work_dir, 'unlabelled_keys.txt'),
+                            unlabelled_keys) if unlabelled_keys else ''
         dataset = dict(type='ConcatDataset', datasets=[
             dataset,
             dict(type='CrackFolderDataset', data_root='',
+                 ann_file=listed,
                  data_prefix=dict(img_path=unlabelled, seg_map_path=None),
                  pipeline=site_pipeline(crop, scale, unlabelled=True))])
         sampler = dict(type='MixedBatchSampler', batch_size=2 * batch_size,
