@@ -3,10 +3,11 @@ its label-free threshold, its statistics."""
 import numpy as np
 import pytest
 
-from script_modules import run_sittings, script_module
+from script_modules import harness, script_module
 
 bench = script_module('benchmarks/site_adaptation_cpu.py')
-stats = script_module('benchmarks/paired_stats.py')
+stats = harness('stats')
+records = harness('records')
 
 
 def test_draws_are_the_photos_the_tool_labels(tmp_path):
@@ -81,8 +82,8 @@ def test_run_pairs_the_adapting_arms_draw_by_draw(tmp_path, monkeypatch):
                              'label_free_norm', '--ks', '0', '1', '3',
                              '--draws', '2', '--sites', 'Crack500',
                              'GAPs384'])
-    bench._record(bench.result_key('crackdino', 'Crack500', 'finetune', 1,
-                                   0), dict(iou=1.0))
+    records.record(bench.RESULTS, bench.result_key(
+        'crackdino', 'Crack500', 'finetune', 1, 0), iou=1.0)
     bench.cmd_run(args)
     assert calls[:4] == [('label_free_norm', 0, d, s) for d in (0, 1)
                          for s in ('Crack500', 'GAPs384')]
@@ -115,21 +116,6 @@ def test_only_a_source_with_teachers_runs_their_arms(tmp_path,
     assert calls == [('student_plain', 'finetune'), ('crackdino', 'finetune'),
                      ('crackdino', 'finetune_distill'),
                      ('crackdino', 'finetune_long')]
-
-
-def _record_cells(results, arm, count):
-    bench.RESULTS = results
-    for draw in range(count):
-        bench._record(bench.result_key('src', 'site', arm, 5, draw),
-                      dict(iou=float(draw)))
-
-
-def test_two_sittings_recording_at_once_lose_nothing(tmp_path):
-    results = str(tmp_path / 'results.json')
-    run_sittings(_record_cells, (results, 'finetune', 60),
-                 (results, 'finetune_distill', 60))
-    recorded = bench.dc.load_results_from(results)
-    assert len(recorded) == 120
 
 
 def test_site_mean_table_averages_site_means_and_counts_draws():

@@ -1,4 +1,4 @@
-"""Tables and plot of the crack-transfer benchmark (its ``report`` stage).
+"""Tables and plot of the crack-transfer study (its ``report`` stage).
 
 Seeded arms are summarised as mean +- sample standard deviation over their
 seeds. A contrast between two arms is a t-test: paired by seed where both
@@ -7,16 +7,18 @@ the head), Welch's otherwise, and a single-seed variant against its
 partner's seeds as a new draw from them, each with its difference, 95 %
 confidence interval and two-sided p-value; a pooled contrast pairs the
 seeds within each of several arm pairs that share a factor (t
-distribution: ``paired_stats``).
+distribution: ``harness.stats``).
 """
 import math
 import os.path as osp
 import statistics
 
-import deepcrack_cpu as dc
-from paired_stats import t_quantile, t_two_sided_p
+from mmengine.config import Config
 
-PLOT = osp.join(dc.REPO, 'benchmarks', 'results', 'crack_transfer_cpu.png')
+from harness import plots, records, report, transfer_analysis
+from harness.stats import t_quantile, t_two_sided_p
+
+PLOT = records.results_path('crack_transfer_cpu.png')
 SECTION = 'crack_transfer_cpu'
 METRICS = (('crack_iou', 'crack IoU'), ('crack_f1', 'F1'), ('ods', 'ODS'))
 # (arm, arm it is compared with, what the difference measures)
@@ -140,8 +142,7 @@ def pooled_contrast(results, entries, pairs, test_set, metric):
 def seg_weight(arms, arm):
     """An arm's weight on the segmentation losses (1 without a
     distiller)."""
-    from mmengine.config import Config
-    model = Config.fromfile(osp.join(dc.REPO, arms[arm][0])).model
+    model = Config.fromfile(osp.join(records.REPO, arms[arm][0])).model
     return float(model.get('seg_weight', 1.0))
 
 
@@ -337,16 +338,14 @@ def write(results, entries, arms, test_sets, partners=None):
         for test_set, run in entry.get('test', {}).items():
             lines.append(f'- `{name}` test on {test_set} (commit '
                          f'{run["commit"]}): `{run["command"]}`')
-    dc.write_section(dc.REPORT, SECTION, lines)
-    print(f'wrote {dc.REPORT}')
+    report.write_section(records.REPORT, SECTION, lines)
 
 
 def agreement_lines(results, entries, arm_order, test_sets):
     """Linear CKA of each student arm with each teacher, per layer pair,
     on DeepCrack and averaged over the crack sets (mean ± sd over seeds)."""
-    import crack_transfer_analysis as analysis
     pairs = [(teacher, index, layer) for teacher, _, _, layers in
-             analysis.TEACHERS for index, layer in enumerate(layers)]
+             transfer_analysis.TEACHERS for index, layer in enumerate(layers)]
     header = [f'{teacher} block {layer}' for teacher, _, layer in pairs]
     lines = []
     for where, sets in (('DeepCrack', test_sets[:1]),
@@ -619,9 +618,6 @@ def write_plot(results, entries, arms, test_sets):
     the x axis and in-domain on the y axis; DeepCrack-trained ones the
     other way round. A legend names the points, as their labels would
     overlap."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
     points = []
     for arm in dict.fromkeys(a for a, _ in entries.values()):
         stats = columns(results, entries, arm, test_sets, 'crack_iou')
@@ -629,13 +625,13 @@ def write_plot(results, entries, arms, test_sets):
             points.append((arm, stats[0], stats[-1]))
     if not points:
         return False
-    fig, (ax_all, ax_zoom) = plt.subplots(1, 2, figsize=(12, 5.5))
-    colours = plt.get_cmap('tab20').colors
+    fig, ((ax_all, ax_zoom), ) = plots.panels(1, 2, width=6, height=5.5)
+    colours = plots.series_colours([arm for arm, _, _ in points])
     markers = 'o^vDPX*<>hp'
     for index, (arm, (x, x_sd, _), (y, y_sd, _)) in enumerate(points):
         sources = arms[arm][2] == 'crack_sets'
         style = dict(fmt='s' if sources else markers[index % len(markers)],
-                     color=colours[index % len(colours)], capsize=3,
+                     color=colours[arm], capsize=3,
                      mfc='none' if sources else None, label=arm)
         for ax in (ax_all, ) if sources else (ax_all, ax_zoom):
             ax.errorbar(x, y, xerr=x_sd or None, yerr=y_sd or None,
@@ -650,7 +646,5 @@ def write_plot(results, entries, arms, test_sets):
     ax_zoom.set_title('trained on DeepCrack (crack sets cross-domain); '
                       'bars: 1 sd over seeds', fontsize=9)
     ax_all.legend(fontsize=7, loc='lower left')
-    fig.tight_layout()
-    fig.savefig(PLOT, dpi=120)
-    plt.close(fig)
+    plots.save(fig, PLOT, dpi=120)
     return True
