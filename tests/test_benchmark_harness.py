@@ -111,3 +111,11 @@ def test_read_scalars_skips_start_up(tmp_path):
     (run / 'scalars.json').write_text(json.dumps(dict(lr=0.1)) + '\n')
     with pytest.raises(RuntimeError, match='no training step'):
         commands.read_scalars(str(tmp_path))
+
+
+def test_records_are_written_with_relative_paths(tmp_path):
+    path = str(tmp_path / 'r.json')
+    absolute = osp.join(records.REPO, 'work_dirs', 'x.py')
+    records.record(path, 'run', command=f'python tools/test.py {absolute}')
+    assert records.load(path) == dict(run=dict(
+        command='python tools/test.py work_dirs/x.py'))

@@ -6,6 +6,7 @@ import fcntl
 import io
 import json
 import os.path as osp
+import re
 
 import torch
 
@@ -40,8 +41,9 @@ def relative_text(value):
     so that no record names the machine it ran on."""
     if isinstance(value, str):
         parent = osp.dirname(REPO)
-        return value.replace(REPO + osp.sep, '').replace(REPO, '.').replace(
-            parent + osp.sep, '..' + osp.sep)
+        value = value.replace(REPO + osp.sep, '')
+        value = re.sub(re.escape(REPO) + r'(?![\w.-])', '.', value)
+        return value.replace(parent + osp.sep, '..' + osp.sep)
     if isinstance(value, dict):
         return {k: relative_text(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -58,8 +60,10 @@ def load(path):
 
 
 def save(path, results):
-    """Write the records atomically: a reader never sees half a file."""
-    atomic_write((json.dumps(results, indent=2) + '\n').encode(), path)
+    """Write the records atomically (a reader never sees half a file),
+    every path in them relative to the repository."""
+    atomic_write((json.dumps(relative_text(results), indent=2) +
+                  '\n').encode(), path)
 
 
 def save_checkpoint(checkpoint, path):
