@@ -299,9 +299,8 @@ def cmd_report(args):
     print('\n'.join(lines))
     runs = sorted({(r['command'], r['commit']) for r in results.values()})
     report.write_section(records.REPORT, 'calibration_levels_cpu', [
-        SETUP, *lines, 'Recorded by ' + '; '.join(
-            f'`{command}` (commit {commit})' for command, commit in runs)
-        + '.'])
+        SETUP, *lines, 'Recorded by:', '', *report.command_block(
+            (f'commit {commit}', command) for command, commit in runs)])
 
 
 def parse_args(argv=None):

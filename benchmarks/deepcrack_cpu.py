@@ -335,12 +335,11 @@ def cmd_report(args):
               'measured at inference as the deployable student alone '
               '(teachers removed, as `tools/export_student.py` writes it).',
               '', '### Commands', '']
-    for name in ENTRIES:
-        for stage in ('train', 'test'):
-            run = results.get(name, {}).get(stage)
-            if run:
-                lines.append(f'- `{name}` {stage} (commit {run["commit"]}, '
-                             f'{run["date"]}): `{run["command"]}`')
+    lines += report.command_block(
+        (f'{name} {stage} (commit {run["commit"]}, {run["date"]})',
+         run['command'])
+        for name in ENTRIES for stage in ('train', 'test')
+        for run in [results.get(name, {}).get(stage)] if run)
     if osp.isfile(FIGURE):
         lines += ['', '### Test predictions', '',
                   '![test images, ground truth and each entry\'s '

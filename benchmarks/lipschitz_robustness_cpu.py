@@ -146,9 +146,9 @@ def _interval(c):
 def report_lines(results):
     lines = [__doc__.split('\n\n')[0].replace('\n', ' '), '',
              'Commands:', '']
-    lines += [f'- {key}: `{run["command"]}` (commit {run["commit"]}, '
-              f'{run["wall_seconds"]} s)' for key, run in sorted(
-                  results.items())]
+    lines += report.command_block(
+        (f'{key} (commit {run["commit"]}, {run["wall_seconds"]} s)',
+         run['command']) for key, run in sorted(results.items()))
     if not all(f'attack/{name}' in results for name in MODELS):
         return lines + ['', 'Not run yet.']
     plain = results['attack/student_plain']

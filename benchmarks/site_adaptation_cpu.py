@@ -477,12 +477,13 @@ def cmd_report(args):
     if results:
         plot(results)
         print(f'figure: {FIGURE}')
-    sources = [f'{name}: `{run["command"]}` (commit {run["commit"]}, '
-               f'{run.get("wall_seconds")} s)'
-               for name, run in sorted(results.items())
-               if name.startswith('source/')]
+    sources = report.command_block(
+        (f'{name} (commit {run["commit"]}, {run.get("wall_seconds")} s)',
+         run['command'])
+        for name, run in sorted(results.items())
+        if name.startswith('source/'))
     report.write_section(records.REPORT, 'site_adaptation_cpu', [
-        SETUP, 'Sources:', '', *[f'- {line}' for line in sources], '',
+        SETUP, 'Sources:', '', *sources, '',
         '### Crack IoU', text,
         '\n### Crack F1 at the adapted decision',
         report_tables(results, 'f1', contrasts=False),

@@ -86,9 +86,8 @@ def cmd_report(args):
         f'Checkpoint `{base["checkpoint"]}` ({base["config"]}), DeepCrack '
         'test (237 images, 224 sliding windows), `tools/test.py [--tta]`; '
         'time per image from the test loop, one thread, same sitting.', '',
-        '| variant | crack IoU | F1 | ODS | OIS | AP | s / image | x time |'
-        ' command | commit |',
-        '|---|---|---|---|---|---|---|---|---|---|'
+        '| variant | crack IoU | F1 | ODS | OIS | AP | s / image | x time |',
+        '|---|---|---|---|---|---|---|---|'
     ]
     for variant, (_, description) in VARIANTS.items():
         if variant not in results:
@@ -99,8 +98,11 @@ def cmd_report(args):
             f'| {description} | {m["crack_iou"]:.2f} | {m["crack_f1"]:.2f} '
             f'| {m["ods"]:.2f} | {m["ois"]:.2f} | {m["ap"]:.2f} | '
             f'{r["seconds_per_image"]:.2f} | '
-            f'{r["seconds_per_image"] / base["seconds_per_image"]:.1f} | '
-            f'`{r["command"]}` | {r["commit"]} |')
+            f'{r["seconds_per_image"] / base["seconds_per_image"]:.1f} |')
+    lines += ['', 'Commands:', ''] + report.command_block(
+        (f'{variant} (commit {results[variant]["commit"]})',
+         results[variant]['command'])
+        for variant in VARIANTS if variant in results)
     report.write_section(records.REPORT, SECTION, lines)
     print('\n'.join(lines))
 

@@ -119,3 +119,29 @@ def test_records_are_written_with_relative_paths(tmp_path):
     records.record(path, 'run', command=f'python tools/test.py {absolute}')
     assert records.load(path) == dict(run=dict(
         command='python tools/test.py work_dirs/x.py'))
+
+
+def test_command_block_wraps_long_commands():
+    command = 'python tools/train.py ' + ' '.join(
+        f'option{i}=value' for i in range(30))
+    lines = report.command_block([('run a', command)], width=60)
+    assert lines[:4] == ['<details><summary>1 recorded command</summary>',
+                         '', '```bash', '# run a']
+    assert lines[-3:] == ['```', '', '</details>']
+    assert max(len(line) for line in lines) <= 60
+    body = ' '.join(line.rstrip(' \\').strip() for line in lines[4:-3])
+    assert body == command
+
+
+def test_reflow_wraps_prose_and_leaves_tables_and_code():
+    prose = ' '.join(['word'] * 40)
+    table = '| ' + ' | '.join(['cell'] * 30) + ' |'
+    code = 'python tools/train.py ' + 'x=1 ' * 30
+    lines = report.reflow([prose, table, '```bash', code, '```',
+                           '- ' + prose], width=50)
+    assert table in lines and code in lines
+    assert all(len(line) <= 50 for line in lines
+               if line not in (table, code))
+    item = lines[lines.index('```', lines.index('```bash') + 1) + 1:]
+    assert item[0].startswith('- word') and item[1].startswith('  word')
+    assert ' '.join(line.strip() for line in item) == '- ' + prose

@@ -110,8 +110,8 @@ def test_report_lists_missing_entries_and_ablation_changes(
     text = (tmp_path / 'RESULTS.md').read_text()
     assert '| teacher_large |' in text and 'not run yet' in text
     assert '| crackdino | +3.50 | -1.00 | +1.25 |' in text
-    assert '`python tools/train.py X`' in text
-    assert '`python tools/test.py X`' in text
+    assert '\npython tools/train.py X\n' in text
+    assert '\npython tools/test.py X\n' in text
 
 
 def test_deployable_model_loads_a_distiller_checkpoint(

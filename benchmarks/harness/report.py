@@ -3,10 +3,13 @@ from the records, so that several studies report into one file and a
 README or guide carries figures that come from the record alone."""
 import os.path as osp
 import string
+import textwrap
 
 from harness.records import REPO
 
 TEMPLATES = osp.join(osp.dirname(osp.abspath(__file__)), 'templates')
+#: Prose lines of a report are wrapped at this width (tables are not).
+WIDTH = 79
 
 
 def replace_block(text, start, end, body):
@@ -23,7 +26,7 @@ def write_section(path, key, lines):
     a Markdown file (appended when absent): the RESULTS.md sections."""
     start, end = f'<!-- {key} -->', f'<!-- /{key} -->'
     text = open(path).read() if osp.isfile(path) else ''
-    body = '\n'.join(lines)
+    body = '\n'.join(reflow('\n'.join(lines).split('\n')))
     replaced = replace_block(text, start, end, body)
     if replaced is None:
         block = '\n'.join([start, body, end])
@@ -31,6 +34,24 @@ def write_section(path, key, lines):
     with open(path, 'w') as f:
         f.write(replaced)
     print(f'wrote {osp.relpath(path, REPO)} ({key})')
+
+
+def reflow(lines, width=WIDTH):
+    """Markdown lines with each long prose line (a paragraph or a list
+    item) wrapped at ``width``, as it renders the same; tables, headings,
+    HTML and code are left as they are."""
+    out, fenced = [], False
+    for line in lines:
+        if line.startswith('```'):
+            fenced = not fenced
+        if fenced or len(line) <= width or line.startswith(
+                ('|', '#', '<', '    ', '```')):
+            out.append(line)
+            continue
+        indent = '  ' if line.startswith(('- ', '* ')) else ''
+        out += textwrap.wrap(line, width, subsequent_indent=indent,
+                             break_long_words=False, break_on_hyphens=False)
+    return out
 
 
 def replace_marked_block(path, name, body):
@@ -61,3 +82,23 @@ def template(name, **fields):
 def cell(value, digits=2):
     """A table cell of a number ('' when there is none)."""
     return '' if value is None else f'{value:.{digits}f}'
+
+
+def command_block(runs, width=96):
+    """Recorded commands as a folded bash block (``<details>``), each
+    under a ``# label`` line and wrapped with ``\\`` continuations, so
+    that no line of the report runs past ``width`` (``runs``: (label,
+    command) pairs)."""
+    runs = list(runs)
+    lines = [f'<details><summary>{len(runs)} recorded command'
+             f'{"s" if len(runs) != 1 else ""}</summary>', '', '```bash']
+    for label, command in runs:
+        lines.append(f'# {label}')
+        line = ''
+        for token in command.split(' '):
+            if line and len(line) + len(token) + 3 > width:
+                lines.append(line + ' \\')
+                line = '    '
+            line += ('' if line.strip() == '' else ' ') + token
+        lines.append(line)
+    return lines + ['```', '', '</details>']

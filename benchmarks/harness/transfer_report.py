@@ -328,16 +328,22 @@ def write(results, entries, arms, test_sets, partners=None):
             lines.append(f'- `{script} probe --threads 1 --only '
                          f'{" ".join(unprobed)}`')
         lines += [f'- `{script} report`', '']
+    runs, tests = [], 0
     for name in entries:
         entry = results.get(name, {})
         if 'train' in entry:
             run = entry['train']
-            lines.append(f'- `{name}` train (commit {run["commit"]}, '
-                         f'{run["date"]}, {run["wall_seconds"]:.0f} s): '
-                         f'`{run["command"]}`')
-        for test_set, run in entry.get('test', {}).items():
-            lines.append(f'- `{name}` test on {test_set} (commit '
-                         f'{run["commit"]}): `{run["command"]}`')
+            runs.append((f'{name} train (commit {run["commit"]}, '
+                         f'{run["date"]}, {run["wall_seconds"]:.0f} s)',
+                         run['command']))
+        tests += len(entry.get('test', {}))
+    lines += report.command_block(runs) + [
+        '', f'Each of the {tests} evaluations runs `python tools/test.py '
+        'CONFIG work_dirs/crack_transfer/NAME/iter_1000.pth --work-dir',
+        'work_dirs/crack_transfer/NAME/test_SET --cfg-options '
+        'test_dataloader.dataset.data_root=ROOT`',
+        '(ROOT: DeepCrack\'s or `data/crack_sets/SET`); its exact command '
+        'and commit are in', '`benchmarks/results/crack_transfer_cpu.json`.']
     report.write_section(records.REPORT, SECTION, lines)
 
 
