@@ -22,7 +22,8 @@ seed 0, or all). Arms:
 - ``threshold_scale``: that and the test-time scale (``tools/adapt.py``);
 - ``finetune``: then ``FINETUNE_ITERS`` steps on the k photos;
 - ``finetune_distill``: the same steps with the dual-teacher distillation
-  on the 64 unlabelled photos (students only);
+  on the site's unlabelled training folder (the recorded runs read all of
+  it, 152 to 5,270 crops by site; students only);
 - ``finetune_long``: fine-tuning alone for ``LONG_FINETUNE_ITERS`` steps,
   as long as the distillation takes: the teachers' control for time
   (students only);
@@ -62,8 +63,9 @@ from crackdino_mm.apis.site_calibration import site_probabilities
 from crackdino_mm.utils import SCALE_GRID
 from harness import commands, plots, records, report
 from harness.sites import (DISTILLER, KEPT, SITES, SOURCES, TEACHER_OPTIONS,
-                           TEST_IMAGES, WORK_DIR, MapCache, draw, keep_source,
-                           read_photo, source_checkpoint, test_keys)
+                           TEST_IMAGES, UNLABELLED, WORK_DIR, MapCache, draw,
+                           keep_source, read_photo, source_checkpoint,
+                           test_keys)
 from harness.stats import mean_ci, paired_contrast
 
 REPO = records.REPO
@@ -359,6 +361,30 @@ def site_mean_table(results, source, metric='iou'):
     return lines
 
 
+def site_table(results, source, metric):
+    """One table of every site's arms (the site named on its first row):
+    mean [95 % CI] over draws by k, and the seconds an adaptation took."""
+    lines = ['| site | arm | ' + ' | '.join(f'k={k}' for k in KS) + ' | s |',
+             '|---' * (len(KS) + 3) + '|']
+    for site in SITES:
+        named = site
+        for arm in ARMS:
+            cells = []
+            for k in KS:
+                cell = collect(results, source, site, arm, k) if \
+                    (k == 0) == (arm in LABEL_FREE) else {}
+                values = [v[metric] for v in cell.values()]
+                cells.append(_fmt(mean_ci(values)) if values else '')
+            timed = collect(results, source, site, arm, arm_k(arm, 5))
+            seconds = f'{np.mean([v["seconds"] for v in timed.values()]):.0f}' \
+                if timed else ''
+            if any(cells):
+                lines.append(f'| {named} | {arm} | ' + ' | '.join(cells) +
+                             f' | {seconds} |')
+                named = ''
+    return lines
+
+
 def report_tables(results, metric='iou', contrasts=True):
     lines = []
     for source in SOURCES:
@@ -369,26 +395,9 @@ def report_tables(results, metric='iou', contrasts=True):
                      'give their count)\n')
         lines += site_mean_table(results, source, metric)
         lines.append(f'\n#### {source}: crack {metric.upper()} on each '
-                     'site\'s test subset (mean [95 % CI] over draws)\n')
-        for site in SITES:
-            lines.append(f'\n{site}\n')
-            lines.append('| arm | ' + ' | '.join(f'k={k}' for k in KS) +
-                         ' | s/adaptation (k=0 or 5) |')
-            lines.append('|---' * (len(KS) + 2) + '|')
-            for arm in ARMS:
-                cells = []
-                for k in KS:
-                    cell = collect(results, source, site, arm, k) if \
-                        (k == 0) == (arm in LABEL_FREE) else {}
-                    values = [v[metric] for v in cell.values()]
-                    cells.append(_fmt(mean_ci(values)) if values else '')
-                timed = collect(results, source, site, arm,
-                                0 if arm in LABEL_FREE else 5)
-                seconds = f'{np.mean([v["seconds"] for v in timed.values()]):.0f}' \
-                    if timed else ''
-                if any(cells):
-                    lines.append(f'| {arm} | ' + ' | '.join(cells) +
-                                 f' | {seconds} |')
+                     'site\'s test subset (mean [95 % CI] over draws; '
+                     's: seconds of adaptation at k=0 or 5)\n')
+        lines += site_table(results, source, metric)
         if not contrasts:
             continue
         lines.append(f'\nPaired contrasts ({source}; difference in '
@@ -450,26 +459,6 @@ def arm_style(arm):
     return '--' if arm in LABEL_FREE else '-'
 
 
-SETUP = f"""## Site adaptation: what each step of tools/adapt.py buys
-
-Source models trained on DeepCrack (270 training images), adapted to four
-crack sets they never saw, with k labelled photos drawn from each set's
-training split (draw d = `tools/adapt.py --k K --seed d`, {DRAWS} draws)
-and scored on a fixed subset of its test split ({TEST_IMAGES} images,
-seed 0, or all). Crack IoU and F1 at the adapted decision, ODS at the
-adapted scale (tolerance 0), seconds of adaptation on one shared CPU core.
-Fine-tuning: {FINETUNE_ITERS} AdamW steps (lr 1e-4, 4 crops a step), neck,
-head and the last 4 backbone blocks (SegFormer: the whole model);
-finetune_long: {LONG_FINETUNE_ITERS} steps, the distillation's wall time.
-Every result is in `benchmarks/results/site_adaptation_cpu.json` with its
-command and commit; cells left empty are not run yet.
-
-    python benchmarks/site_adaptation_cpu.py sources
-    python benchmarks/site_adaptation_cpu.py run --sources student_plain
-    python benchmarks/site_adaptation_cpu.py report
-"""
-
-
 def cmd_report(args):
     results = records.load(RESULTS)
     text = report_tables(results)
@@ -482,8 +471,12 @@ def cmd_report(args):
          run['command'])
         for name, run in sorted(results.items())
         if name.startswith('source/'))
+    setup = report.template(
+        'site_adaptation_cpu', draws=DRAWS, test_images=TEST_IMAGES,
+        unlabelled=UNLABELLED, finetune_iters=FINETUNE_ITERS,
+        long_finetune_iters=LONG_FINETUNE_ITERS)
     report.write_section(records.REPORT, 'site_adaptation_cpu', [
-        SETUP, 'Sources:', '', *sources, '',
+        setup, '', 'Sources:', '', *sources, '',
         '### Crack IoU', text,
         '\n### Crack F1 at the adapted decision',
         report_tables(results, 'f1', contrasts=False),

@@ -139,3 +139,41 @@ def test_site_mean_table_averages_site_means_and_counts_draws():
     assert rows['finetune'][ks.index(1)] == ''
     assert rows['none'][ks.index(0)] == '1.0'
     assert set(rows) == {'finetune', 'none'}
+
+
+def _site_results():
+    results = {}
+    for source in ('student_plain', 'crackdino'):
+        for site in bench.SITES:
+            for d in range(2):
+                results[bench.result_key(source, site, 'none', 0, d)] = dict(
+                    iou=10.0, seconds=0.0)
+                for arm, k in (('threshold', 1), ('finetune', 5)):
+                    results[bench.result_key(source, site, arm, k, d)] = \
+                        dict(iou=20.0 + d, seconds=3.0)
+    return results
+
+
+def test_site_table_is_one_table_naming_each_site_once():
+    lines = bench.site_table(_site_results(), 'crackdino', 'iou')
+    assert lines[0].startswith('| site | arm |')
+    assert [line.split(' | ')[0][2:] for line in lines[2:]] == [
+        name for site in bench.SITES for name in (site, '', '')]
+    assert '| 20.5 [14.1, 26.9] |' in lines[4]
+
+
+def test_plot_gives_each_arm_one_colour_and_one_legend(monkeypatch):
+    plots = harness('plots')
+    saved = {}
+    monkeypatch.setattr(plots, 'save_with_legend', lambda fig, handles,
+                        path: saved.update(fig=fig, handles=handles))
+    bench.plot(_site_results())
+    assert [h.get_label() for h in saved['handles']] == list(bench.ARMS)
+    colours = {}
+    for ax in saved['fig'].axes:
+        assert ax.get_legend() is None
+        for line, arm in zip(ax.get_lines(), ('none', 'threshold',
+                                              'finetune')):
+            colours.setdefault(arm, set()).add(line.get_color())
+    assert all(len(c) == 1 for c in colours.values())
+    assert len({next(iter(c)) for c in colours.values()}) == 3
