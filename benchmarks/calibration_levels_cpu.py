@@ -301,6 +301,7 @@ def cmd_report(args):
     report.write_section(records.REPORT, 'calibration_levels_cpu', [
         SETUP, *lines, 'Recorded by:', '', *report.command_block(
             (f'commit {commit}', command) for command, commit in runs)])
+    report.write_costs()
 
 
 def parse_args(argv=None):

@@ -348,6 +348,7 @@ def cmd_report(args):
                   '; columns: image, ground truth, then each trained '
                   'entry (threshold 0.5).']
     report.write_section(REPORT, 'deepcrack_cpu', lines)
+    report.write_costs()
 
 
 def parse_args(argv=None):

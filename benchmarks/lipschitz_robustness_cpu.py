@@ -177,8 +177,9 @@ def cmd_report(args):
     lines = report_lines(records.load(RESULTS))
     print('\n'.join(lines))
     report.write_section(records.REPORT, 'lipschitz_robustness_cpu',
-                     ['## Robustness of the Lipschitz head (CPU scale)', ''] +
-                     lines)
+                         ['## Robustness of the Lipschitz head (CPU scale)',
+                          ''] + lines)
+    report.write_costs()
 
 
 def parse_args(argv=None):

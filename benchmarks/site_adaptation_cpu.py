@@ -483,6 +483,7 @@ def cmd_report(args):
         '\n### ODS at the adapted scale (threshold-free)',
         report_tables(results, 'ods', contrasts=False),
         '\n![IoU against k](results/site_adaptation_cpu.png)'])
+    report.write_costs()
 
 
 def parse_args(argv=None):

@@ -104,6 +104,7 @@ def cmd_report(args):
          results[variant]['command'])
         for variant in VARIANTS if variant in results)
     report.write_section(records.REPORT, SECTION, lines)
+    report.write_costs()
     print('\n'.join(lines))
 
 

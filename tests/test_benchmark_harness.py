@@ -145,3 +145,11 @@ def test_reflow_wraps_prose_and_leaves_tables_and_code():
     item = lines[lines.index('```', lines.index('```bash') + 1) + 1:]
     assert item[0].startswith('- word') and item[1].startswith('  word')
     assert ' '.join(line.strip() for line in item) == '- ' + prose
+
+
+def test_recorded_seconds_sum_every_timed_run():
+    record = dict(a=dict(train=dict(wall_seconds=10.0), test=dict(
+        DeepCrack=dict(wall_seconds=5.0, metrics=dict(crack_iou=50.0))),
+        speed=dict(seconds_per_image=3.0)), b=[dict(seconds=1.5)],
+        c=dict(train_wall_seconds=2.0, seconds='n/a'))
+    assert report.recorded_seconds(record) == 10.0 + 5.0 + 1.5 + 2.0

@@ -1,15 +1,19 @@
 """Report sections: Markdown blocks between markers, rewritten in place
 from the records, so that several studies report into one file and a
 README or guide carries figures that come from the record alone."""
+import glob
 import os.path as osp
 import string
 import textwrap
 
-from harness.records import REPO
+from harness.records import REPO, RESULTS_DIR, load
 
 TEMPLATES = osp.join(osp.dirname(osp.abspath(__file__)), 'templates')
 #: Prose lines of a report are wrapped at this width (tables are not).
 WIDTH = 79
+README = osp.join(REPO, 'benchmarks', 'README.md')
+#: Record keys that hold the wall seconds of a run.
+TIMED = ('wall_seconds', 'train_wall_seconds', 'seconds')
 
 
 def replace_block(text, start, end, body):
@@ -102,3 +106,25 @@ def command_block(runs, width=96):
             line += ('' if line.strip() == '' else ' ') + token
         lines.append(line)
     return lines + ['```', '', '</details>']
+
+
+def recorded_seconds(value):
+    """The wall seconds a record holds (its runs' ``wall_seconds``,
+    ``train_wall_seconds`` and ``seconds``, summed at any depth)."""
+    if isinstance(value, list):
+        return sum(recorded_seconds(v) for v in value)
+    if not isinstance(value, dict):
+        return 0.0
+    return sum(v if k in TIMED and isinstance(v, (int, float))
+               else recorded_seconds(v) for k, v in value.items())
+
+
+def write_costs(readme=README):
+    """The cost table of ``benchmarks/README.md`` (its ``costs`` block),
+    from every results file: what its recorded runs took."""
+    rows = ['| results | recorded wall time (h) |', '|---|---|']
+    for path in sorted(glob.glob(osp.join(RESULTS_DIR, '*.json'))):
+        hours = recorded_seconds(load(path)) / 3600
+        rows.append(f'| `{osp.basename(path)}` | '
+                    f'{f"{hours:.1f}" if hours else "not recorded"} |')
+    replace_marked_block(readme, 'costs', '\n'.join(rows))

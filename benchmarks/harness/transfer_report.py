@@ -345,6 +345,7 @@ def write(results, entries, arms, test_sets, partners=None):
         '(ROOT: DeepCrack\'s or `data/crack_sets/SET`); its exact command '
         'and commit are in', '`benchmarks/results/crack_transfer_cpu.json`.']
     report.write_section(records.REPORT, SECTION, lines)
+    report.write_costs()
 
 
 def agreement_lines(results, entries, arm_order, test_sets):
