@@ -273,33 +273,16 @@ def report_lines(results):
     return lines
 
 
-SETUP = f"""## Calibration rules: which rule should choose a site's threshold and scale
-
-Chosen before the site-adaptation test: per source and site, the training
-split is shuffled once into {EVAL_IMAGES} evaluation photos and
-{CHOICE_IMAGES} photos from which each of {DRAWS} draws takes its k
-labelled ones; crack IoU on the evaluation photos at the rule's choice.
-`as is`: the checkpoint's decision; `threshold`: the threshold of best
-pooled F at the checkpoint's scale; `best F`: the threshold and scale of
-best pooled F (the rule of `tools/adapt.py`); `cv`: the level (as is,
-threshold, threshold and scale) of best cross-validated F (folds: the
-photos, or their quadrants below 3 photos). Decision, fixed before the
-run: `cv` replaces `best F` if, pooled, it is not 0.5 IoU below it and its
-worst (site, k) mean change against `as is` is above `best F`'s. Contrasts
-are paired over draws (95 % CI, paired t).
-
-    python benchmarks/calibration_levels_cpu.py run
-    python benchmarks/calibration_levels_cpu.py report
-"""
-
-
 def cmd_report(args):
     results = records.load(RESULTS)
     lines = report_lines(results)
     print('\n'.join(lines))
     runs = sorted({(r['command'], r['commit']) for r in results.values()})
+    setup = report.template('calibration_levels_cpu', draws=DRAWS,
+                            eval_images=EVAL_IMAGES,
+                            choice_images=CHOICE_IMAGES)
     report.write_section(records.REPORT, 'calibration_levels_cpu', [
-        SETUP, *lines, 'Recorded by:', '', *report.command_block(
+        setup, '', *lines, 'Recorded by:', '', *report.command_block(
             (f'commit {commit}', command) for command, commit in runs)])
     report.write_costs()
 

@@ -216,30 +216,7 @@ def write(results, entries, arms, test_sets, partners=None):
     arm_order = [a for a in dict.fromkeys(a for a, _ in entries.values())
                  if arms[a][2] != 'none']
     header = ['arm', 'what'] + list(test_sets) + ['crack-set mean']
-    lines = [
-        '## Does distillation transfer? Crack-set teachers, DeepCrack '
-        'students', '',
-        'Written by `python benchmarks/crack_transfer_cpu.py report` from '
-        '`benchmarks/results/crack_transfer_cpu.json`, where each figure '
-        'sits next to the exact command and commit that produced it.', '',
-        'Teachers and the SegFormer pre-training see only the training '
-        'splits of Crack500, GAPs384, ShadowCrack and AigleRN-TRIMM (6,770 '
-        'crops; `tools/dataset_converters/lmm_crack_sets.py`), never a '
-        'DeepCrack image: their DeepCrack column is zero-shot transfer. '
-        'Students start from the base teacher\'s backbone and are '
-        'fine-tuned on the 300 DeepCrack training images only; their '
-        'crack-set columns are cross-domain (the students never trained on '
-        'those sets, their teachers trained on the training splits; for the '
-        'teachers and the pre-training those columns are in-domain). One '
-        'budget for every run: 1000 iterations, batch 8, 224x224 crops, '
-        'AdamW 5e-4, warm-up + cosine. Evaluation: `tools/test.py` on each '
-        'test split at its own size, 224x224 windows, threshold 0.5, '
-        'dataset-level metrics (%). Cells: mean ± standard deviation '
-        '(number of seeds). Students start as the base teacher (its '
-        'weights), so at their first step the distillation loss and '
-        'gradient toward the base teacher are zero; the distilled arms '
-        'also weight the segmentation losses by 0.7 (seg_weight), the '
-        'students alone by 1.', '']
+    lines = [report.template('crack_transfer_cpu'), '']
     for metric, title in METRICS:
         lines += [f'### {title}', '',
                   '| ' + ' | '.join(header) + ' |',
