@@ -1,11 +1,12 @@
 """benchmarks/harness: records merged under the lock, relative paths,
 command lines, mmengine run logs and Markdown blocks."""
+import glob
 import json
 import os.path as osp
 
 import pytest
 
-from script_modules import harness, run_sittings
+from script_modules import harness, run_sittings, script_module
 
 records = harness('records')
 commands = harness('commands')
@@ -153,3 +154,28 @@ def test_recorded_seconds_sum_every_timed_run():
         speed=dict(seconds_per_image=3.0)), b=[dict(seconds=1.5)],
         c=dict(train_wall_seconds=2.0, seconds='n/a'))
     assert report.recorded_seconds(record) == 10.0 + 5.0 + 1.5 + 2.0
+
+
+def _recorded_study_commands(value):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == 'command' and str(item).startswith(
+                    'python benchmarks/'):
+                yield item
+            else:
+                yield from _recorded_study_commands(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _recorded_study_commands(item)
+
+
+def test_recorded_study_commands_still_parse():
+    """Every ``python benchmarks/<study>.py ...`` command the results
+    record is one its study still accepts."""
+    commands_seen = set()
+    for path in glob.glob(osp.join(records.RESULTS_DIR, '*.json')):
+        commands_seen |= set(_recorded_study_commands(records.load(path)))
+    assert commands_seen
+    for command in sorted(commands_seen):
+        script, *argv = command.split()[1:]
+        script_module(script).parse_args(argv)
