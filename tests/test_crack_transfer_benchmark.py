@@ -371,19 +371,20 @@ def test_report_summarises_seeds_and_tests_contrasts(bench, tmp_path,
     # Paired by seed: crackdino − student_plain = 10, 9, 8 (mean 9, sd 1,
     # t = 15.6 on 2 df); distill_plain − student_plain = 1, 3, -1.
     assert '| crackdino − student_plain | full method against the student ' \
-        'alone | see configs | +9.00 [+6.52, +11.48] p=0.004 (paired, 3)' \
-        in text
+        'alone | see configs |' in text
+    assert '| crackdino − student_plain | paired, 3 | +9.00 [+6.52, +11.48] ' \
+        'p=0.004 |' in text
     assert '| distill_plain − student_plain | distillation, plain decoder ' \
         '| `center_momentum`, `distill_loss`, `distill_weight`, ' \
         '`seg_weight`, `teachers`, `backbone.out_indices`, ' \
-        '`neck.num_inputs` (seg_weight 0.7 against 1) | +1.00 [-3.97, ' \
-        '+5.97] p=0.478 (paired, 3)' in text
-    assert '| crackdino_mse − crackdino | MSE instead of channel KL | ' \
-        '`distill_loss` | not run |' in text
+        '`neck.num_inputs` (seg_weight 0.7 against 1) |' in text
+    assert '| distill_plain − student_plain | paired, 3 | +1.00 [-3.97, ' \
+        '+5.97] p=0.478 |' in text
+    assert '| crackdino_mse − crackdino | | not run |' in text
     # Pooled over both heads: student_lipschitz is not run, so only the
     # three plain-decoder pairs count.
-    assert '| pooled | distillation, both heads' in text
-    assert '+1.00 [-3.97, +5.97] p=0.478 (paired, 3)' in text
+    assert '| pooled: distillation, both heads | paired, 3 | +1.00 [-3.97, ' \
+        '+5.97] p=0.478 |' in text
     assert 'exceeds the spread' not in text
     # CKA over seeds 0, 0.1, 0.2 (+ 0.00 on DeepCrack, + 0.025 on average
     # over the crack sets), then 0.5 at the deeper pairs.
@@ -563,3 +564,14 @@ def test_loss_forms_tell_the_normalised_kl_from_the_raw_one(bench):
     scaled = loss_forms(3 * base, 3 * large)
     assert scaled['kl_T3'] == pytest.approx(forms['kl_T3'], rel=1e-3)
     assert scaled['kl_T3_raw'] > 2 * forms['kl_T3_raw']
+
+
+def test_contrast_row_names_one_test_kind_once():
+    report = harness('transfer_report')
+    paired = '+1.00 [-1.00, +3.00] p=0.100 (paired, 3)'
+    assert report.contrast_row('a − b', [paired, paired]) == (
+        '| a − b | paired, 3 | +1.00 [-1.00, +3.00] p=0.100 | '
+        '+1.00 [-1.00, +3.00] p=0.100 |')
+    mixed = '+2.00 [-1.00, +5.00] p=0.200 (Welch, 3+2)'
+    assert report.contrast_row('a − b', [paired, mixed, 'not run']) == (
+        f'| a − b | | {paired} | {mixed} | not run |')

@@ -11,6 +11,7 @@ distribution: ``harness.stats``).
 """
 import math
 import os.path as osp
+import re
 import statistics
 
 from mmengine.config import Config
@@ -139,6 +140,62 @@ def pooled_contrast(results, entries, pairs, test_set, metric):
                        f'paired, {len(differences)}')
 
 
+def split_kind(cell):
+    """A contrast cell's figures and the kind of its test ('paired, 3'),
+    or the cell and None when it has no test."""
+    match = re.fullmatch(r'(.*\] p=\S+) \((.*)\)', cell)
+    return (match[1], match[2]) if match else (cell, None)
+
+
+def contrast_row(name, cells):
+    """A table row of one contrast: its test kind in a column of its own
+    when every cell has the same, else within each cell."""
+    kinds = {split_kind(c)[1] for c in cells} - {None}
+    if len(kinds) == 1:
+        return (f'| {name} | {kinds.pop()} | ' +
+                ' | '.join(split_kind(c)[0] for c in cells) + ' |')
+    return f'| {name} | | ' + ' | '.join(cells) + ' |'
+
+
+def pooled_name(what):
+    """A pooled contrast's row name: what it measures, less its pairs."""
+    return 'pooled: ' + what.split(' (')[0]
+
+
+def contrast_lines(results, entries, arms, test_sets, partners):
+    """What each contrast measures, then per metric its tests on DeepCrack
+    and the crack-set mean, and on each crack set (two narrow tables)."""
+    cross = tuple(test_sets[1:])
+    lines = [report.template('crack_transfer_contrasts'), '',
+             '| contrast | what it measures | differs from its partner in |',
+             '|---|---|---|']
+    lines += [f'| {arm} − {other} | {what} | '
+              f'{differs(arm, other, partners, arms)} |'
+              for arm, other, what in CONTRASTS]
+    lines += [f'| {pooled_name(what)} | {what} | as its pairs |'
+              for what, _ in POOLED]
+    for metric, title in METRICS[::2]:
+        rows = [(f'{arm} − {other}', [contrast(
+            seed_values(results, entries, arm, s, metric),
+            seed_values(results, entries, other, s, metric))
+            for s in list(test_sets) + [cross]])
+            for arm, other, _ in CONTRASTS]
+        rows += [(pooled_name(what), [
+            pooled_contrast(results, entries, pairs, s, metric)
+            for s in list(test_sets) + [cross]]) for what, pairs in POOLED]
+        for heading, columns in (
+                ('DeepCrack and the crack-set mean', (0, len(test_sets))),
+                ('each crack set', range(1, len(test_sets)))):
+            names = [(list(test_sets) + ['crack-set mean'])[c]
+                     for c in columns]
+            lines += ['', f'#### {title}: {heading}', '',
+                      '| contrast | test | ' + ' | '.join(names) + ' |',
+                      '|---|---|' + '---|' * len(names)]
+            lines += [contrast_row(name, [cells[c] for c in columns])
+                      for name, cells in rows]
+    return lines + ['']
+
+
 def seg_weight(arms, arm):
     """An arm's weight on the segmentation losses (1 without a
     distiller)."""
@@ -226,34 +283,7 @@ def write(results, entries, arms, test_sets, partners=None):
             lines.append(f'| {arm} | {arms[arm][1]} | ' +
                          ' | '.join(cell(s) for s in stats) + ' |')
         lines.append('')
-    cross = tuple(test_sets[1:])
-    for metric, title in METRICS[::2]:
-        lines += [f'### Contrasts, {title}', '',
-                  'Difference [95 % CI] and two-sided p-value (t-test, kind '
-                  'and number of pairs or runs in brackets). A pooled row '
-                  'tests the seed differences of both its pairs together; '
-                  'the two pairs share seeds, so they are not fully '
-                  'independent. A single-seed variant is tested against '
-                  'its partner\'s seeds, as a new draw from them (it '
-                  'assumes the variant varies over seeds as much as its '
-                  'partner; df = its seeds - 1).', '',
-                  '| contrast | what it measures | differs from its partner '
-                  'in | ' + ' | '.join(header[2:]) + ' |',
-                  '|---|---|---|' + '---|' * (len(header) - 2)]
-        for arm, other, what in CONTRASTS:
-            cells = [contrast(
-                seed_values(results, entries, arm, s, metric),
-                seed_values(results, entries, other, s, metric))
-                for s in list(test_sets) + [cross]]
-            lines.append(f'| {arm} − {other} | {what} | '
-                         f'{differs(arm, other, partners, arms)} | ' +
-                         ' | '.join(cells) + ' |')
-        for what, pairs in POOLED:
-            cells = [pooled_contrast(results, entries, pairs, s, metric)
-                     for s in list(test_sets) + [cross]]
-            lines.append(f'| pooled | {what} | as its pairs | ' +
-                         ' | '.join(cells) + ' |')
-        lines.append('')
+    lines += contrast_lines(results, entries, arms, test_sets, partners)
     lines += agreement_lines(results, entries, arm_order, test_sets)
     lines += probe_lines(results, entries, arm_order, test_sets[1:])
     lines += mechanism_lines(results, entries, test_sets[1:])
