@@ -329,7 +329,7 @@ def write(results, entries, arms, test_sets, partners=None):
         lines += ['To run (one core each; two sittings may share the '
                   'machine):', '']
         if untrained:
-            lines.append(f'- `{script} train --threads 1 --only '
+            lines.append(f'- `{script} run --threads 1 --only '
                          f'{" ".join(untrained)}`')
         if unprobed:
             lines.append(f'- `{script} probe --threads 1 --only '
