@@ -419,23 +419,23 @@ def probe_command(name, args, seed=0):
             args.work_dir, name)
         options.append(f'model.backbone.init_cfg.checkpoint={source}')
     # The runner builds the (unused) DeepCrack validation loader too.
-    options += [f'{loader}.dataset.data_root={args.data_root}'
-                for loader in ('val_dataloader', 'test_dataloader')]
+    options += commands.data_root_options(
+        args.data_root, ('val_dataloader', 'test_dataloader'))
     options += [f'train_dataloader.dataset.datasets.{i}.data_root='
                 f'{osp.join(args.crack_sets_root, s)}'
                 for i, s in enumerate(CRACK_SETS)]
-    return ['python', 'tools/train.py', PROBE_CONFIG, '--work-dir',
-            osp.join(args.work_dir, name, probe_key('probe', seed)),
-            '--cfg-options', *options]
+    return commands.train_command(
+        PROBE_CONFIG, osp.join(args.work_dir, name, probe_key('probe', seed)),
+        options)
 
 
 def probe_test_command(name, test_set, args, seed=0):
     probe_dir = osp.join(args.work_dir, name, probe_key('probe', seed))
-    return ['python', 'tools/test.py', PROBE_CONFIG,
-            osp.join(probe_dir, f'iter_{PROBE_ITERS}.pth'),
-            '--work-dir', osp.join(probe_dir, f'test_{test_set}'),
-            '--cfg-options',
-            f'test_dataloader.dataset.data_root={test_root(test_set, args)}']
+    return commands.test_command(
+        PROBE_CONFIG, osp.join(probe_dir, f'iter_{PROBE_ITERS}.pth'),
+        osp.join(probe_dir, f'test_{test_set}'),
+        commands.data_root_options(test_root(test_set, args),
+                                   ('test_dataloader', )))
 
 
 def cmd_probe(args):

@@ -64,12 +64,12 @@ def train_command(args):
 
 def attack_command(name, args):
     config, weights = MODELS[name]
-    return ['python', 'tools/robustness.py', config, weights, '--eps',
-            *map(str, EPS), '--attack', 'both', '--steps', str(STEPS),
-            '--limit', str(IMAGES), '--threshold', str(THRESHOLD), '--out',
-            osp.join(WORK_DIR, name, 'robustness.json'), '--cfg-options',
-            'test_dataloader.dataset.data_root='
-            f'{records.relative(args.data_root)}']
+    return commands.tool_command(
+        'robustness', config, weights, '--eps', *EPS, '--attack', 'both',
+        '--steps', STEPS, '--limit', IMAGES, '--threshold', THRESHOLD,
+        '--out', osp.join(WORK_DIR, name, 'robustness.json'),
+        options=commands.data_root_options(records.relative(args.data_root),
+                                           ('test_dataloader', )))
 
 
 def cmd_train(args):

@@ -28,15 +28,21 @@ def resume_flag(work_dir):
 
 def train_command(config, work_dir, options, resume=()):
     """The ``tools/train.py`` command line of one training."""
-    return ['python', 'tools/train.py', config, '--work-dir', work_dir,
-            *resume, '--cfg-options', *options]
+    return tool_command('train', config, '--work-dir', work_dir, *resume,
+                        options=options)
 
 
 def test_command(config, checkpoint, work_dir, options, tta=False):
     """The ``tools/test.py`` command line of one evaluation."""
-    return (['python', 'tools/test.py', config, checkpoint, '--work-dir',
-             work_dir] + (['--tta'] if tta else []) +
-            ['--cfg-options', *options])
+    return tool_command('test', config, checkpoint, '--work-dir', work_dir,
+                        *(['--tta'] if tta else []), options=options)
+
+
+def tool_command(tool, *args, options=()):
+    """The command line of ``tools/<tool>.py`` with its arguments and,
+    if any, its ``--cfg-options``."""
+    return (['python', f'tools/{tool}.py', *map(str, args)] +
+            (['--cfg-options', *options] if options else []))
 
 
 def git_commit():
