@@ -7,10 +7,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 
 def series_colours(names):
-    """A distinct colour for each name, the same in every panel (tab20
-    beyond ten names, so that no two share one)."""
+    """A colour for each name, the same in every panel: distinct up to 20
+    names (tab10, tab20 beyond ten), then repeating."""
     cmap = plt.get_cmap('tab10' if len(names) <= 10 else 'tab20')
-    return {name: cmap(i) for i, name in enumerate(names)}
+    return {name: cmap(i % cmap.N) for i, name in enumerate(names)}
 
 
 def panels(rows, cols, width=4, height=3.2):

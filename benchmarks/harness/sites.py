@@ -107,8 +107,9 @@ class MapCache:
 
     def _model(self):
         if self.model is None:
-            self.model = init_crack_model(SOURCES[self.source][0],
-                                          source_checkpoint(self.source))
+            self.model = init_crack_model(
+                osp.join(REPO, SOURCES[self.source][0]),
+                source_checkpoint(self.source))
         return self.model
 
     def get(self, site, split, key, scale):
