@@ -25,7 +25,7 @@ def test_draws_are_the_photos_the_tool_labels(tmp_path):
         cv2.imwrite(str(site / 'train_lab' / f'{i:02d}.jpg'), mask)
     args = bench.parse_args(['run', '--crack-sets-root', str(tmp_path)])
     for k, d in ((1, 0), (3, 2), (10, 4)):
-        labelled, pool = bench.draw('Site', k, d, args)
+        labelled, pool = harness('sites').draw('Site', k, d, args)
         photos = load_site_photos(str(site / 'train_img'),
                                   str(site / 'train_lab'), k=k, seed=d)
         assert labelled == [photo_key(p.path) for p in photos]
@@ -33,13 +33,14 @@ def test_draws_are_the_photos_the_tool_labels(tmp_path):
 
 
 def test_otsu_threshold_splits_two_modes():
+    otsu_threshold = harness('site_arms').otsu_threshold
     rng = np.random.default_rng(0)
     background = rng.normal(0.1, 0.03, 5000).clip(0, 1)
     crack = rng.normal(0.7, 0.05, 500).clip(0, 1)
-    t = bench.otsu_threshold([np.concatenate([background, crack])])
+    t = otsu_threshold([np.concatenate([background, crack])])
     assert (crack > t).all() and (background < t).mean() > 0.999
-    assert bench.otsu_threshold([np.concatenate([background, crack + 0.2])
-                                 .clip(0, 1)]) > 0.15
+    assert otsu_threshold([np.concatenate([background, crack + 0.2])
+                           .clip(0, 1)]) > 0.15
 
 
 @pytest.mark.parametrize('df, quantile', [(1, 12.706), (4, 2.776),
