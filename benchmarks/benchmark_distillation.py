@@ -30,6 +30,16 @@ import subprocess
 import sys
 import time
 
+import torch
+from mmengine.config import ConfigDict
+from mmengine.optim import OptimWrapper
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+from mmseg.utils import register_all_modules
+
+import crackdino_mm  # noqa: F401  (registers the project's components)
+
 ARCHS = dict(
     tiny=dict(embed_dims=192, num_layers=12, num_heads=3,
               feedforward_channels=768),
@@ -75,7 +85,6 @@ def model_cfg(args, distill):
 
 def saved_for_backward(function, *args):
     """Bytes autograd saves for the backward pass while ``function`` runs."""
-    import torch
     total = 0
 
     def pack(tensor):
@@ -91,15 +100,6 @@ def saved_for_backward(function, *args):
 def run_one(args, distill):
     """Runs in the subprocess: time steps, count saved tensors, time the
     teachers alone."""
-    import torch
-    from mmengine.config import ConfigDict
-    from mmengine.optim import OptimWrapper
-    from mmengine.structures import PixelData
-    from mmseg.registry import MODELS
-    from mmseg.structures import SegDataSample
-    from mmseg.utils import register_all_modules
-
-    import crackdino_mm  # noqa: F401
     register_all_modules()
     torch.set_num_threads(args.threads)
     model = MODELS.build(ConfigDict(model_cfg(args, distill)))

@@ -28,17 +28,18 @@ change against ``as_is`` is above ``best_f``'s; otherwise it keeps
 ``best_f``. Maps are cached with the site-adaptation benchmark's.
 """
 import argparse
-import os.path as osp
 import random
 import sys
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
+import torch
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import deepcrack_cpu as dc  # noqa: E402
-import site_adaptation_cpu as sa  # noqa: E402
-from paired_stats import mean_ci, paired_contrast  # noqa: E402
+from crackdino_mm.apis import apply_calibration
+from crackdino_mm.utils import SCALE_GRID
+from harness import commands, records, report
+from harness.sites import SITES, MapCache, read_photo, site_keys
+from harness.stats import mean_ci, paired_contrast
 
 #: From the least to the most that is changed; a tie keeps the lesser.
 LEVELS = ('as_is', 'threshold', 'threshold_scale')
@@ -132,8 +133,7 @@ def choose_level(counts: Dict[float, np.ndarray],
                 scale=float(scale), cv_f=cv_f)
 
 
-RESULTS = osp.join(dc.REPO, 'benchmarks', 'results',
-                   'calibration_levels_cpu.json')
+RESULTS = records.results_path('calibration_levels_cpu.json')
 EVAL_IMAGES = 100
 CHOICE_IMAGES = 40
 KS = (1, 3, 5, 10)
@@ -144,20 +144,19 @@ SOURCES = ('crackdino', 'student_plain')
 
 def pools(site, args):
     """(evaluation keys, choice keys) of a site's training split."""
-    keys = sorted(sa.site_keys(site, 'train', args))
+    keys = sorted(site_keys(site, 'train', args))
     random.Random(f'{site}/pools').shuffle(keys)
     return keys[:EVAL_IMAGES], keys[EVAL_IMAGES:EVAL_IMAGES + CHOICE_IMAGES]
 
 
 def photo_counts(cache, site, keys, sweep, quadrants, args):
     """{scale: (folds, 3, T)} above-threshold counts of ``keys``."""
-    from crackdino_mm.utils import SCALE_GRID
     out = {}
     for scale in SCALE_GRID:
         folds = []
         for key in keys:
             prob = cache.get(site, 'train', key, scale)[0]
-            label = sa.read_photo(site, 'train', key, args)[1]
+            label = read_photo(site, 'train', key, args)[1]
             folds += [above_counts(p, lab, sweep)
                       for p, lab in fold_parts(prob, label, quadrants)]
         out[scale] = np.stack(folds)
@@ -181,20 +180,17 @@ def rule_choice(rule, counts, default, sweep):
 
 
 def cmd_run(args):
-    from crackdino_mm.apis import apply_calibration
-    stamp = dict(command=' '.join(['python', 'benchmarks/'
-                                   'calibration_levels_cpu.py'] +
-                                  sys.argv[1:]),
-                 commit=dc.git_commit())
+    stamp = dict(command=commands.study_command('calibration_levels_cpu.py',
+                                                sys.argv[1:]),
+                 commit=commands.git_commit())
     for source in args.sources:
-        cache = sa.MapCache(source, args)
+        cache = MapCache(source, args)
         calibration = apply_calibration(cache._model())
         default = (calibration['threshold'], calibration['scale'])
         sweep = sweep_with(default[0])
         for site in args.sites:
             todo = [k for k in KS
-                    if f'{source}/{site}/k{k}' not in dc.load_results_from(
-                        RESULTS)]
+                    if f'{source}/{site}/k{k}' not in records.load(RESULTS)]
             if not todo:
                 continue
             eval_keys, choice_keys = pools(site, args)
@@ -215,9 +211,8 @@ def cmd_run(args):
                             round(iou(evaluation, index, scale), 3))
                         if rule == 'cv':
                             record['cv_level'].append(level)
-                with dc.locked_results(RESULTS) as results:
-                    results[f'{source}/{site}/k{k}'] = dict(
-                        record, default=list(default), **stamp)
+                records.record(RESULTS, f'{source}/{site}/k{k}', **record,
+                               default=list(default), **stamp)
                 print(f'{source} {site} k={k}: ' + ', '.join(
                     f'{r} {np.mean(record[r]):.2f}' for r in RULES),
                     flush=True)
@@ -234,7 +229,7 @@ def report_lines(results):
     lines = []
     for source in SOURCES:
         cells = {(site, k): results[f'{source}/{site}/k{k}']
-                 for site in sa.SITES for k in KS
+                 for site in SITES for k in KS
                  if f'{source}/{site}/k{k}' in results}
         if not cells:
             continue
@@ -278,35 +273,18 @@ def report_lines(results):
     return lines
 
 
-SETUP = f"""## Calibration rules: which rule should choose a site's threshold and scale
-
-Chosen before the site-adaptation test: per source and site, the training
-split is shuffled once into {EVAL_IMAGES} evaluation photos and
-{CHOICE_IMAGES} photos from which each of {DRAWS} draws takes its k
-labelled ones; crack IoU on the evaluation photos at the rule's choice.
-`as is`: the checkpoint's decision; `threshold`: the threshold of best
-pooled F at the checkpoint's scale; `best F`: the threshold and scale of
-best pooled F (the rule of `tools/adapt.py`); `cv`: the level (as is,
-threshold, threshold and scale) of best cross-validated F (folds: the
-photos, or their quadrants below 3 photos). Decision, fixed before the
-run: `cv` replaces `best F` if, pooled, it is not 0.5 IoU below it and its
-worst (site, k) mean change against `as is` is above `best F`'s. Contrasts
-are paired over draws (95 % CI, paired t).
-
-    python benchmarks/calibration_levels_cpu.py run
-    python benchmarks/calibration_levels_cpu.py report
-"""
-
-
 def cmd_report(args):
-    results = dc.load_results_from(RESULTS)
+    results = records.load(RESULTS)
     lines = report_lines(results)
     print('\n'.join(lines))
     runs = sorted({(r['command'], r['commit']) for r in results.values()})
-    dc.write_section(dc.REPORT, 'calibration_levels_cpu', [
-        SETUP, *lines, 'Recorded by ' + '; '.join(
-            f'`{command}` (commit {commit})' for command, commit in runs)
-        + '.'])
+    setup = report.template('calibration_levels_cpu', draws=DRAWS,
+                            eval_images=EVAL_IMAGES,
+                            choice_images=CHOICE_IMAGES)
+    report.write_section(records.REPORT, 'calibration_levels_cpu', [
+        setup, '', *lines, 'Recorded by:', '', *report.command_block(
+            (f'commit {commit}', command) for command, commit in runs)])
+    report.write_costs()
 
 
 def parse_args(argv=None):
@@ -314,11 +292,10 @@ def parse_args(argv=None):
     parser.add_argument('command', choices=('run', 'report'))
     parser.add_argument('--sources', nargs='+', choices=SOURCES,
                         default=list(SOURCES))
-    parser.add_argument('--sites', nargs='+', choices=sa.SITES,
-                        default=list(sa.SITES))
+    parser.add_argument('--sites', nargs='+', choices=SITES,
+                        default=list(SITES))
     parser.add_argument('--draws', type=int, default=DRAWS)
-    parser.add_argument('--crack-sets-root',
-                        default=osp.join(dc.REPO, 'data', 'crack_sets'))
+    parser.add_argument('--crack-sets-root', default='data/crack_sets')
     parser.add_argument('--threads', type=int, default=1)
     return parser.parse_args(argv)
 
@@ -326,7 +303,6 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     if args.command == 'run':
-        import torch
         torch.set_num_threads(args.threads)
         cmd_run(args)
     else:

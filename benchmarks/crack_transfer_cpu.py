@@ -10,13 +10,15 @@ Every model is evaluated in-domain (DeepCrack test) and cross-domain (the
 crack sets' test splits, which the students never trained on).
 
     python tools/dataset_converters/lmm_crack_sets.py --source LMM_CHECKOUT
-    python benchmarks/crack_transfer_cpu.py train [--only NAME ...]
+    python benchmarks/crack_transfer_cpu.py run [--only NAME ...]  # (or train)
     python benchmarks/crack_transfer_cpu.py probe [--only NAME ...]
     python benchmarks/crack_transfer_cpu.py measure  # step-0 figures
     python benchmarks/crack_transfer_cpu.py report   # RESULTS + plot
 
-After its evaluations, each student's features are compared with both
-teachers' (linear CKA on held-out test images, ``crack_transfer_analysis``).
+``run`` (formerly ``train``, still accepted) trains and evaluates every
+entry. After its evaluations, each student's features are compared with
+both teachers' (linear CKA on held-out test images,
+``harness/transfer_analysis.py``).
 ``probe`` then measures what a trained backbone still knows of the crack
 sets: frozen, with a fresh head trained on their training splits for
 300 iterations, it is tested on their test splits (the base teacher's
@@ -42,13 +44,15 @@ import functools
 import json
 import os
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import deepcrack_cpu as dc  # noqa: E402
+import torch
 
-REPO = dc.REPO
-RESULTS = osp.join(REPO, 'benchmarks', 'results', 'crack_transfer_cpu.json')
+from harness import (commands, grad_ratio, records, transfer_analysis,
+                     transfer_report)
+
+REPO = records.REPO
+RESULTS = records.results_path('crack_transfer_cpu.json')
+MAX_ITERS = 1000
 WORK_DIR = 'work_dirs/crack_transfer'
 CRACK_SETS = ('Crack500', 'GAPs384', 'ShadowCrack', 'AigleRN-TRIMM')
 TEST_SETS = ('DeepCrack', ) + CRACK_SETS
@@ -201,7 +205,7 @@ WEIGHTS_DIR = 'benchmarks/results/crack_transfer_weights'
 
 
 def checkpoint(work_dir, name):
-    return osp.join(work_dir, name, f'iter_{dc.MAX_ITERS}.pth')
+    return osp.join(work_dir, name, f'iter_{MAX_ITERS}.pth')
 
 
 def source_weights(name):
@@ -210,13 +214,12 @@ def source_weights(name):
 
 def export_source(name, work_dir):
     """Keep a source's backbone (float16) from its final checkpoint."""
-    import torch
     state = torch.load(osp.join(REPO, checkpoint(work_dir, name)),
                        map_location='cpu', weights_only=False)['state_dict']
     backbone = {k: v.half() if v.is_floating_point() else v
                 for k, v in state.items() if k.startswith('backbone.')}
-    os.makedirs(osp.join(REPO, WEIGHTS_DIR), exist_ok=True)
-    torch.save(dict(state_dict=backbone), osp.join(REPO, source_weights(name)))
+    records.save_checkpoint(dict(state_dict=backbone),
+                            osp.join(REPO, source_weights(name)))
 
 
 def model_options(arm):
@@ -241,8 +244,8 @@ def train_command(name, args):
     config, _, data, _ = ARMS[arm]
     options = [f'randomness.seed={seed}']
     # Validation and testing are DeepCrack's in every config.
-    options += [f'{loader}.dataset.data_root={args.data_root}'
-                for loader in ('val_dataloader', 'test_dataloader')]
+    options += commands.data_root_options(
+        args.data_root, ('val_dataloader', 'test_dataloader'))
     if data == 'deepcrack':
         options.append(f'train_dataloader.dataset.data_root={args.data_root}')
     elif data == 'deepcrack+unlabelled':
@@ -265,10 +268,8 @@ def train_command(name, args):
     # run cut short resumes instead of starting again.
     options.append('default_hooks.checkpoint.interval=100')
     work_dir = osp.join(args.work_dir, name)
-    resume = ['--resume'] if osp.isfile(
-        osp.join(REPO, work_dir, 'last_checkpoint')) else []
-    return ['python', 'tools/train.py', config, '--work-dir', work_dir,
-            *resume, '--cfg-options', *options]
+    return commands.train_command(config, work_dir, options,
+                                  commands.resume_flag(work_dir))
 
 
 def test_root(test_set, args):
@@ -281,11 +282,11 @@ def test_command(name, test_set, args):
     """tools/test.py on one test set: only its data_root is set, as
     anyone evaluates an arm on another crack set."""
     arm, _ = entries()[name]
-    return ['python', 'tools/test.py', ARMS[arm][0],
-            checkpoint(args.work_dir, name), '--work-dir',
-            osp.join(args.work_dir, name, f'test_{test_set}'),
-            '--cfg-options',
-            f'test_dataloader.dataset.data_root={test_root(test_set, args)}']
+    return commands.test_command(
+        ARMS[arm][0], checkpoint(args.work_dir, name),
+        osp.join(args.work_dir, name, f'test_{test_set}'),
+        commands.data_root_options(test_root(test_set, args),
+                                   ('test_dataloader', )))
 
 
 def check_data(args):
@@ -309,7 +310,7 @@ TRACED = ('distill_grad_ratio', 'decode.gp_grad_norm', 'loss_distill_t0',
 def read_trace(run_dir):
     """First and last logged value of the distillation and penalty
     scalars of one training run (absent ones left out)."""
-    path = dc._latest_run(run_dir, osp.join('vis_data', 'scalars.json'))
+    path = commands.latest_run(run_dir, osp.join('vis_data', 'scalars.json'))
     with open(path) as f:
         records = [json.loads(line) for line in f if line.strip()]
     trace = {}
@@ -320,30 +321,18 @@ def read_trace(run_dir):
     return trace
 
 
-def _record(name, **parts):
-    """Merge parts into one entry; locked, so that two sittings running
-    different entries at once (one per core) lose no record."""
-    with dc.locked_results(RESULTS) as results:
-        entry = results.setdefault(name, {})
-        for key, value in parts.items():
-            if isinstance(value, dict) and isinstance(entry.get(key), dict):
-                entry[key].update(value)
-            else:
-                entry[key] = value
-
-
 def evaluate(name, key, test_sets, command, args):
     """Run ``command(name, test_set, args)`` (a tools/test.py command) on
     every test set not yet recorded under ``key``, recording each."""
     for test_set in test_sets:
-        if test_set in dc.load_results_from(RESULTS)[name].get(
+        if test_set in records.load(RESULTS)[name].get(
                 key, {}) and not args.force:
             continue
         cmd = command(name, test_set, args)
-        run = dc.run_tool(name, cmd)
-        metrics = dc.read_test_metrics(
+        run = commands.run_tool(name, cmd)
+        metrics = commands.read_test_metrics(
             osp.join(REPO, cmd[cmd.index('--work-dir') + 1]))
-        _record(name, **{key: {test_set: dict(run, metrics=metrics)}})
+        records.record(RESULTS, name, **{key: {test_set: dict(run, metrics=metrics)}})
         print(f'{name} {key} on {test_set}: crack IoU '
               f'{metrics["crack_iou"]:.2f}, F1 {metrics["crack_f1"]:.2f},'
               f' ODS {metrics["ods"]:.2f}', flush=True)
@@ -364,18 +353,18 @@ def cmd_train(args):
                          f'{list(known)}')
     for name in names:
         arm, seed = known[name]
-        recorded = dc.load_results_from(RESULTS).get(name, {})
+        recorded = records.load(RESULTS).get(name, {})
         if 'train' not in recorded or args.force:
             missing = [n for n in ARMS[arm][3]
                        if not osp.isfile(osp.join(REPO, source_weights(n)))]
             if missing:
                 raise SystemExit(f'{name} needs {missing} trained first')
-            run = dc.run_tool(name, train_command(name, args))
-            _record(name, train=dict(
+            run = commands.run_tool(name, train_command(name, args))
+            records.record(RESULTS, name, train=dict(
                 run, arm=arm, seed=seed, config=ARMS[arm][0],
                 threads=os.environ.get('OMP_NUM_THREADS'),
                 resumed='--resume' in run['command'].split(),
-                **dc.read_scalars(osp.join(REPO, args.work_dir, name)),
+                **commands.read_scalars(osp.join(REPO, args.work_dir, name)),
                 trace=read_trace(osp.join(REPO, args.work_dir, name))),
                 test={})
         if not osp.isfile(osp.join(REPO, checkpoint(args.work_dir, name))):
@@ -385,7 +374,7 @@ def cmd_train(args):
                 osp.join(REPO, source_weights(name))):
             export_source(name, args.work_dir)
         evaluate(name, 'test', TEST_SETS, test_command, args)
-        if is_student(arm) and ('analysis' not in dc.load_results_from(
+        if is_student(arm) and ('analysis' not in records.load(
                 RESULTS)[name] or args.force):
             analyse(name, args)
 
@@ -430,23 +419,23 @@ def probe_command(name, args, seed=0):
             args.work_dir, name)
         options.append(f'model.backbone.init_cfg.checkpoint={source}')
     # The runner builds the (unused) DeepCrack validation loader too.
-    options += [f'{loader}.dataset.data_root={args.data_root}'
-                for loader in ('val_dataloader', 'test_dataloader')]
+    options += commands.data_root_options(
+        args.data_root, ('val_dataloader', 'test_dataloader'))
     options += [f'train_dataloader.dataset.datasets.{i}.data_root='
                 f'{osp.join(args.crack_sets_root, s)}'
                 for i, s in enumerate(CRACK_SETS)]
-    return ['python', 'tools/train.py', PROBE_CONFIG, '--work-dir',
-            osp.join(args.work_dir, name, probe_key('probe', seed)),
-            '--cfg-options', *options]
+    return commands.train_command(
+        PROBE_CONFIG, osp.join(args.work_dir, name, probe_key('probe', seed)),
+        options)
 
 
 def probe_test_command(name, test_set, args, seed=0):
     probe_dir = osp.join(args.work_dir, name, probe_key('probe', seed))
-    return ['python', 'tools/test.py', PROBE_CONFIG,
-            osp.join(probe_dir, f'iter_{PROBE_ITERS}.pth'),
-            '--work-dir', osp.join(probe_dir, f'test_{test_set}'),
-            '--cfg-options',
-            f'test_dataloader.dataset.data_root={test_root(test_set, args)}']
+    return commands.test_command(
+        PROBE_CONFIG, osp.join(probe_dir, f'iter_{PROBE_ITERS}.pth'),
+        osp.join(probe_dir, f'test_{test_set}'),
+        commands.data_root_options(test_root(test_set, args),
+                                   ('test_dataloader', )))
 
 
 def cmd_probe(args):
@@ -463,7 +452,7 @@ def cmd_probe(args):
                          f'{[n for n in entries() if probed(n)]}')
     for name in names:
         untrained = entries()[name][0] == 'random_backbone'
-        if 'train' not in dc.load_results_from(RESULTS).get(name, {}) \
+        if 'train' not in records.load(RESULTS).get(name, {}) \
                 and not untrained:
             raise SystemExit(f'{name} is not trained yet: run train --only '
                              f'{name} first')
@@ -472,7 +461,7 @@ def cmd_probe(args):
                 continue
             probe, test = probe_key('probe', seed), probe_key('probe_test',
                                                               seed)
-            if probe not in dc.load_results_from(RESULTS).get(name, {}) \
+            if probe not in records.load(RESULTS).get(name, {}) \
                     or args.force:
                 if name not in SOURCES and not untrained and \
                         not osp.isfile(osp.join(
@@ -481,8 +470,8 @@ def cmd_probe(args):
                         f'the checkpoint of {name} is missing (work_dirs/ '
                         f'is not kept): retrain it with train --only {name}'
                         ' --force')
-                run = dc.run_tool(name, probe_command(name, args, seed))
-                _record(name, **{probe: run, test: {}})
+                run = commands.run_tool(name, probe_command(name, args, seed))
+                records.record(RESULTS, name, **{probe: run, test: {}})
             evaluate(name, test, CRACK_SETS, functools.partial(
                 probe_test_command, seed=seed), args)
 
@@ -496,10 +485,8 @@ def cmd_measure(args):
     """Record, on the kept weights and DeepCrack images, what the student
     sees at step 0: the loss forms on its maps and the large teacher's,
     the teachers' CKA, and each teacher's gradient ratio per distiller."""
-    import crack_transfer_analysis
-    import distill_grad_ratio
     check_data(args)
-    found = crack_transfer_analysis.step0_measurements(args.data_root,
+    found = transfer_analysis.step0_measurements(args.data_root,
                                                        source_weights)
     found['grad_ratio_step0'] = {}
     for arm in MEASURED_CONFIGS:
@@ -509,11 +496,11 @@ def cmd_measure(args):
                 'teacher_base'),
             teachers=[source_weights(t) for t in ('teacher_large',
                                                   'teacher_base')])
-        found['grad_ratio_step0'][arm] = distill_grad_ratio.real_ratios(
+        found['grad_ratio_step0'][arm] = grad_ratio.real_ratios(
             osp.join(REPO, ARMS[arm][0]), checkpoints,
             osp.join(REPO, args.data_root))
         print(arm, found['grad_ratio_step0'][arm], flush=True)
-    _record('measurements', step0=dict(found, commit=dc.git_commit()))
+    records.record(RESULTS, 'measurements', step0=dict(found, commit=commands.git_commit()))
     print(json.dumps(found, indent=1))
 
 
@@ -527,13 +514,12 @@ _analyser = []
 
 def analyse(name, args):
     """Record the linear CKA of a trained student with both teachers."""
-    import crack_transfer_analysis
     if not _analyser:
-        _analyser.append(crack_transfer_analysis.Analyser(
+        _analyser.append(transfer_analysis.Analyser(
             {s: test_root(s, args) for s in TEST_SETS}, source_weights))
     arm, _ = entries()[name]
     cka = _analyser[0](ARMS[arm][0], checkpoint(args.work_dir, name))
-    _record(name, analysis=dict(linear_cka=cka, commit=dc.git_commit()))
+    records.record(RESULTS, name, analysis=dict(linear_cka=cka, commit=commands.git_commit()))
     print(f'{name}: linear CKA with the teachers {cka}', flush=True)
 
 
@@ -542,15 +528,15 @@ def parse_args(argv=None):
         description=__doc__.split('\n')[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('\n', 1)[1])
-    parser.add_argument('stage',
-                        choices=['train', 'probe', 'measure', 'report'])
+    parser.add_argument('stage', choices=['run', 'train', 'probe', 'measure',
+                                          'report'])
     parser.add_argument('--only', nargs='+', metavar='NAME',
                         help=f'entries to run (default all): '
                         f'{list(entries())}')
     parser.add_argument('--force', action='store_true',
                         help='rerun entries that are recorded already')
     parser.add_argument('--data-root',
-                        default=osp.relpath(dc.default_data_root(), REPO))
+                        default=records.default_data_root())
     parser.add_argument('--crack-sets-root', default='data/crack_sets')
     parser.add_argument('--work-dir', default=WORK_DIR)
     parser.add_argument('--probe-seeds', nargs='+', type=int,
@@ -564,16 +550,15 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.stage == 'train':
+    if args.stage in ('run', 'train'):
         cmd_train(args)
     elif args.stage == 'probe':
         cmd_probe(args)
     elif args.stage == 'measure':
         cmd_measure(args)
     else:
-        import crack_transfer_report
-        crack_transfer_report.write(dc.load_results_from(RESULTS),
-                                    entries(), ARMS, TEST_SETS, PARTNERS)
+        transfer_report.write(records.load(RESULTS), entries(), ARMS,
+                              TEST_SETS, PARTNERS)
 
 
 if __name__ == '__main__':

@@ -1,9 +1,10 @@
 """Does the spectrally normalised ("Lipschitz") head make the CPU-scale
 student harder to attack than the plain head? (one seed each)
 
-    python benchmarks/lipschitz_robustness_cpu.py train [--threads 1]
-    python benchmarks/lipschitz_robustness_cpu.py attack [--threads 1]
+    python benchmarks/lipschitz_robustness_cpu.py run [--threads 1]
     python benchmarks/lipschitz_robustness_cpu.py report
+
+``run`` is ``train`` then ``attack`` (each also a stage of its own).
 
 The plain student is the site-adaptation benchmark's kept ``student_plain``
 source (seed 0, DeepCrack's 270 training images). ``train`` trains its
@@ -21,17 +22,15 @@ interval covers the test images, not training noise). Results are in
 seconds), skipped when recorded.
 """
 import argparse
+import json
 import os
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import deepcrack_cpu as dc  # noqa: E402
-from paired_stats import paired_bootstrap  # noqa: E402
+from harness import commands, records, report
+from harness.stats import paired_bootstrap
 
-REPO = dc.REPO
-RESULTS = osp.join(REPO, 'benchmarks', 'results',
-                   'lipschitz_robustness_cpu.json')
+REPO = records.REPO
+RESULTS = records.results_path('lipschitz_robustness_cpu.json')
 WORK_DIR = 'work_dirs/lipschitz_robustness'
 CPU = 'configs/cpu_benchmark/'
 #: name: (config, trained weights)
@@ -54,54 +53,49 @@ RESAMPLES = 10000
 
 def train_command(args):
     work_dir = osp.join(WORK_DIR, TRAINED)
-    resume = ['--resume'] if osp.isfile(
-        osp.join(REPO, work_dir, 'last_checkpoint')) else []
-    data_root = osp.relpath(args.data_root, REPO)
-    return ['python', 'tools/train.py', MODELS[TRAINED][0], '--work-dir',
-            work_dir, *resume, '--cfg-options', 'randomness.seed=0'] + [
-        f'{loader}.dataset.data_root={data_root}'
-        for loader in ('train_dataloader', 'val_dataloader',
-                       'test_dataloader')
-    ] + ['model.backbone.init_cfg.checkpoint=benchmarks/results/'
-         'crack_transfer_weights/teacher_base.pth',
-         'default_hooks.checkpoint.interval=100']
+    options = ['randomness.seed=0'] + commands.data_root_options(
+        records.relative(args.data_root)) + [
+        'model.backbone.init_cfg.checkpoint=benchmarks/results/'
+        'crack_transfer_weights/teacher_base.pth',
+        'default_hooks.checkpoint.interval=100']
+    return commands.train_command(MODELS[TRAINED][0], work_dir, options,
+                                  commands.resume_flag(work_dir))
 
 
 def attack_command(name, args):
     config, weights = MODELS[name]
-    return ['python', 'tools/robustness.py', config, weights, '--eps',
-            *map(str, EPS), '--attack', 'both', '--steps', str(STEPS),
-            '--limit', str(IMAGES), '--threshold', str(THRESHOLD), '--out',
-            osp.join(WORK_DIR, name, 'robustness.json'), '--cfg-options',
-            'test_dataloader.dataset.data_root='
-            f'{osp.relpath(args.data_root, REPO)}']
-
-
-def _record(key, value):
-    with dc.locked_results(RESULTS) as results:
-        results[key] = value
+    return commands.tool_command(
+        'robustness', config, weights, '--eps', *EPS, '--attack', 'both',
+        '--steps', STEPS, '--limit', IMAGES, '--threshold', THRESHOLD,
+        '--out', osp.join(WORK_DIR, name, 'robustness.json'),
+        options=commands.data_root_options(records.relative(args.data_root),
+                                           ('test_dataloader', )))
 
 
 def cmd_train(args):
-    if f'train/{TRAINED}' not in dc.load_results_from(RESULTS):
-        _record(f'train/{TRAINED}', dc.run_tool(TRAINED,
-                                                 train_command(args)))
+    if f'train/{TRAINED}' not in records.load(RESULTS):
+        records.record(RESULTS, f'train/{TRAINED}',
+                       **commands.run_tool(TRAINED, train_command(args)))
 
 
 def cmd_attack(args):
-    import json
     for name in MODELS:
-        if f'attack/{name}' in dc.load_results_from(RESULTS):
+        if f'attack/{name}' in records.load(RESULTS):
             continue
         if not osp.isfile(osp.join(REPO, MODELS[name][1])):
             raise SystemExit(f'{MODELS[name][1]} is missing: run train '
                              '(or the site-adaptation sources) first')
-        run = dc.run_tool(name, attack_command(name, args))
+        run = commands.run_tool(name, attack_command(name, args))
         with open(osp.join(REPO, WORK_DIR, name, 'robustness.json')) as f:
             measured = json.load(f)
         run.update(results=measured['results'],
                    image_counts=measured['image_counts'])
-        _record(f'attack/{name}', run)
+        records.record(RESULTS, f'attack/{name}', **run)
+
+
+def cmd_run(args):
+    cmd_train(args)
+    cmd_attack(args)
 
 
 def iou(images, indices):
@@ -152,9 +146,9 @@ def _interval(c):
 def report_lines(results):
     lines = [__doc__.split('\n\n')[0].replace('\n', ' '), '',
              'Commands:', '']
-    lines += [f'- {key}: `{run["command"]}` (commit {run["commit"]}, '
-              f'{run["wall_seconds"]} s)' for key, run in sorted(
-                  results.items())]
+    lines += report.command_block(
+        (f'{key} (commit {run["commit"]}, {run["wall_seconds"]} s)',
+         run['command']) for key, run in sorted(results.items()))
     if not all(f'attack/{name}' in results for name in MODELS):
         return lines + ['', 'Not run yet.']
     plain = results['attack/student_plain']
@@ -180,17 +174,19 @@ def report_lines(results):
 
 
 def cmd_report(args):
-    lines = report_lines(dc.load_results_from(RESULTS))
+    lines = report_lines(records.load(RESULTS))
     print('\n'.join(lines))
-    dc.write_section(dc.REPORT, 'lipschitz_robustness_cpu',
-                     ['## Robustness of the Lipschitz head (CPU scale)', ''] +
-                     lines)
+    report.write_section(records.REPORT, 'lipschitz_robustness_cpu',
+                         ['## Robustness of the Lipschitz head (CPU scale)',
+                          ''] + lines)
+    report.write_costs()
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('command', choices=('train', 'attack', 'report'))
-    parser.add_argument('--data-root', default=dc.default_data_root())
+    parser.add_argument('command',
+                        choices=('run', 'train', 'attack', 'report'))
+    parser.add_argument('--data-root', default=records.default_data_root())
     parser.add_argument('--threads', type=int)
     return parser.parse_args(argv)
 
@@ -199,8 +195,8 @@ def main(argv=None):
     args = parse_args(argv)
     if args.threads:
         os.environ['OMP_NUM_THREADS'] = str(args.threads)
-    dict(train=cmd_train, attack=cmd_attack, report=cmd_report)[
-        args.command](args)
+    dict(run=cmd_run, train=cmd_train, attack=cmd_attack,
+         report=cmd_report)[args.command](args)
 
 
 if __name__ == '__main__':

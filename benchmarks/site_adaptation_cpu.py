@@ -22,7 +22,8 @@ seed 0, or all). Arms:
 - ``threshold_scale``: that and the test-time scale (``tools/adapt.py``);
 - ``finetune``: then ``FINETUNE_ITERS`` steps on the k photos;
 - ``finetune_distill``: the same steps with the dual-teacher distillation
-  on the 64 unlabelled photos (students only);
+  on the site's unlabelled training folder (the recorded runs read all of
+  it, 152 to 5,270 crops by site; students only);
 - ``finetune_long``: fine-tuning alone for ``LONG_FINETUNE_ITERS`` steps,
   as long as the distillation takes: the teachers' control for time
   (students only);
@@ -46,111 +47,39 @@ lock.
 import argparse
 import datetime
 import glob
-import os
 import os.path as osp
 import re
-import shutil
 import sys
-import time
 
 import numpy as np
+import torch
+from matplotlib.lines import Line2D
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import deepcrack_cpu as dc  # noqa: E402
-from paired_stats import mean_ci, paired_contrast  # noqa: E402
+from harness import commands, plots, records, report
+from harness.site_arms import (ADAPT_ARMS, ARMS, CALIBRATION_ARMS,
+                               FINETUNE_ITERS, LABEL_FREE,
+                               LONG_FINETUNE_ITERS, TEACHER_ARMS, adapt_arm,
+                               calibration_arms)
+from harness.sites import (KEPT, SITES, SOURCES, TEST_IMAGES, UNLABELLED,
+                           WORK_DIR, MapCache, keep_source,
+                           source_checkpoint)
+from harness.stats import mean_ci, paired_contrast
 
-REPO = dc.REPO
-RESULTS = osp.join(REPO, 'benchmarks', 'results', 'site_adaptation_cpu.json')
-FIGURE = osp.join(REPO, 'benchmarks', 'results', 'site_adaptation_cpu.png')
-WORK_DIR = 'work_dirs/site_adaptation'
-SITES = ('Crack500', 'GAPs384', 'ShadowCrack', 'AigleRN-TRIMM')
+REPO = records.REPO
+RESULTS = records.results_path('site_adaptation_cpu.json')
+FIGURE = records.results_path('site_adaptation_cpu.png')
 KS = (0, 1, 3, 5, 10)
 DRAWS = 5
-TEST_IMAGES = 300
-UNLABELLED = 64
-FINETUNE_ITERS = 100
-#: As long in wall time as ``finetune_distill``'s 100 steps (mean 273 s
-#: against 76 s for 100 steps of ``finetune``: full method, k = 10).
-LONG_FINETUNE_ITERS = 360
-WEIGHTS = 'benchmarks/results/crack_transfer_weights'
-CPU = 'configs/cpu_benchmark/'
-DISTILLER = CPU + 'crackdino_vit-w192d12_1k_deepcrack-224x224.py'
-TEACHER_OPTIONS = [
-    f'model.teachers.teacher_large.backbone.init_cfg.checkpoint={WEIGHTS}/'
-    'teacher_large.pth',
-    f'model.teachers.teacher_base.backbone.init_cfg.checkpoint={WEIGHTS}/'
-    'teacher_base.pth'
-]
-#: name: (config, cfg-options of its training, whether it has the
-#: teachers' projections and so can distil on site photos; the student
-#: alone fuses block 11 only)
-SOURCES = {
-    'student_plain': (
-        CPU + 'crackdino-student-plainhead_vit-w192d12_1k_deepcrack-'
-        '224x224.py',
-        [f'model.backbone.init_cfg.checkpoint={WEIGHTS}/teacher_base.pth'],
-        False),
-    'crackdino': (
-        DISTILLER,
-        [f'model.backbone.init_cfg.checkpoint={WEIGHTS}/teacher_base.pth'] +
-        TEACHER_OPTIONS, True),
-    'segformer': (CPU + 'segformer_mit-b0_1k_deepcrack-224x224.py', [],
-                  False),
-}
-CALIBRATION_ARMS = ('none', 'label_free_otsu', 'threshold',
-                    'threshold_scale', 'oracle_threshold',
-                    'oracle_threshold_scale')
-ADAPT_ARMS = ('label_free_norm', 'finetune', 'finetune_distill',
-              'finetune_long')
-#: Arms that only a source with the teachers runs.
-TEACHER_ARMS = ('finetune_distill', 'finetune_long')
-ARMS = CALIBRATION_ARMS[:2] + ADAPT_ARMS[:1] + CALIBRATION_ARMS[2:4] + \
-    ADAPT_ARMS[1:] + CALIBRATION_ARMS[4:]
-LABEL_FREE = ('none', 'label_free_otsu', 'label_free_norm',
-              'oracle_threshold', 'oracle_threshold_scale')
-
-
-KEPT = osp.join(REPO, 'benchmarks', 'results', 'site_adaptation_weights')
-
-
-def source_checkpoint(name):
-    """A source's trained weights: kept in the repository (weights and
-    meta only) once trained, so that later sittings adapt the same model."""
-    kept = osp.join(KEPT, name + '.pth')
-    return kept if osp.isfile(kept) else osp.join(REPO, WORK_DIR, name,
-                                                  'iter_1000.pth')
-
-
-def keep_source(name):
-    """Copy a trained source's student weights (a distiller's without its
-    teachers, which are kept already) and meta into the repository."""
-    import torch
-    from crackdino_mm.apis import deployable_state_dict
-    path = osp.join(REPO, WORK_DIR, name, 'iter_1000.pth')
-    trained = torch.load(path, map_location='cpu', weights_only=False)
-    os.makedirs(KEPT, exist_ok=True)
-    torch.save(dict(meta=trained.get('meta', {}),
-                    state_dict=deployable_state_dict(trained, path)),
-               osp.join(KEPT, name + '.pth'))
 
 
 def train_command(name, data_root):
     config, options, _ = SOURCES[name]
     work_dir = osp.join(WORK_DIR, name)
-    resume = ['--resume'] if osp.isfile(
-        osp.join(REPO, work_dir, 'last_checkpoint')) else []
-    options = ['randomness.seed=0'] + [
-        f'{loader}.dataset.data_root={data_root}'
-        for loader in ('train_dataloader', 'val_dataloader',
-                       'test_dataloader')
-    ] + options + ['default_hooks.checkpoint.interval=100']
-    return ['python', 'tools/train.py', config, '--work-dir', work_dir,
-            *resume, '--cfg-options', *options]
-
-
-def _record(key, value):
-    with dc.locked_results(RESULTS) as results:
-        results[key] = value
+    options = ['randomness.seed=0'] + commands.data_root_options(
+        records.relative(data_root)) + options + [
+            'default_hooks.checkpoint.interval=100']
+    return commands.train_command(config, work_dir, options,
+                                  commands.resume_flag(work_dir))
 
 
 def log_wall_seconds(work_dir):
@@ -171,7 +100,7 @@ def log_wall_seconds(work_dir):
 def cmd_sources(args):
     for name in args.only or SOURCES:
         key = f'source/{name}'
-        if key in dc.load_results_from(RESULTS):
+        if key in records.load(RESULTS):
             if not osp.isfile(osp.join(KEPT, name + '.pth')):
                 keep_source(name)
             continue
@@ -180,201 +109,14 @@ def cmd_sources(args):
             # Trained by this command in an earlier sitting: its log
             # holds the time.
             run = dict(command=' '.join(c for c in cmd if c != '--resume'),
-                       commit=dc.git_commit(),
+                       commit=commands.git_commit(),
                        wall_seconds=log_wall_seconds(
                            osp.join(REPO, WORK_DIR, name)),
                        note='recorded from its training log')
         else:
-            run = dc.run_tool(name, cmd)
+            run = commands.run_tool(name, cmd)
         keep_source(name)
-        _record(key, run)
-
-
-# ----------------------------------------------------------------- data
-
-
-def site_keys(site, split, args):
-    from crackdino_mm.apis.site_photos import site_keys as keys
-    root = osp.join(args.crack_sets_root, site)
-    return keys(osp.join(root, f'{split}_img'), osp.join(root,
-                                                         f'{split}_lab'))
-
-
-def test_keys(site, args):
-    from crackdino_mm.apis.site_photos import draw_keys
-    keys = site_keys(site, 'test', args)
-    return draw_keys(keys, min(TEST_IMAGES, len(keys)), 0, site)
-
-
-def draw(site, k, d, args):
-    """The keys ``tools/adapt.py --k k --seed d`` labels, and the
-    unlabelled photos it reads with ``--unlabelled`` (seed d)."""
-    from crackdino_mm.apis.site_photos import draw_keys
-    keys = site_keys(site, 'train', args)
-    labelled = draw_keys(keys, k, d, site) if k else []
-    return labelled, draw_keys(keys, min(UNLABELLED, len(keys)), d, site)
-
-
-def read_photo(site, split, key, args):
-    import cv2
-    from crackdino_mm.datasets import binarize_crack_mask
-    root = osp.join(args.crack_sets_root, site)
-    img = cv2.imread(osp.join(root, f'{split}_img', key + '.jpg'))
-    mask = cv2.imread(osp.join(root, f'{split}_lab', key + '.jpg'),
-                      cv2.IMREAD_UNCHANGED)
-    return img, binarize_crack_mask(mask, key)
-
-
-class MapCache:
-    """Crack probability maps of one source's model, one file per photo
-    and scale (float16, with the seconds its prediction took)."""
-
-    def __init__(self, source, args):
-        self.source, self.args = source, args
-        self.model = None
-
-    def _model(self):
-        if self.model is None:
-            from crackdino_mm.apis import init_crack_model
-            self.model = init_crack_model(SOURCES[self.source][0],
-                                          source_checkpoint(self.source))
-        return self.model
-
-    def get(self, site, split, key, scale):
-        path = osp.join(REPO, WORK_DIR, 'maps', self.source, site, split,
-                        f's{scale}', key + '.npz')
-        if not osp.isfile(path):
-            from crackdino_mm.apis import CrackPredictor
-            from crackdino_mm.utils import apply_calibration
-            model = self._model()
-            apply_calibration(model, scale=scale)
-            img, _ = read_photo(site, split, key, self.args)
-            tic = time.perf_counter()
-            prob = CrackPredictor(model).probability(img)
-            seconds = time.perf_counter() - tic
-            os.makedirs(osp.dirname(path), exist_ok=True)
-            partial = f'{path}.{os.getpid()}.tmp.npz'
-            np.savez(partial, prob=prob.astype(np.float16), seconds=seconds)
-            os.replace(partial, path)
-        data = np.load(path)
-        return data['prob'].astype(np.float32), float(data['seconds'])
-
-
-# ---------------------------------------------------------- the arms
-
-
-def otsu_threshold(probs):
-    """Otsu's threshold on the pooled crack probabilities (100 bins)."""
-    hist = sum(np.histogram(p, bins=100, range=(0, 1))[0] for p in probs)
-    centres = (np.arange(100) + 0.5) / 100
-    weight = np.cumsum(hist)
-    mean = np.cumsum(hist * centres)
-    total, total_mean = weight[-1], mean[-1]
-    between = (total_mean * weight - mean * total) ** 2 / np.maximum(
-        weight * (total - weight), 1e-12)
-    return float(np.clip(centres[int(np.argmax(between[:-1]))] + 0.005,
-                         0.01, 0.99))
-
-
-def scores(probs, labels, threshold):
-    from crackdino_mm.apis import map_scores
-    m = map_scores(probs, labels, threshold)
-    return dict(iou=m['crack_iou'], f1=m['crack_f1'], ods=m['ods'],
-                ods_threshold=m['ods_threshold'])
-
-
-def calibration_arms(cache, site, args):
-    """Every calibration arm of one source and site, for every k and
-    draw, from the cached maps."""
-    from crackdino_mm.apis import map_scores
-    from crackdino_mm.utils import SCALE_GRID
-    tests = test_keys(site, args)
-    labels = [read_photo(site, 'test', key, args)[1] for key in tests]
-    test = {s: [cache.get(site, 'test', key, s)[0] for key in tests]
-            for s in SCALE_GRID}
-    at = {s: scores(test[s], labels, 0.5) for s in SCALE_GRID}
-    out = {}
-    oracle_scale = max(SCALE_GRID, key=lambda s: at[s]['ods'])
-    for d in range(args.draws):
-        out[('none', 0, d)] = dict(at[1.0], threshold=0.5, scale=1.0,
-                                   seconds=0.0)
-        out[('oracle_threshold', 0, d)] = dict(
-            scores(test[1.0], labels, at[1.0]['ods_threshold']),
-            threshold=at[1.0]['ods_threshold'], scale=1.0, seconds=0.0)
-        out[('oracle_threshold_scale', 0, d)] = dict(
-            scores(test[oracle_scale], labels,
-                   at[oracle_scale]['ods_threshold']),
-            threshold=at[oracle_scale]['ods_threshold'],
-            scale=oracle_scale, seconds=0.0)
-        _, pool = draw(site, 0, d, args)
-        pool_maps = [cache.get(site, 'train', key, 1.0) for key in pool]
-        t = otsu_threshold([m for m, _ in pool_maps])
-        out[('label_free_otsu', 0, d)] = dict(
-            scores(test[1.0], labels, t), threshold=t, scale=1.0,
-            seconds=sum(s for _, s in pool_maps))
-        for k in args.ks:
-            if not k:
-                continue
-            labelled, _ = draw(site, k, d, args)
-            photo_labels = [read_photo(site, 'train', key, args)[1]
-                            for key in labelled]
-            table = []
-            for s in sorted(SCALE_GRID, key=lambda s: abs(np.log(s))):
-                maps = [cache.get(site, 'train', key, s) for key in labelled]
-                m = map_scores([p for p, _ in maps], photo_labels, 0.5)
-                table.append((m['ods'], s, m['ods_threshold'],
-                              sum(t for _, t in maps)))
-            f1, _, t1, sec1 = next(row for row in table if row[1] == 1.0)
-            out[('threshold', k, d)] = dict(
-                scores(test[1.0], labels, t1), threshold=t1, scale=1.0,
-                seconds=sec1)
-            best = max(table, key=lambda row: row[0])
-            out[('threshold_scale', k, d)] = dict(
-                scores(test[best[1]], labels, best[2]), threshold=best[2],
-                scale=best[1], seconds=sum(row[3] for row in table))
-    return out
-
-
-def adapt_arm(cache, arm, site, k, d, args):
-    """One run of ``tools/adapt.py``'s API, scored on the test subset."""
-    from crackdino_mm.apis import adapt_to_site, init_crack_model
-    from crackdino_mm.apis.site_calibration import site_probabilities
-    from mmengine.config import Config
-    config = SOURCES[cache.source][0]
-    root = osp.join(args.crack_sets_root, site)
-    run_dir = osp.join(REPO, WORK_DIR, 'runs', cache.source, site, arm,
-                       f'k{k}_d{d}')
-    shutil.rmtree(run_dir, ignore_errors=True)
-    distiller = None
-    if arm == 'finetune_distill':
-        distiller = Config.fromfile(osp.join(REPO, DISTILLER))
-        distiller.merge_from_dict(dict(
-            option.split('=', 1) for option in TEACHER_OPTIONS))
-    labelled = dict(images=osp.join(root, 'train_img'),
-                    masks=osp.join(root, 'train_lab'), k=k) if k else {}
-    tic = time.perf_counter()
-    record = adapt_to_site(
-        osp.join(REPO, config), source_checkpoint(cache.source),
-        osp.join(run_dir, 'adapted.pth'), seed=d,
-        unlabelled=osp.join(root, 'train_img')
-        if arm in ('label_free_norm', 'finetune_distill') else None,
-        finetune_iters=dict(finetune=FINETUNE_ITERS,
-                            finetune_distill=FINETUNE_ITERS,
-                            finetune_long=LONG_FINETUNE_ITERS).get(arm, 0),
-        norm_stats=arm == 'label_free_norm', distiller_config=distiller,
-        work_dir=run_dir, **labelled)
-    seconds = time.perf_counter() - tic
-    model = init_crack_model(osp.join(REPO, config),
-                             osp.join(run_dir, 'adapted.pth'))
-    threshold = float(model.decode_head.threshold)
-    scale = float(model.data_preprocessor.test_scale)
-    tests = test_keys(site, args)
-    photos = [read_photo(site, 'test', key, args) for key in tests]
-    probs = site_probabilities(model, [img for img, _ in photos], scale)
-    shutil.rmtree(run_dir, ignore_errors=True)
-    return dict(scores(probs, [lab for _, lab in photos], threshold),
-                threshold=threshold, scale=scale,
-                seconds=round(seconds, 1), labelled=record['labelled'])
+        records.record(RESULTS, key, **run)
 
 
 def result_key(source, site, arm, k, d):
@@ -385,9 +127,9 @@ def cmd_run(args):
     """Cheap arms first on every site, then the adapting arms k by k,
     draw by draw and site by site, so that a run cut short leaves balanced,
     paired cells."""
-    command = ' '.join(['python', 'benchmarks/site_adaptation_cpu.py'] +
-                       sys.argv[1:])
-    stamp = dict(command=command, commit=dc.git_commit())
+    stamp = dict(command=commands.study_command('site_adaptation_cpu.py',
+                                                sys.argv[1:]),
+                 commit=commands.git_commit())
     for source in args.sources:
         if not osp.isfile(source_checkpoint(source)):
             raise SystemExit(f'{source}: {source_checkpoint(source)} does '
@@ -395,7 +137,7 @@ def cmd_run(args):
         cache = MapCache(source, args)
         wanted = [a for a in args.arms if a in CALIBRATION_ARMS]
         for site in args.sites:
-            done = dc.load_results_from(RESULTS)
+            done = records.load(RESULTS)
             if wanted and any(
                     result_key(source, site, a, k, d) not in done
                     for a in wanted for d in range(args.draws)
@@ -403,12 +145,11 @@ def cmd_run(args):
                                                'threshold_scale') else (0, ))
                     if k or a not in ('threshold', 'threshold_scale')):
                 found = calibration_arms(cache, site, args)
-                results = dc.load_results_from(RESULTS)
-                for (arm, k, d), value in found.items():
-                    if arm in wanted:
-                        results[result_key(source, site, arm, k, d)] = dict(
-                            value, **stamp)
-                dc.save_results_to(RESULTS, results)
+                with records.locked(RESULTS) as results:
+                    for (arm, k, d), value in found.items():
+                        if arm in wanted:
+                            results[result_key(source, site, arm, k,
+                                               d)] = dict(value, **stamp)
                 print(f'{source} {site}: calibration arms recorded',
                       flush=True)
         adapting = [a for a in args.arms if a in ADAPT_ARMS and (
@@ -423,10 +164,10 @@ def cmd_run(args):
                   for arm in adapting if arm != 'label_free_norm']
         for arm, k, d, site in cells:
             key = result_key(source, site, arm, k, d)
-            if key in dc.load_results_from(RESULTS):
+            if key in records.load(RESULTS):
                 continue
             value = adapt_arm(cache, arm, site, k, d, args)
-            _record(key, dict(value, **stamp))
+            records.record(RESULTS, key, **value, **stamp)
             print(f'{key}: IoU {value["iou"]:.2f} '
                   f'({value["seconds"]:.0f} s)', flush=True)
 
@@ -491,6 +232,30 @@ def site_mean_table(results, source, metric='iou'):
     return lines
 
 
+def site_table(results, source, metric):
+    """One table of every site's arms (the site named on its first row):
+    mean [95 % CI] over draws by k, and the seconds an adaptation took."""
+    lines = ['| site | arm | ' + ' | '.join(f'k={k}' for k in KS) + ' | s |',
+             '|---' * (len(KS) + 3) + '|']
+    for site in SITES:
+        named = site
+        for arm in ARMS:
+            cells = []
+            for k in KS:
+                cell = collect(results, source, site, arm, k) if \
+                    (k == 0) == (arm in LABEL_FREE) else {}
+                values = [v[metric] for v in cell.values()]
+                cells.append(_fmt(mean_ci(values)) if values else '')
+            timed = collect(results, source, site, arm, arm_k(arm, 5))
+            seconds = f'{np.mean([v["seconds"] for v in timed.values()]):.0f}' \
+                if timed else ''
+            if any(cells):
+                lines.append(f'| {named} | {arm} | ' + ' | '.join(cells) +
+                             f' | {seconds} |')
+                named = ''
+    return lines
+
+
 def report_tables(results, metric='iou', contrasts=True):
     lines = []
     for source in SOURCES:
@@ -501,26 +266,9 @@ def report_tables(results, metric='iou', contrasts=True):
                      'give their count)\n')
         lines += site_mean_table(results, source, metric)
         lines.append(f'\n#### {source}: crack {metric.upper()} on each '
-                     'site\'s test subset (mean [95 % CI] over draws)\n')
-        for site in SITES:
-            lines.append(f'\n{site}\n')
-            lines.append('| arm | ' + ' | '.join(f'k={k}' for k in KS) +
-                         ' | s/adaptation (k=0 or 5) |')
-            lines.append('|---' * (len(KS) + 2) + '|')
-            for arm in ARMS:
-                cells = []
-                for k in KS:
-                    cell = collect(results, source, site, arm, k) if \
-                        (k == 0) == (arm in LABEL_FREE) else {}
-                    values = [v[metric] for v in cell.values()]
-                    cells.append(_fmt(mean_ci(values)) if values else '')
-                timed = collect(results, source, site, arm,
-                                0 if arm in LABEL_FREE else 5)
-                seconds = f'{np.mean([v["seconds"] for v in timed.values()]):.0f}' \
-                    if timed else ''
-                if any(cells):
-                    lines.append(f'| {arm} | ' + ' | '.join(cells) +
-                                 f' | {seconds} |')
+                     'site\'s test subset (mean [95 % CI] over draws; '
+                     's: seconds of adaptation at k=0 or 5)\n')
+        lines += site_table(results, source, metric)
         if not contrasts:
             continue
         lines.append(f'\nPaired contrasts ({source}; difference in '
@@ -548,13 +296,12 @@ def report_tables(results, metric='iou', contrasts=True):
 
 
 def plot(results):
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    """Mean IoU against k, one panel per source and site; each arm has one
+    colour in every panel and the one legend names every arm."""
     sources = [s for s in SOURCES
                if any(key.startswith(s + '/') for key in results)]
-    fig, axes = plt.subplots(len(sources), len(SITES), squeeze=False,
-                             figsize=(4 * len(SITES), 3.2 * len(sources)))
+    fig, axes = plots.panels(len(sources), len(SITES))
+    colours = plots.series_colours(ARMS)
     for row, source in enumerate(sources):
         for col, site in enumerate(SITES):
             ax = axes[row][col]
@@ -568,55 +315,46 @@ def plot(results):
                         xs.append(k)
                         ys.append(np.mean([v['iou'] for v in cell.values()]))
                 if xs:
-                    style = '--' if arm in LABEL_FREE else '-'
-                    ax.plot(xs, ys, style, marker='o', label=arm)
+                    ax.plot(xs, ys, arm_style(arm), marker='o',
+                            color=colours[arm])
             ax.set_title(f'{source}: {site}', fontsize=9)
             ax.set_xlabel('labelled site photos k')
             ax.set_ylabel('crack IoU')
-    axes[0][0].legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(FIGURE, dpi=110)
+    handles = [Line2D([], [], linestyle=arm_style(arm), marker='o',
+                      color=colours[arm], label=arm) for arm in ARMS]
+    plots.save_with_legend(fig, handles, FIGURE)
 
 
-SETUP = f"""## Site adaptation: what each step of tools/adapt.py buys
-
-Source models trained on DeepCrack (270 training images), adapted to four
-crack sets they never saw, with k labelled photos drawn from each set's
-training split (draw d = `tools/adapt.py --k K --seed d`, {DRAWS} draws)
-and scored on a fixed subset of its test split ({TEST_IMAGES} images,
-seed 0, or all). Crack IoU and F1 at the adapted decision, ODS at the
-adapted scale (tolerance 0), seconds of adaptation on one shared CPU core.
-Fine-tuning: {FINETUNE_ITERS} AdamW steps (lr 1e-4, 4 crops a step), neck,
-head and the last 4 backbone blocks (SegFormer: the whole model);
-finetune_long: {LONG_FINETUNE_ITERS} steps, the distillation's wall time.
-Every result is in `benchmarks/results/site_adaptation_cpu.json` with its
-command and commit; cells left empty are not run yet.
-
-    python benchmarks/site_adaptation_cpu.py sources
-    python benchmarks/site_adaptation_cpu.py run --sources student_plain
-    python benchmarks/site_adaptation_cpu.py report
-"""
+def arm_style(arm):
+    """Dashed for an arm that needs no label, solid for the others."""
+    return '--' if arm in LABEL_FREE else '-'
 
 
 def cmd_report(args):
-    results = dc.load_results_from(RESULTS)
+    results = records.load(RESULTS)
     text = report_tables(results)
     print(text)
     if results:
         plot(results)
         print(f'figure: {FIGURE}')
-    sources = [f'{name}: `{run["command"]}` (commit {run["commit"]}, '
-               f'{run.get("wall_seconds")} s)'
-               for name, run in sorted(results.items())
-               if name.startswith('source/')]
-    dc.write_section(dc.REPORT, 'site_adaptation_cpu', [
-        SETUP, 'Sources:', '', *[f'- {line}' for line in sources], '',
+    sources = report.command_block(
+        (f'{name} (commit {run["commit"]}, {run.get("wall_seconds")} s)',
+         run['command'])
+        for name, run in sorted(results.items())
+        if name.startswith('source/'))
+    setup = report.template(
+        'site_adaptation_cpu', draws=DRAWS, test_images=TEST_IMAGES,
+        unlabelled=UNLABELLED, finetune_iters=FINETUNE_ITERS,
+        long_finetune_iters=LONG_FINETUNE_ITERS)
+    report.write_section(records.REPORT, 'site_adaptation_cpu', [
+        setup, '', 'Sources:', '', *sources, '',
         '### Crack IoU', text,
         '\n### Crack F1 at the adapted decision',
         report_tables(results, 'f1', contrasts=False),
         '\n### ODS at the adapted scale (threshold-free)',
         report_tables(results, 'ods', contrasts=False),
         '\n![IoU against k](results/site_adaptation_cpu.png)'])
+    report.write_costs()
 
 
 def parse_args(argv=None):
@@ -631,9 +369,8 @@ def parse_args(argv=None):
                         default=list(ARMS))
     parser.add_argument('--ks', nargs='+', type=int, default=list(KS))
     parser.add_argument('--draws', type=int, default=DRAWS)
-    parser.add_argument('--data-root', default=dc.default_data_root())
-    parser.add_argument('--crack-sets-root',
-                        default=osp.join(REPO, 'data', 'crack_sets'))
+    parser.add_argument('--data-root', default=records.default_data_root())
+    parser.add_argument('--crack-sets-root', default='data/crack_sets')
     parser.add_argument('--threads', type=int)
     return parser.parse_args(argv)
 
@@ -641,7 +378,6 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     if args.threads:
-        import torch
         torch.set_num_threads(args.threads)
     dict(sources=cmd_sources, run=cmd_run, report=cmd_report)[args.command](
         args)

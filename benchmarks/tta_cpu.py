@@ -15,12 +15,13 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import deepcrack_cpu as dc  # noqa: E402
+from mmengine.config import Config
 
-RESULTS = osp.join(dc.REPO, 'benchmarks', 'results', 'tta_cpu.json')
+from harness import commands, records, report
+
+REPO = records.REPO
+RESULTS = records.results_path('tta_cpu.json')
 SECTION = 'tta_cpu'
 #: variant -> (quarter turns of its views, description); None: no TTA.
 VARIANTS = {
@@ -33,8 +34,7 @@ VARIANTS = {
 def tta_config(config, turns, out_path):
     """Write ``config`` with a tta_pipeline of the given quarter turns,
     each with and without a horizontal flip."""
-    from mmengine.config import Config
-    cfg = Config.fromfile(osp.join(dc.REPO, config))
+    cfg = Config.fromfile(osp.join(REPO, config))
     augment = cfg.tta_pipeline[-1]
     augment.transforms[0] = [dict(type='Rot90', k=k) for k in turns]
     cfg.dump(out_path)
@@ -46,41 +46,38 @@ def test_command(variant, args):
     config = args.config
     if turns is not None:
         config = osp.join(args.work_dir, f'{variant}.py')
-        tta_config(args.config, turns, osp.join(dc.REPO, config))
-    return (['python', 'tools/test.py', config, args.checkpoint,
-             '--work-dir', osp.join(args.work_dir, variant)] +
-            (['--tta'] if turns is not None else []) +
-            ['--cfg-options',
-             f'test_dataloader.dataset.data_root={args.data_root}'])
+        tta_config(args.config, turns, osp.join(REPO, config))
+    return commands.test_command(
+        config, args.checkpoint, osp.join(args.work_dir, variant),
+        commands.data_root_options(records.relative(args.data_root),
+                                   ('test_dataloader', )),
+        tta=turns is not None)
 
 
 def read_seconds_per_image(test_dir):
     """Mean test-loop time per iteration (batch 1: per image)."""
-    with open(dc._latest_run(test_dir, '{run}.json')) as f:
+    with open(commands.latest_run(test_dir, '{run}.json')) as f:
         return json.load(f)['time']
 
 
 def cmd_run(args):
     if args.threads:
         os.environ['OMP_NUM_THREADS'] = str(args.threads)
-    os.makedirs(osp.join(dc.REPO, args.work_dir), exist_ok=True)
+    os.makedirs(osp.join(REPO, args.work_dir), exist_ok=True)
     for variant in VARIANTS:
-        results = dc.load_results_from(RESULTS)
-        if variant in results and not args.force:
+        if variant in records.load(RESULTS) and not args.force:
             continue
-        run = dc.run_tool(variant, test_command(variant, args))
-        test_dir = osp.join(dc.REPO, args.work_dir, variant)
-        results = dc.load_results_from(RESULTS)
-        results[variant] = dict(
-            run, checkpoint=args.checkpoint, config=args.config,
-            threads=os.environ.get('OMP_NUM_THREADS'),
+        run = commands.run_tool(variant, test_command(variant, args))
+        test_dir = osp.join(REPO, args.work_dir, variant)
+        records.record(
+            RESULTS, variant, **run, checkpoint=args.checkpoint,
+            config=args.config, threads=os.environ.get('OMP_NUM_THREADS'),
             seconds_per_image=read_seconds_per_image(test_dir),
-            metrics=dc.read_test_metrics(test_dir))
-        dc.save_results_to(RESULTS, results)
+            metrics=commands.read_test_metrics(test_dir))
 
 
 def cmd_report(args):
-    results = dc.load_results_from(RESULTS)
+    results = records.load(RESULTS)
     if 'none' not in results:
         raise SystemExit(f'nothing recorded in {RESULTS}; run it first')
     base = results['none']
@@ -89,9 +86,8 @@ def cmd_report(args):
         f'Checkpoint `{base["checkpoint"]}` ({base["config"]}), DeepCrack '
         'test (237 images, 224 sliding windows), `tools/test.py [--tta]`; '
         'time per image from the test loop, one thread, same sitting.', '',
-        '| variant | crack IoU | F1 | ODS | OIS | AP | s / image | x time |'
-        ' command | commit |',
-        '|---|---|---|---|---|---|---|---|---|---|'
+        '| variant | crack IoU | F1 | ODS | OIS | AP | s / image | x time |',
+        '|---|---|---|---|---|---|---|---|'
     ]
     for variant, (_, description) in VARIANTS.items():
         if variant not in results:
@@ -102,9 +98,13 @@ def cmd_report(args):
             f'| {description} | {m["crack_iou"]:.2f} | {m["crack_f1"]:.2f} '
             f'| {m["ods"]:.2f} | {m["ois"]:.2f} | {m["ap"]:.2f} | '
             f'{r["seconds_per_image"]:.2f} | '
-            f'{r["seconds_per_image"] / base["seconds_per_image"]:.1f} | '
-            f'`{r["command"]}` | {r["commit"]} |')
-    dc.write_section(dc.REPORT, SECTION, lines)
+            f'{r["seconds_per_image"] / base["seconds_per_image"]:.1f} |')
+    lines += ['', 'Commands:', ''] + report.command_block(
+        (f'{variant} (commit {results[variant]["commit"]})',
+         results[variant]['command'])
+        for variant in VARIANTS if variant in results)
+    report.write_section(records.REPORT, SECTION, lines)
+    report.write_costs()
     print('\n'.join(lines))
 
 
@@ -117,7 +117,7 @@ def parse_args(argv=None):
     run.add_argument('config')
     run.add_argument('checkpoint')
     run.add_argument('--data-root',
-                     default=osp.relpath(dc.default_data_root(), dc.REPO))
+                     default=records.default_data_root())
     run.add_argument('--work-dir', default='work_dirs/tta_cpu')
     run.add_argument('--threads', type=int)
     run.add_argument('--force', action='store_true')

@@ -1,6 +1,8 @@
 """Scripts of tools/ and benchmarks/, imported by their file path (the
-package never imports them, and the tests leave sys.path alone), and
-benchmark sittings run at once."""
+package never imports them, and the tests leave sys.path alone), the
+benchmarks' shared ``harness`` package, and benchmark sittings run at
+once."""
+import importlib
 import importlib.util
 import os.path as osp
 import sys
@@ -8,12 +10,29 @@ import sys
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
+def harness(module: str):
+    """``benchmarks/harness/<module>.py``, imported as ``harness.<module>``
+    as a study sees it (``python benchmarks/<study>.py`` puts benchmarks/
+    on the path; here the package is registered by its file path)."""
+    if 'harness' not in sys.modules:
+        folder = osp.join(REPO, 'benchmarks', 'harness')
+        spec = importlib.util.spec_from_file_location(
+            'harness', osp.join(folder, '__init__.py'),
+            submodule_search_locations=[folder])
+        package = importlib.util.module_from_spec(spec)
+        sys.modules['harness'] = package
+        spec.loader.exec_module(package)
+    return importlib.import_module(f'harness.{module}')
+
+
 def script_module(path: str):
     """The module of the script at ``path`` (relative to the repository).
 
-    Imported once and registered under the file's name, so that a script
-    importing it by that name (a benchmark its sibling) shares it.
+    Imported once and registered under the file's name; a benchmark finds
+    the ``harness`` package as it does when run.
     """
+    if path.startswith('benchmarks/'):
+        harness('records')
     name = osp.splitext(osp.basename(path))[0]
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name,

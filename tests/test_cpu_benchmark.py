@@ -1,7 +1,5 @@
 """benchmarks/deepcrack_cpu.py: entries, commands, log parsing, report and
 the deployable model it measures."""
-import importlib.util
-import json
 import os.path as osp
 
 import numpy as np
@@ -11,16 +9,18 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
+from script_modules import harness, script_module
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 @pytest.fixture(scope='module')
 def bench():
-    spec = importlib.util.spec_from_file_location(
-        'deepcrack_cpu', osp.join(REPO, 'benchmarks', 'deepcrack_cpu.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_module('benchmarks/deepcrack_cpu.py')
+
+
+def save(bench, results):
+    harness('records').save(bench.RESULTS, results)
 
 
 def test_entries_match_their_configs(bench):
@@ -89,44 +89,6 @@ def test_test_command_evaluates_the_final_checkpoint(bench):
     ]
 
 
-def test_read_test_metrics_takes_the_newest_run(bench, tmp_path):
-    for run, iou in (('20260101_000000', 10.0), ('20260102_000000', 45.5)):
-        (tmp_path / run).mkdir()
-        (tmp_path / run / f'{run}.json').write_text(
-            json.dumps(dict(crack_iou=iou, ods=60.0, time=0.2,
-                            data_time=0.01)))
-    assert bench.read_test_metrics(str(tmp_path)) == dict(crack_iou=45.5,
-                                                          ods=60.0)
-    (tmp_path / '20260103_000000').mkdir()  # a run that wrote nothing
-    assert bench.read_test_metrics(str(tmp_path))['crack_iou'] == 45.5
-    (tmp_path / '20260104_000000').mkdir()
-    (tmp_path / '20260104_000000' / '20260104_000000.json').write_text(
-        json.dumps(dict(time=0.2)))
-    with pytest.raises(RuntimeError, match='no crack metrics'):
-        bench.read_test_metrics(str(tmp_path))
-    with pytest.raises(FileNotFoundError, match='no <timestamp>.json'):
-        bench.read_test_metrics(str(tmp_path / '20260103_000000'))
-
-
-def test_read_scalars_skips_start_up(bench, tmp_path):
-    run = tmp_path / '20260101_000000' / 'vis_data'
-    run.mkdir(parents=True)
-    records = [
-        dict(loss=2.0, time=9.0, data_time=1.0, step=25),
-        dict(loss=1.0, time=2.0, data_time=0.2, step=50),
-        dict(loss=0.5, time=4.0, data_time=0.4, step=75),
-    ]
-    (run / 'scalars.json').write_text(
-        '\n'.join(json.dumps(r) for r in records) + '\n')
-    parsed = bench.read_scalars(str(tmp_path))
-    assert parsed['step_seconds'] == pytest.approx(3.0)
-    assert parsed['data_seconds'] == pytest.approx(0.3)
-    assert parsed['final_loss'] == 0.5
-    (run / 'scalars.json').write_text(json.dumps(dict(lr=0.1)) + '\n')
-    with pytest.raises(RuntimeError, match='no training step'):
-        bench.read_scalars(str(tmp_path))
-
-
 def test_report_lists_missing_entries_and_ablation_changes(
         bench, tmp_path, monkeypatch):
     monkeypatch.setattr(bench, 'RESULTS', str(tmp_path / 'r.json'))
@@ -142,14 +104,14 @@ def test_report_lists_missing_entries_and_ablation_changes(
                       command='python tools/test.py X', commit='abc',
                       date='d'))
 
-    bench.save_results(dict(student_plain=record(40.0, 57.0, 60.0),
+    save(bench, dict(student_plain=record(40.0, 57.0, 60.0),
                             crackdino=record(43.5, 56.0, 61.25)))
     bench.cmd_report(None)
     text = (tmp_path / 'RESULTS.md').read_text()
     assert '| teacher_large |' in text and 'not run yet' in text
     assert '| crackdino | +3.50 | -1.00 | +1.25 |' in text
-    assert '`python tools/train.py X`' in text
-    assert '`python tools/test.py X`' in text
+    assert '\npython tools/train.py X\n' in text
+    assert '\npython tools/test.py X\n' in text
 
 
 def test_deployable_model_loads_a_distiller_checkpoint(
@@ -191,7 +153,7 @@ def test_train_stage_tests_what_is_trained_and_not_evaluated(
     for name in ('teacher_base', 'unet'):
         (work_dir / name).mkdir(parents=True)
         (work_dir / name / 'iter_1000.pth').write_bytes(b'')
-    bench.save_results(dict(teacher_base=dict(train=dict(command='old'))))
+    save(bench, dict(teacher_base=dict(train=dict(command='old'))))
 
     def run(*extra):
         calls.clear()
@@ -202,7 +164,7 @@ def test_train_stage_tests_what_is_trained_and_not_evaluated(
 
     assert run() == [('test', 'teacher_base'), ('train', 'unet'),
                      ('test', 'unet')]
-    results = bench.load_results()
+    results = harness('records').load(bench.RESULTS)
     assert results['teacher_base']['train'] == dict(command='old')
     assert results['unet']['test']['metrics']['crack_iou'] == 50.0
     assert run() == []

@@ -5,7 +5,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from script_modules import run_sittings, script_module
+from script_modules import harness, script_module
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -246,12 +246,10 @@ def test_probe_freezes_the_entrys_backbone_and_trains_on_crack_sets(bench):
 
 def test_probe_of_a_lost_checkpoint_says_to_retrain(bench, tmp_path,
                                                     monkeypatch):
-    deepcrack_cpu = script_module('benchmarks/deepcrack_cpu.py')
     for s in ('DeepCrack', ) + tuple(f'sets/{s}' for s in bench.CRACK_SETS):
         (tmp_path / s / 'train_img').mkdir(parents=True)
     results = tmp_path / 'results.json'
-    deepcrack_cpu.save_results_to(str(results),
-                                  {'student_plain_s1': dict(train={})})
+    harness('records').save(str(results), {'student_plain_s1': dict(train={})})
     monkeypatch.setattr(bench, 'RESULTS', str(results))
     args = bench.parse_args([
         'probe', '--only', 'student_plain_s1', '--data-root',
@@ -265,17 +263,16 @@ def test_probe_of_a_lost_checkpoint_says_to_retrain(bench, tmp_path,
 
 def test_probe_evaluates_only_the_sets_not_recorded(bench, tmp_path,
                                                    monkeypatch):
-    deepcrack_cpu = script_module('benchmarks/deepcrack_cpu.py')
     for s in ('DeepCrack', ) + tuple(f'sets/{s}' for s in bench.CRACK_SETS):
         (tmp_path / s / 'train_img').mkdir(parents=True)
     results = tmp_path / 'results.json'
-    deepcrack_cpu.save_results_to(str(results), {'teacher_base': dict(
+    harness('records').save(str(results), {'teacher_base': dict(
         train={}, probe={}, probe_test={'Crack500': dict(metrics={})})})
     monkeypatch.setattr(bench, 'RESULTS', str(results))
     commands = []
-    monkeypatch.setattr(deepcrack_cpu, 'run_tool',
+    monkeypatch.setattr(harness('commands'), 'run_tool',
                         lambda name, cmd: commands.append(cmd) or {})
-    monkeypatch.setattr(deepcrack_cpu, 'read_test_metrics', lambda d: dict(
+    monkeypatch.setattr(harness('commands'), 'read_test_metrics', lambda d: dict(
         crack_iou=float(len(d)), crack_f1=0.0, ods=0.0, dir=d))
     bench.cmd_probe(bench.parse_args([
         'probe', '--only', 'teacher_base', '--data-root',
@@ -286,13 +283,14 @@ def test_probe_evaluates_only_the_sets_not_recorded(bench, tmp_path,
     assert [c[1] for c in commands] == ['tools/test.py'] * 3 + [
         'tools/train.py'] + ['tools/test.py'] * 4
     assert 'randomness.seed=1' in commands[3]
-    recorded = deepcrack_cpu.load_results_from(str(results))['teacher_base']
+    recorded = harness('records').load(str(results))['teacher_base']
     assert list(recorded['probe_test']) == list(bench.CRACK_SETS)
     assert list(recorded['probe_test_s1']) == list(bench.CRACK_SETS)
     assert recorded['probe_test_s1']['Crack500']['metrics']['dir'].endswith(
         osp.join('teacher_base', 'probe_s1', 'test_Crack500'))
+    # Recorded relative to the repository, as every path of the record.
     assert recorded['probe_test']['GAPs384']['metrics']['dir'] == osp.join(
-        bench.REPO, 'wd', 'teacher_base', 'probe', 'test_GAPs384')
+        'wd', 'teacher_base', 'probe', 'test_GAPs384')
     # --probe-seeds runs only the seeds named (two sittings split them).
     commands.clear()
     bench.cmd_probe(bench.parse_args([
@@ -302,7 +300,7 @@ def test_probe_evaluates_only_the_sets_not_recorded(bench, tmp_path,
     assert [c[1] for c in commands] == ['tools/train.py'] + [
         'tools/test.py'] * 4
     assert 'randomness.seed=1' in commands[0]
-    recorded = deepcrack_cpu.load_results_from(str(results))
+    recorded = harness('records').load(str(results))
     assert set(recorded['random_backbone']) == {'probe_s1', 'probe_test_s1'}
     with pytest.raises(SystemExit, match='probe seeds are'):
         bench.cmd_probe(bench.parse_args(['probe', '--probe-seeds', '2']))
@@ -342,12 +340,11 @@ def fake_results(bench, iou_by_arm):
 
 def test_report_summarises_seeds_and_tests_contrasts(bench, tmp_path,
                                                     monkeypatch):
-    report = script_module('benchmarks/crack_transfer_report.py')
-    deepcrack_cpu = script_module('benchmarks/deepcrack_cpu.py')
+    report = harness('transfer_report')
     path = tmp_path / 'RESULTS.md'
     path.write_text('intro\n\n<!-- crack_transfer_cpu -->\nstale block\n'
                     '<!-- /crack_transfer_cpu -->\nkept\n')
-    monkeypatch.setattr(deepcrack_cpu, 'REPORT', str(path))
+    monkeypatch.setattr(harness('records'), 'REPORT', str(path))
     monkeypatch.setattr(report, 'PLOT', str(tmp_path / 'plot.png'))
     results = fake_results(bench, dict(
         student_plain=[60.0, 62.0, 64.0], crackdino=[70.0, 71.0, 72.0],
@@ -374,19 +371,20 @@ def test_report_summarises_seeds_and_tests_contrasts(bench, tmp_path,
     # Paired by seed: crackdino − student_plain = 10, 9, 8 (mean 9, sd 1,
     # t = 15.6 on 2 df); distill_plain − student_plain = 1, 3, -1.
     assert '| crackdino − student_plain | full method against the student ' \
-        'alone | see configs | +9.00 [+6.52, +11.48] p=0.004 (paired, 3)' \
-        in text
+        'alone | see configs |' in text
+    assert '| crackdino − student_plain | paired, 3 | +9.00 [+6.52, +11.48] ' \
+        'p=0.004 |' in text
     assert '| distill_plain − student_plain | distillation, plain decoder ' \
         '| `center_momentum`, `distill_loss`, `distill_weight`, ' \
         '`seg_weight`, `teachers`, `backbone.out_indices`, ' \
-        '`neck.num_inputs` (seg_weight 0.7 against 1) | +1.00 [-3.97, ' \
-        '+5.97] p=0.478 (paired, 3)' in text
-    assert '| crackdino_mse − crackdino | MSE instead of channel KL | ' \
-        '`distill_loss` | not run |' in text
+        '`neck.num_inputs` (seg_weight 0.7 against 1) |' in text
+    assert '| distill_plain − student_plain | paired, 3 | +1.00 [-3.97, ' \
+        '+5.97] p=0.478 |' in text
+    assert '| crackdino_mse − crackdino | | not run |' in text
     # Pooled over both heads: student_lipschitz is not run, so only the
     # three plain-decoder pairs count.
-    assert '| pooled | distillation, both heads' in text
-    assert '+1.00 [-3.97, +5.97] p=0.478 (paired, 3)' in text
+    assert '| pooled: distillation, both heads | paired, 3 | +1.00 [-3.97, ' \
+        '+5.97] p=0.478 |' in text
     assert 'exceeds the spread' not in text
     # CKA over seeds 0, 0.1, 0.2 (+ 0.00 on DeepCrack, + 0.025 on average
     # over the crack sets), then 0.5 at the deeper pairs.
@@ -405,7 +403,7 @@ def test_report_summarises_seeds_and_tests_contrasts(bench, tmp_path,
 
 
 def test_t_distribution_matches_its_tables(bench):
-    report = script_module('benchmarks/crack_transfer_report.py')
+    report = harness('transfer_report')
     # Two-sided 5 % critical values of Student's t (any statistics table).
     assert report.t_quantile(0.975, 2) == pytest.approx(4.303, abs=1e-3)
     assert report.t_quantile(0.975, 5) == pytest.approx(2.571, abs=1e-3)
@@ -418,7 +416,7 @@ def test_t_distribution_matches_its_tables(bench):
 
 
 def test_a_single_run_is_tested_against_the_spread_of_a_seeded_arm(bench):
-    report = script_module('benchmarks/crack_transfer_report.py')
+    report = harness('transfer_report')
     # 5 against seeds 1, 2, 3: se = 1 * sqrt(1 + 1/3), t = 2.598 on 2 df,
     # and for 2 df P(|T| > t) = 1 - t / sqrt(t^2 + 2) = 0.1217.
     diff, low, high, p, df = report.single_run_test(5, [1, 2, 3])
@@ -433,10 +431,9 @@ def test_a_single_run_is_tested_against_the_spread_of_a_seeded_arm(bench):
 
 def test_report_reads_the_mechanism_test_as_a_fraction_of_the_gap(
         bench, tmp_path, monkeypatch):
-    report = script_module('benchmarks/crack_transfer_report.py')
-    deepcrack_cpu = script_module('benchmarks/deepcrack_cpu.py')
+    report = harness('transfer_report')
     path = tmp_path / 'RESULTS.md'
-    monkeypatch.setattr(deepcrack_cpu, 'REPORT', str(path))
+    monkeypatch.setattr(harness('records'), 'REPORT', str(path))
     monkeypatch.setattr(report, 'write_plot', lambda *a: False)
 
     def probe(value):
@@ -483,8 +480,7 @@ def test_report_reads_the_mechanism_test_as_a_fraction_of_the_gap(
 
 
 def test_linear_cka_sees_through_rotation_and_scale(bench):
-    linear_cka = script_module(
-        'benchmarks/crack_transfer_analysis.py').linear_cka
+    linear_cka = harness('transfer_analysis').linear_cka
     import torch
     g = torch.Generator().manual_seed(0)
     x = torch.randn(500, 16, generator=g)
@@ -496,7 +492,7 @@ def test_linear_cka_sees_through_rotation_and_scale(bench):
 
 
 def test_block_features_read_any_block(bench):
-    analysis = script_module('benchmarks/crack_transfer_analysis.py')
+    analysis = harness('transfer_analysis')
     block_features, with_layers = analysis.block_features, analysis.with_layers
     import numpy as np
     from mmseg.registry import MODELS
@@ -540,7 +536,7 @@ def test_kept_source_is_the_float16_backbone(bench, tmp_path, monkeypatch):
 
 
 def test_a_run_cut_short_resumes(bench, tmp_path, monkeypatch):
-    monkeypatch.setattr(bench, 'REPO', str(tmp_path))
+    monkeypatch.setattr(harness('commands'), 'REPO', str(tmp_path))
     args = bench.parse_args(['train', '--work-dir', 'wd'])
     command = bench.train_command('student_plain_s1', args)
     assert '--resume' not in command
@@ -552,25 +548,9 @@ def test_a_run_cut_short_resumes(bench, tmp_path, monkeypatch):
     assert command[command.index('--work-dir') + 2] == '--resume'
 
 
-def _record_many(bench, results, name, count):
-    bench.RESULTS = results
-    for index in range(count):
-        bench._record(name, test={str(index): index})
-
-
-def test_two_sittings_recording_at_once_lose_nothing(bench, tmp_path):
-    results = str(tmp_path / 'results.json')
-    run_sittings(_record_many, (bench, results, 'a', 60),
-                 (bench, results, 'b', 60))
-    recorded = bench.dc.load_results_from(results)
-    assert {name: len(recorded[name]['test']) for name in recorded} == {
-        'a': 60, 'b': 60}
-
-
 def test_loss_forms_tell_the_normalised_kl_from_the_raw_one(bench):
     import torch
-    loss_forms = script_module(
-        'benchmarks/crack_transfer_analysis.py').loss_forms
+    loss_forms = harness('transfer_analysis').loss_forms
     g = torch.Generator().manual_seed(0)
     large = torch.randn(200, 64, generator=g)
     base = large + 0.3 * torch.randn(200, 64, generator=g)
@@ -584,3 +564,14 @@ def test_loss_forms_tell_the_normalised_kl_from_the_raw_one(bench):
     scaled = loss_forms(3 * base, 3 * large)
     assert scaled['kl_T3'] == pytest.approx(forms['kl_T3'], rel=1e-3)
     assert scaled['kl_T3_raw'] > 2 * forms['kl_T3_raw']
+
+
+def test_contrast_row_names_one_test_kind_once():
+    report = harness('transfer_report')
+    paired = '+1.00 [-1.00, +3.00] p=0.100 (paired, 3)'
+    assert report.contrast_row('a − b', [paired, paired]) == (
+        '| a − b | paired, 3 | +1.00 [-1.00, +3.00] p=0.100 | '
+        '+1.00 [-1.00, +3.00] p=0.100 |')
+    mixed = '+2.00 [-1.00, +5.00] p=0.200 (Welch, 3+2)'
+    assert report.contrast_row('a − b', [paired, mixed, 'not run']) == (
+        f'| a − b | | {paired} | {mixed} | not run |')

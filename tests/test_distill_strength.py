@@ -1,6 +1,5 @@
 """Distillation strength: the calibrated losses keep the reference recipe's
 gradient on the student backbone, and the ratio is logged in training."""
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -10,6 +9,7 @@ from mmengine.logging import MessageHub
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
+from script_modules import script_module
 from test_distiller import batch, build, distiller_cfg, optim
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -23,11 +23,7 @@ MIN_RATIO, MAX_RATIO = 0.11, 1.0
 
 @pytest.fixture(scope='module')
 def ratio_tool():
-    path = osp.join(REPO, 'benchmarks', 'distill_grad_ratio.py')
-    spec = importlib.util.spec_from_file_location('distill_grad_ratio', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_module('benchmarks/distill_grad_ratio.py')
 
 
 DEMO_DISTILLER = osp.join(REPO, 'configs', 'demo',

@@ -1,12 +1,52 @@
 """The layers as the code's own imports show them: tools reach the package
 only through ``crackdino_mm.apis`` and ``crackdino_mm.inspection``;
-``engine`` never imports ``apis``; inspection is a sub-package."""
+``engine`` never imports ``apis``; inspection is a sub-package; the
+package never imports tools/ or benchmarks/; a benchmark study imports
+no other study (what they share is ``benchmarks/harness``); no file edits
+``sys.path``."""
 import ast
 import glob
 import os.path as osp
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOL_ENTRANCES = ('crackdino_mm.apis', 'crackdino_mm.inspection')
+
+
+def imported_modules(source):
+    """Every module an ``import`` or absolute ``from`` statement names."""
+    names = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names.append(node.module)
+    return names
+
+
+def studies():
+    return {osp.basename(p)[:-3]: p for p in glob.glob(
+        osp.join(REPO, 'benchmarks', '*.py'))}
+
+
+def study_imports(path, source=None):
+    """The benchmark studies a file (or source standing at path) imports."""
+    source = open(path).read() if source is None else source
+    return [n for n in imported_modules(source)
+            if n.split('.')[0] in studies()]
+
+
+def edits_sys_path(source):
+    """Whether code reaches ``sys.path`` (to change where imports look)."""
+    return any(isinstance(node, ast.Attribute) and node.attr == 'path' and
+               isinstance(node.value, ast.Name) and node.value.id == 'sys'
+               for node in ast.walk(ast.parse(source)))
+
+
+def python_files():
+    return [p for folder in ('crackdino_mm', 'tools', 'benchmarks', 'tests',
+                             'configs')
+            for p in glob.glob(osp.join(REPO, folder, '**', '*.py'),
+                               recursive=True)]
 
 
 def package_imports(path, source=None):
@@ -69,3 +109,37 @@ def test_no_inspection_module_in_the_package_root():
         osp.join(REPO, 'crackdino_mm', 'inspection', '*.py'))} - {
             '__init__'}
     assert inspection and not root & inspection
+
+
+def test_no_study_imports_another():
+    files = glob.glob(osp.join(REPO, 'benchmarks', '**', '*.py'),
+                      recursive=True)
+    found = {osp.relpath(f, REPO): study_imports(f) for f in files}
+    assert {f: n for f, n in found.items() if n} == {}
+
+
+def test_the_package_imports_no_tool_nor_benchmark():
+    files = glob.glob(osp.join(REPO, 'crackdino_mm', '**', '*.py'),
+                      recursive=True)
+    found = {osp.relpath(f, REPO): [
+        n for n in imported_modules(open(f).read())
+        if n.split('.')[0] in ('tools', 'benchmarks', 'harness')]
+        for f in files}
+    assert {f: n for f, n in found.items() if n} == {}
+
+
+def test_nothing_edits_sys_path():
+    found = [osp.relpath(f, REPO) for f in python_files()
+             if edits_sys_path(open(f).read())]
+    assert found == []
+
+
+def test_the_study_and_path_scans_can_fail():
+    study = osp.join(REPO, 'benchmarks', 'probe.py')
+    source = ('import sys\nsys.path.insert(0, ".")\n'
+              'import deepcrack_cpu as dc\nfrom harness import records\n'
+              'from site_adaptation_cpu import SITES\n')
+    assert study_imports(study, source) == ['deepcrack_cpu',
+                                            'site_adaptation_cpu']
+    assert edits_sys_path(source)
+    assert not edits_sys_path('import os\nos.path.join("a")\n')

@@ -4,7 +4,7 @@ import random
 import pytest
 from mmengine.config import Config
 
-from script_modules import script_module
+from script_modules import harness, script_module
 
 
 @pytest.fixture(scope='module')
@@ -14,7 +14,7 @@ def bench():
 
 @pytest.fixture(scope='module')
 def stats():
-    return script_module('benchmarks/paired_stats.py')
+    return harness('stats')
 
 
 def _flat(cfg, prefix=''):
@@ -38,7 +38,8 @@ def test_the_two_models_differ_only_in_the_head(bench):
 
 def test_lipschitz_partner_trains_as_the_plain_source_was_trained(bench):
     site = script_module('benchmarks/site_adaptation_cpu.py')
-    args = type('Args', (), dict(data_root=bench.dc.default_data_root()))
+    args = type('Args', (), dict(
+        data_root=harness('records').default_data_root()))
     ours = bench.train_command(args)
     source = site.train_command('student_plain', args.data_root)
     options = ours[ours.index('--cfg-options') + 1:]
@@ -51,7 +52,8 @@ def test_lipschitz_partner_trains_as_the_plain_source_was_trained(bench):
 
 
 def test_attacks_differ_only_in_the_model(bench):
-    args = type('Args', (), dict(data_root=bench.dc.default_data_root()))
+    args = type('Args', (), dict(
+        data_root=harness('records').default_data_root()))
     plain, lipschitz = (bench.attack_command(name, args)
                         for name in ('student_plain', 'student_lipschitz'))
     changed = [i for i, (a, b) in enumerate(zip(plain, lipschitz)) if a != b]

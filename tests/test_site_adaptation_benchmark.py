@@ -3,10 +3,11 @@ its label-free threshold, its statistics."""
 import numpy as np
 import pytest
 
-from script_modules import run_sittings, script_module
+from script_modules import harness, script_module
 
 bench = script_module('benchmarks/site_adaptation_cpu.py')
-stats = script_module('benchmarks/paired_stats.py')
+stats = harness('stats')
+records = harness('records')
 
 
 def test_draws_are_the_photos_the_tool_labels(tmp_path):
@@ -24,7 +25,7 @@ def test_draws_are_the_photos_the_tool_labels(tmp_path):
         cv2.imwrite(str(site / 'train_lab' / f'{i:02d}.jpg'), mask)
     args = bench.parse_args(['run', '--crack-sets-root', str(tmp_path)])
     for k, d in ((1, 0), (3, 2), (10, 4)):
-        labelled, pool = bench.draw('Site', k, d, args)
+        labelled, pool = harness('sites').draw('Site', k, d, args)
         photos = load_site_photos(str(site / 'train_img'),
                                   str(site / 'train_lab'), k=k, seed=d)
         assert labelled == [photo_key(p.path) for p in photos]
@@ -32,13 +33,14 @@ def test_draws_are_the_photos_the_tool_labels(tmp_path):
 
 
 def test_otsu_threshold_splits_two_modes():
+    otsu_threshold = harness('site_arms').otsu_threshold
     rng = np.random.default_rng(0)
     background = rng.normal(0.1, 0.03, 5000).clip(0, 1)
     crack = rng.normal(0.7, 0.05, 500).clip(0, 1)
-    t = bench.otsu_threshold([np.concatenate([background, crack])])
+    t = otsu_threshold([np.concatenate([background, crack])])
     assert (crack > t).all() and (background < t).mean() > 0.999
-    assert bench.otsu_threshold([np.concatenate([background, crack + 0.2])
-                                 .clip(0, 1)]) > 0.15
+    assert otsu_threshold([np.concatenate([background, crack + 0.2])
+                           .clip(0, 1)]) > 0.15
 
 
 @pytest.mark.parametrize('df, quantile', [(1, 12.706), (4, 2.776),
@@ -81,8 +83,8 @@ def test_run_pairs_the_adapting_arms_draw_by_draw(tmp_path, monkeypatch):
                              'label_free_norm', '--ks', '0', '1', '3',
                              '--draws', '2', '--sites', 'Crack500',
                              'GAPs384'])
-    bench._record(bench.result_key('crackdino', 'Crack500', 'finetune', 1,
-                                   0), dict(iou=1.0))
+    records.record(bench.RESULTS, bench.result_key(
+        'crackdino', 'Crack500', 'finetune', 1, 0), iou=1.0)
     bench.cmd_run(args)
     assert calls[:4] == [('label_free_norm', 0, d, s) for d in (0, 1)
                          for s in ('Crack500', 'GAPs384')]
@@ -117,21 +119,6 @@ def test_only_a_source_with_teachers_runs_their_arms(tmp_path,
                      ('crackdino', 'finetune_long')]
 
 
-def _record_cells(results, arm, count):
-    bench.RESULTS = results
-    for draw in range(count):
-        bench._record(bench.result_key('src', 'site', arm, 5, draw),
-                      dict(iou=float(draw)))
-
-
-def test_two_sittings_recording_at_once_lose_nothing(tmp_path):
-    results = str(tmp_path / 'results.json')
-    run_sittings(_record_cells, (results, 'finetune', 60),
-                 (results, 'finetune_distill', 60))
-    recorded = bench.dc.load_results_from(results)
-    assert len(recorded) == 120
-
-
 def test_site_mean_table_averages_site_means_and_counts_draws():
     """A site with more draws weighs no more than one with fewer; a cell
     that some site lacks stays empty."""
@@ -153,3 +140,41 @@ def test_site_mean_table_averages_site_means_and_counts_draws():
     assert rows['finetune'][ks.index(1)] == ''
     assert rows['none'][ks.index(0)] == '1.0'
     assert set(rows) == {'finetune', 'none'}
+
+
+def _site_results():
+    results = {}
+    for source in ('student_plain', 'crackdino'):
+        for site in bench.SITES:
+            for d in range(2):
+                results[bench.result_key(source, site, 'none', 0, d)] = dict(
+                    iou=10.0, seconds=0.0)
+                for arm, k in (('threshold', 1), ('finetune', 5)):
+                    results[bench.result_key(source, site, arm, k, d)] = \
+                        dict(iou=20.0 + d, seconds=3.0)
+    return results
+
+
+def test_site_table_is_one_table_naming_each_site_once():
+    lines = bench.site_table(_site_results(), 'crackdino', 'iou')
+    assert lines[0].startswith('| site | arm |')
+    assert [line.split(' | ')[0][2:] for line in lines[2:]] == [
+        name for site in bench.SITES for name in (site, '', '')]
+    assert '| 20.5 [14.1, 26.9] |' in lines[4]
+
+
+def test_plot_gives_each_arm_one_colour_and_one_legend(monkeypatch):
+    plots = harness('plots')
+    saved = {}
+    monkeypatch.setattr(plots, 'save_with_legend', lambda fig, handles,
+                        path: saved.update(fig=fig, handles=handles))
+    bench.plot(_site_results())
+    assert [h.get_label() for h in saved['handles']] == list(bench.ARMS)
+    colours = {}
+    for ax in saved['fig'].axes:
+        assert ax.get_legend() is None
+        for line, arm in zip(ax.get_lines(), ('none', 'threshold',
+                                              'finetune')):
+            colours.setdefault(arm, set()).add(line.get_color())
+    assert all(len(c) == 1 for c in colours.values())
+    assert len({next(iter(c)) for c in colours.values()}) == 3

@@ -1,4 +1,4 @@
-"""Tables and plot of the crack-transfer benchmark (its ``report`` stage).
+"""Tables and plot of the crack-transfer study (its ``report`` stage).
 
 Seeded arms are summarised as mean +- sample standard deviation over their
 seeds. A contrast between two arms is a t-test: paired by seed where both
@@ -7,16 +7,19 @@ the head), Welch's otherwise, and a single-seed variant against its
 partner's seeds as a new draw from them, each with its difference, 95 %
 confidence interval and two-sided p-value; a pooled contrast pairs the
 seeds within each of several arm pairs that share a factor (t
-distribution: ``paired_stats``).
+distribution: ``harness.stats``).
 """
 import math
 import os.path as osp
+import re
 import statistics
 
-import deepcrack_cpu as dc
-from paired_stats import t_quantile, t_two_sided_p
+from mmengine.config import Config
 
-PLOT = osp.join(dc.REPO, 'benchmarks', 'results', 'crack_transfer_cpu.png')
+from harness import plots, records, report, transfer_analysis
+from harness.stats import t_quantile, t_two_sided_p
+
+PLOT = records.results_path('crack_transfer_cpu.png')
 SECTION = 'crack_transfer_cpu'
 METRICS = (('crack_iou', 'crack IoU'), ('crack_f1', 'F1'), ('ods', 'ODS'))
 # (arm, arm it is compared with, what the difference measures)
@@ -137,11 +140,66 @@ def pooled_contrast(results, entries, pairs, test_set, metric):
                        f'paired, {len(differences)}')
 
 
+def split_kind(cell):
+    """A contrast cell's figures and the kind of its test ('paired, 3'),
+    or the cell and None when it has no test."""
+    match = re.fullmatch(r'(.*\] p=\S+) \((.*)\)', cell)
+    return (match[1], match[2]) if match else (cell, None)
+
+
+def contrast_row(name, cells):
+    """A table row of one contrast: its test kind in a column of its own
+    when every cell has the same, else within each cell."""
+    kinds = {split_kind(c)[1] for c in cells} - {None}
+    if len(kinds) == 1:
+        return (f'| {name} | {kinds.pop()} | ' +
+                ' | '.join(split_kind(c)[0] for c in cells) + ' |')
+    return f'| {name} | | ' + ' | '.join(cells) + ' |'
+
+
+def pooled_name(what):
+    """A pooled contrast's row name: what it measures, less its pairs."""
+    return 'pooled: ' + what.split(' (')[0]
+
+
+def contrast_lines(results, entries, arms, test_sets, partners):
+    """What each contrast measures, then per metric its tests on DeepCrack
+    and the crack-set mean, and on each crack set (two narrow tables)."""
+    cross = tuple(test_sets[1:])
+    lines = [report.template('crack_transfer_contrasts'), '',
+             '| contrast | what it measures | differs from its partner in |',
+             '|---|---|---|']
+    lines += [f'| {arm} − {other} | {what} | '
+              f'{differs(arm, other, partners, arms)} |'
+              for arm, other, what in CONTRASTS]
+    lines += [f'| {pooled_name(what)} | {what} | as its pairs |'
+              for what, _ in POOLED]
+    for metric, title in METRICS[::2]:
+        rows = [(f'{arm} − {other}', [contrast(
+            seed_values(results, entries, arm, s, metric),
+            seed_values(results, entries, other, s, metric))
+            for s in list(test_sets) + [cross]])
+            for arm, other, _ in CONTRASTS]
+        rows += [(pooled_name(what), [
+            pooled_contrast(results, entries, pairs, s, metric)
+            for s in list(test_sets) + [cross]]) for what, pairs in POOLED]
+        for heading, columns in (
+                ('DeepCrack and the crack-set mean', (0, len(test_sets))),
+                ('each crack set', range(1, len(test_sets)))):
+            names = [(list(test_sets) + ['crack-set mean'])[c]
+                     for c in columns]
+            lines += ['', f'#### {title}: {heading}', '',
+                      '| contrast | test | ' + ' | '.join(names) + ' |',
+                      '|---|---|' + '---|' * len(names)]
+            lines += [contrast_row(name, [cells[c] for c in columns])
+                      for name, cells in rows]
+    return lines + ['']
+
+
 def seg_weight(arms, arm):
     """An arm's weight on the segmentation losses (1 without a
     distiller)."""
-    from mmengine.config import Config
-    model = Config.fromfile(osp.join(dc.REPO, arms[arm][0])).model
+    model = Config.fromfile(osp.join(records.REPO, arms[arm][0])).model
     return float(model.get('seg_weight', 1.0))
 
 
@@ -215,30 +273,7 @@ def write(results, entries, arms, test_sets, partners=None):
     arm_order = [a for a in dict.fromkeys(a for a, _ in entries.values())
                  if arms[a][2] != 'none']
     header = ['arm', 'what'] + list(test_sets) + ['crack-set mean']
-    lines = [
-        '## Does distillation transfer? Crack-set teachers, DeepCrack '
-        'students', '',
-        'Written by `python benchmarks/crack_transfer_cpu.py report` from '
-        '`benchmarks/results/crack_transfer_cpu.json`, where each figure '
-        'sits next to the exact command and commit that produced it.', '',
-        'Teachers and the SegFormer pre-training see only the training '
-        'splits of Crack500, GAPs384, ShadowCrack and AigleRN-TRIMM (6,770 '
-        'crops; `tools/dataset_converters/lmm_crack_sets.py`), never a '
-        'DeepCrack image: their DeepCrack column is zero-shot transfer. '
-        'Students start from the base teacher\'s backbone and are '
-        'fine-tuned on the 300 DeepCrack training images only; their '
-        'crack-set columns are cross-domain (the students never trained on '
-        'those sets, their teachers trained on the training splits; for the '
-        'teachers and the pre-training those columns are in-domain). One '
-        'budget for every run: 1000 iterations, batch 8, 224x224 crops, '
-        'AdamW 5e-4, warm-up + cosine. Evaluation: `tools/test.py` on each '
-        'test split at its own size, 224x224 windows, threshold 0.5, '
-        'dataset-level metrics (%). Cells: mean ± standard deviation '
-        '(number of seeds). Students start as the base teacher (its '
-        'weights), so at their first step the distillation loss and '
-        'gradient toward the base teacher are zero; the distilled arms '
-        'also weight the segmentation losses by 0.7 (seg_weight), the '
-        'students alone by 1.', '']
+    lines = [report.template('crack_transfer_cpu'), '']
     for metric, title in METRICS:
         lines += [f'### {title}', '',
                   '| ' + ' | '.join(header) + ' |',
@@ -248,34 +283,7 @@ def write(results, entries, arms, test_sets, partners=None):
             lines.append(f'| {arm} | {arms[arm][1]} | ' +
                          ' | '.join(cell(s) for s in stats) + ' |')
         lines.append('')
-    cross = tuple(test_sets[1:])
-    for metric, title in METRICS[::2]:
-        lines += [f'### Contrasts, {title}', '',
-                  'Difference [95 % CI] and two-sided p-value (t-test, kind '
-                  'and number of pairs or runs in brackets). A pooled row '
-                  'tests the seed differences of both its pairs together; '
-                  'the two pairs share seeds, so they are not fully '
-                  'independent. A single-seed variant is tested against '
-                  'its partner\'s seeds, as a new draw from them (it '
-                  'assumes the variant varies over seeds as much as its '
-                  'partner; df = its seeds - 1).', '',
-                  '| contrast | what it measures | differs from its partner '
-                  'in | ' + ' | '.join(header[2:]) + ' |',
-                  '|---|---|---|' + '---|' * (len(header) - 2)]
-        for arm, other, what in CONTRASTS:
-            cells = [contrast(
-                seed_values(results, entries, arm, s, metric),
-                seed_values(results, entries, other, s, metric))
-                for s in list(test_sets) + [cross]]
-            lines.append(f'| {arm} − {other} | {what} | '
-                         f'{differs(arm, other, partners, arms)} | ' +
-                         ' | '.join(cells) + ' |')
-        for what, pairs in POOLED:
-            cells = [pooled_contrast(results, entries, pairs, s, metric)
-                     for s in list(test_sets) + [cross]]
-            lines.append(f'| pooled | {what} | as its pairs | ' +
-                         ' | '.join(cells) + ' |')
-        lines.append('')
+    lines += contrast_lines(results, entries, arms, test_sets, partners)
     lines += agreement_lines(results, entries, arm_order, test_sets)
     lines += probe_lines(results, entries, arm_order, test_sets[1:])
     lines += mechanism_lines(results, entries, test_sets[1:])
@@ -321,32 +329,37 @@ def write(results, entries, arms, test_sets, partners=None):
         lines += ['To run (one core each; two sittings may share the '
                   'machine):', '']
         if untrained:
-            lines.append(f'- `{script} train --threads 1 --only '
+            lines.append(f'- `{script} run --threads 1 --only '
                          f'{" ".join(untrained)}`')
         if unprobed:
             lines.append(f'- `{script} probe --threads 1 --only '
                          f'{" ".join(unprobed)}`')
         lines += [f'- `{script} report`', '']
+    runs, tests = [], 0
     for name in entries:
         entry = results.get(name, {})
         if 'train' in entry:
             run = entry['train']
-            lines.append(f'- `{name}` train (commit {run["commit"]}, '
-                         f'{run["date"]}, {run["wall_seconds"]:.0f} s): '
-                         f'`{run["command"]}`')
-        for test_set, run in entry.get('test', {}).items():
-            lines.append(f'- `{name}` test on {test_set} (commit '
-                         f'{run["commit"]}): `{run["command"]}`')
-    dc.write_section(dc.REPORT, SECTION, lines)
-    print(f'wrote {dc.REPORT}')
+            runs.append((f'{name} train (commit {run["commit"]}, '
+                         f'{run["date"]}, {run["wall_seconds"]:.0f} s)',
+                         run['command']))
+        tests += len(entry.get('test', {}))
+    lines += report.command_block(runs) + [
+        '', f'Each of the {tests} evaluations runs `python tools/test.py '
+        'CONFIG work_dirs/crack_transfer/NAME/iter_1000.pth --work-dir',
+        'work_dirs/crack_transfer/NAME/test_SET --cfg-options '
+        'test_dataloader.dataset.data_root=ROOT`',
+        '(ROOT: DeepCrack\'s or `data/crack_sets/SET`); its exact command '
+        'and commit are in', '`benchmarks/results/crack_transfer_cpu.json`.']
+    report.write_section(records.REPORT, SECTION, lines)
+    report.write_costs()
 
 
 def agreement_lines(results, entries, arm_order, test_sets):
     """Linear CKA of each student arm with each teacher, per layer pair,
     on DeepCrack and averaged over the crack sets (mean ± sd over seeds)."""
-    import crack_transfer_analysis as analysis
     pairs = [(teacher, index, layer) for teacher, _, _, layers in
-             analysis.TEACHERS for index, layer in enumerate(layers)]
+             transfer_analysis.TEACHERS for index, layer in enumerate(layers)]
     header = [f'{teacher} block {layer}' for teacher, _, layer in pairs]
     lines = []
     for where, sets in (('DeepCrack', test_sets[:1]),
@@ -619,9 +632,6 @@ def write_plot(results, entries, arms, test_sets):
     the x axis and in-domain on the y axis; DeepCrack-trained ones the
     other way round. A legend names the points, as their labels would
     overlap."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
     points = []
     for arm in dict.fromkeys(a for a, _ in entries.values()):
         stats = columns(results, entries, arm, test_sets, 'crack_iou')
@@ -629,13 +639,13 @@ def write_plot(results, entries, arms, test_sets):
             points.append((arm, stats[0], stats[-1]))
     if not points:
         return False
-    fig, (ax_all, ax_zoom) = plt.subplots(1, 2, figsize=(12, 5.5))
-    colours = plt.get_cmap('tab20').colors
+    fig, ((ax_all, ax_zoom), ) = plots.panels(1, 2, width=6, height=5.5)
+    colours = plots.series_colours([arm for arm, _, _ in points])
     markers = 'o^vDPX*<>hp'
     for index, (arm, (x, x_sd, _), (y, y_sd, _)) in enumerate(points):
         sources = arms[arm][2] == 'crack_sets'
         style = dict(fmt='s' if sources else markers[index % len(markers)],
-                     color=colours[index % len(colours)], capsize=3,
+                     color=colours[arm], capsize=3,
                      mfc='none' if sources else None, label=arm)
         for ax in (ax_all, ) if sources else (ax_all, ax_zoom):
             ax.errorbar(x, y, xerr=x_sd or None, yerr=y_sd or None,
@@ -650,7 +660,5 @@ def write_plot(results, entries, arms, test_sets):
     ax_zoom.set_title('trained on DeepCrack (crack sets cross-domain); '
                       'bars: 1 sd over seeds', fontsize=9)
     ax_all.legend(fontsize=7, loc='lower left')
-    fig.tight_layout()
-    fig.savefig(PLOT, dpi=120)
-    plt.close(fig)
+    plots.save(fig, PLOT, dpi=120)
     return True

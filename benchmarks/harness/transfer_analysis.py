@@ -1,4 +1,5 @@
-"""What the students keep of their teachers (the ``analyse`` stage).
+"""What the students keep of their teachers (the crack-transfer study's
+``analyse`` step).
 
 For every trained DeepCrack student, the linear CKA (centred kernel
 alignment; Kornblith et al., 2019) between its backbone features and each
@@ -15,8 +16,13 @@ import os.path as osp
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmseg.registry import MODELS
 
-import deepcrack_cpu as dc
+from harness.models import build_deployable
+from harness.records import REPO
 
 IMAGES_PER_SET = 32
 SIZE = 224
@@ -79,15 +85,11 @@ def with_layers(model, layers):
 def build_teacher(config, weights, layers):
     """A teacher's backbone (with its config's data preprocessor) from its
     kept backbone weights, returning the given blocks."""
-    import torch
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    from mmseg.registry import MODELS
     init_default_scope('mmseg')
-    cfg = Config.fromfile(osp.join(dc.REPO, config)).model
+    cfg = Config.fromfile(osp.join(REPO, config)).model
     cfg.backbone.init_cfg = None
     model = MODELS.build(cfg)
-    state = torch.load(osp.join(dc.REPO, weights), map_location='cpu',
+    state = torch.load(osp.join(REPO, weights), map_location='cpu',
                        weights_only=False)['state_dict']
     model.backbone.load_state_dict({
         k[len('backbone.'):]: v.float() for k, v in state.items()
@@ -100,7 +102,7 @@ class Analyser:
     every test set; teachers and images are loaded once."""
 
     def __init__(self, test_roots, source_weights):
-        self.images = {s: held_out_images(osp.join(dc.REPO, root))
+        self.images = {s: held_out_images(osp.join(REPO, root))
                        for s, root in test_roots.items()}
         self.teacher_maps = {}
         for name, config, _, layers in TEACHERS:
@@ -111,8 +113,8 @@ class Analyser:
 
     def __call__(self, config, checkpoint):
         """{test set: {teacher: [CKA per layer pair]}} of one student."""
-        student = dc.build_deployable(osp.join(dc.REPO, config),
-                                      osp.join(dc.REPO, checkpoint))
+        student = build_deployable(osp.join(REPO, config),
+                                      osp.join(REPO, checkpoint))
         found = {}
         for s, images in self.images.items():
             found[s] = {}
@@ -132,8 +134,6 @@ def loss_forms(base, large, temperatures=(1.0, 3.0, 10.0)):
     the normalised channel KL x T^2 at each T against (1 - cos) / C and
     the normalised MSE / 2 (all three equal to first order), and the
     un-normalised KL, which is not."""
-    import torch.nn.functional as F
-    from mmseg.registry import MODELS
     center = large.mean(0, keepdim=True)
     student, teacher = base - center, large - center
     student = student.T[None, :, :, None]  # (1, C, positions, 1)
@@ -168,7 +168,7 @@ def step0_measurements(deepcrack_root, source_weights):
                  f'{IMAGES_PER_SET} evenly spaced each')
     for split, key in (('train_img', 'loss_forms'),
                        ('test_img', 'start_cka_with_large')):
-        images = held_out_images(osp.join(dc.REPO, deepcrack_root),
+        images = held_out_images(osp.join(REPO, deepcrack_root),
                                  split=split)
         base = block_features(base_model, images, base_layers)
         large = block_features(large_model, images, large_layers)
