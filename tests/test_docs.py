@@ -21,7 +21,7 @@ CODE_SPAN = re.compile(r'`[^`\n]+`')
 LINK = re.compile(r'!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)')
 CONFIG = re.compile(r'(?<![\w/.])configs/[\w./*-]*[\w*]')
 BLOCK_BODY = re.compile(r'^(```|~~~)[^\n]*\n(.*?)^\1', re.S | re.M)
-COMMAND = re.compile(r'python (tools/[\w-]+\.py)\b')
+COMMAND = re.compile(r'python (tools/[\w/-]+\.py)\b')
 
 
 def read(path):
@@ -156,6 +156,8 @@ def parse_command(words, monkeypatch):
         stock = stock_module(load_tool('tools/train.py').stock_tool(
             'test.py'))
         return parse_with_argv(stock.parse_args, rest, monkeypatch)
+    if not hasattr(module, 'parse_args'):
+        raise SystemExit(f'{tool} has no parse_args to check it with')
     try:
         return module.parse_args(argv)
     except TypeError:  # a parse_args() that reads sys.argv
