@@ -37,7 +37,7 @@ def build_student(config: str) -> torch.nn.Module:
     return MODELS.build(cfg.model)
 
 
-def main():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('checkpoint', help='distiller checkpoint')
     parser.add_argument('out', help='student checkpoint to write')
@@ -45,7 +45,11 @@ def main():
         '--config',
         help='distiller or student config: check that the student loads '
         'the exported weights with strict keys')
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     try:
         student = export_student(load_checkpoint_file(args.checkpoint),
                                  args.checkpoint)

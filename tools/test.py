@@ -61,12 +61,17 @@ def calibrated_runner(threshold=None, scale=None):
     return CalibratedRunner
 
 
-def main(argv=None):
+def parse_args(argv=None):
+    """The project's options, and the rest of the command line for MMSeg's
+    test.py."""
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument('--threshold', type=float)
     parser.add_argument('--scale', type=float)
-    args, rest = parser.parse_known_args(
-        sys.argv[1:] if argv is None else argv)
+    return parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+
+
+def main(argv=None):
+    args, rest = parse_args(argv)
     stock = stock_test_module()
     stock.Runner = calibrated_runner(args.threshold, args.scale)
     sys.argv = [stock.__file__] + rest

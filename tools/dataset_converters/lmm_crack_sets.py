@@ -98,7 +98,7 @@ def build(source, out, sets=SETS):
     return manifest
 
 
-def main(argv=None):
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split('\n')[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -107,7 +107,11 @@ def main(argv=None):
                         help=f'a checkout of {SOURCE_REPOSITORY}')
     parser.add_argument('--out', default='data/crack_sets')
     parser.add_argument('--sets', nargs='+', default=list(SETS))
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     manifest = build(args.source, args.out, args.sets)
     for name, splits in manifest['counts'].items():
         print(f'{name}: ' + ', '.join(f'{split} {count}'
