@@ -16,7 +16,8 @@ from .model_loader import (deployable_config, deployable_state_dict,
 from .site_calibration import choose_calibration
 from .site_finetune import blocks_to_train, finetune_config
 from .site_norm_stats import reestimate_norm_stats
-from .site_photos import load_site_photos, photo_key, site_keys
+from .site_photos import (check_photo_files, folder_photos,
+                          load_site_photos, photo_key, site_keys)
 
 #: Unlabelled photos used for the normalisation statistics (enough for a
 #: stable mean and variance; more only costs time).
@@ -78,21 +79,25 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
     if cfg_options:
         config.merge_from_dict(cfg_options)
 
-    model = init_crack_model(config, checkpoint, device)
-    source = load_checkpoint_file(checkpoint)
+    # Every photo is read and checked before the model is loaded.
     photos = load_site_photos(images, masks, k, seed) if images else []
     unlabelled_photos = load_site_photos(
         unlabelled, k=min(MAX_UNLABELLED, len(site_keys(unlabelled))),
         seed=seed) if unlabelled else []
+    if finetune_iters and unlabelled:  # distillation reads them all
+        check_photo_files(folder_photos(unlabelled), 'unlabelled photos')
+    model = init_crack_model(config, checkpoint, device)
+    source = load_checkpoint_file(checkpoint)
     record = dict(labelled=[photo_key(p.path) for p in photos],
                   unlabelled=len(unlabelled_photos), seed=seed, steps=[])
 
     if photos:
-        calibration = choose_calibration(model, photos, scales)
+        calibration = choose_calibration(model, photos, scales,
+                                         progress=True)
         record['steps'].append(dict(step='calibration', **calibration))
     if unlabelled_photos and norm_stats:
-        layers = reestimate_norm_stats(model,
-                                       [p.img for p in unlabelled_photos])
+        layers = reestimate_norm_stats(
+            model, [p.img for p in unlabelled_photos], progress=True)
         record['steps'].append(dict(step='norm_stats', layers=layers))
     if finetune_iters:
         if len(photos) < MIN_FINETUNE_PHOTOS:
@@ -122,7 +127,7 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
             distillation=bool(unlabelled)))
     if photos and (finetune_iters or (unlabelled_photos and norm_stats)):
         again = choose_calibration(model, photos, [apply_calibration(model)
-                                                   ['scale']])
+                                                   ['scale']], progress=True)
         record['steps'].append(dict(step='threshold', **again))
     record['seconds'] = round(time.perf_counter() - start, 1)
 
