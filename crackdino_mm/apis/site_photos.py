@@ -98,6 +98,9 @@ def load_site_photos(images: str, masks: Optional[str] = None,
 
 
 def _dataset(images: str, masks: Optional[str]) -> CrackFolderDataset:
+    # check_photo_files decodes the photos used, whole (the dataset's own
+    # check reads every file at 1/8 scale, where OpenCV warns on stderr).
     return CrackFolderDataset(
         data_root='', data_prefix=dict(img_path=images, seg_map_path=masks),
-        pipeline=[], serialize_data=False, lazy_init=False)
+        pipeline=[], serialize_data=False, lazy_init=False,
+        check_files=False)
