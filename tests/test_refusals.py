@@ -125,3 +125,14 @@ def test_adapt_names_an_unreadable_photo_before_any_work(
                    named)
     assert not out.exists()
     assert 'truncated' in line or 'empty' in line or 'decode' in line
+
+
+def test_adapt_refuses_distillation_without_teachers_before_any_work(
+        student, tmp_path):
+    images, masks = write_site(tmp_path, 2)
+    out = tmp_path / 'out.pth'
+    run = tool('adapt.py', STUDENT, student, '--images', images, '--masks',
+               masks, '--unlabelled', images, '--finetune-iters', '1',
+               '--out', out)
+    refused(run, 'DualTeacherDistiller', '--distiller-config')
+    assert 'calibration' not in run.stderr and not out.exists()

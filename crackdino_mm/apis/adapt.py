@@ -78,6 +78,13 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
         distiller_config = Config.fromfile(distiller_config)
     if cfg_options:
         config.merge_from_dict(cfg_options)
+    teachers = distiller_config or config
+    if finetune_iters and unlabelled and \
+            teachers.model.get('type') != 'DualTeacherDistiller':
+        raise ValueError(
+            f'{teachers.filename}: fine-tuning with unlabelled photos '
+            'distils on them and needs a DualTeacherDistiller config '
+            '(give --distiller-config)')
 
     # Every photo is read and checked before the model is loaded.
     photos = load_site_photos(images, masks, k, seed) if images else []
