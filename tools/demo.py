@@ -150,6 +150,19 @@ def photos_command(student_ckpt, photos='YOUR_PHOTOS/',
             f'--out-dir {out_dir}')
 
 
+def closing_message(report, student_ckpt):
+    """The demo's last words: its report, and the commands for photos
+    (the ready CPU model for real ones)."""
+    return (f'\nreport: {report}\n'
+            f'the demo student ({student_ckpt}) learnt synthetic cracks '
+            'only: a first look at a photo, not an inspection:\n  ' +
+            photos_command(osp.relpath(student_ckpt, REPO),
+                           out_dir='work_dirs/demo_photos') +
+            '\nfor real photos, run the ready CPU model, trained on '
+            'DeepCrack (README, "A ready CPU model"); its report is '
+            'work_dirs/my_photos/index.html:\n  ' + ready_model_command())
+
+
 def main():
     args = parse_args()
     try:
@@ -194,18 +207,11 @@ def main():
     table = write_table(metrics, stage_seconds,
                         osp.join(work_dir, 'metrics.md'))
     print('\n' + table)
-    print(f'\nreport: {osp.join(work_dir, "metrics.md")}\n'
-          f'pictures: {picture_dir}')
+    print(f'\npictures: {picture_dir}')
     crack_iou = [v for k, v in metrics.items() if k.endswith('crack_iou')]
     if crack_iou:
         print(f'crack IoU {float(crack_iou[0]):.2f} %')
-    print('\nthe demo student (' + student_ckpt + ') learnt synthetic '
-          'cracks only: a first look at a photo, not an inspection:\n  ' +
-          photos_command(osp.relpath(student_ckpt, REPO),
-                         out_dir='work_dirs/demo_photos') +
-          '\nfor real photos, run the ready CPU model, trained on '
-          'DeepCrack (README, "A ready CPU model"); its report is '
-          'work_dirs/my_photos/index.html:\n  ' + ready_model_command())
+    print(closing_message(osp.join(work_dir, 'metrics.md'), student_ckpt))
 
 
 if __name__ == '__main__':
