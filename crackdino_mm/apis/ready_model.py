@@ -6,7 +6,8 @@ relative to the repository root."""
 #: SegFormer MiT-B0 trained on DeepCrack at CPU scale: the best start for
 #: a new site of the three DeepCrack-trained CPU models measured
 #: (README, "What each step buys").
-READY_CPU_CONFIG = 'configs/cpu_benchmark/segformer_mit-b0_1k_deepcrack-224x224.py'
+READY_CPU_CONFIG = \
+    'configs/cpu_benchmark/segformer_mit-b0_1k_deepcrack-224x224.py'
 READY_CPU_CHECKPOINT = \
     'benchmarks/results/site_adaptation_weights/segformer.pth'
 

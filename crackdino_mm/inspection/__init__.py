@@ -9,5 +9,6 @@ from .visualization import overlay_mask, side_by_side
 __all__ = [
     'CrackMeasurements', 'CrackTable', 'InspectionReport',
     'check_width_limits', 'measure_each_crack', 'overlay_mask',
-    'read_photo', 'side_by_side', 'unreadable_reason', 'width_class_names', 'width_classes'
+    'read_photo', 'side_by_side', 'unreadable_reason', 'width_class_names',
+    'width_classes'
 ]
