@@ -119,7 +119,8 @@ def card_lines(results, site_results):
         '- training: SegFormer MiT-B0 from scratch, 1000 iterations at batch '
         '8, 224x224 crops, AdamW 5e-4 with warm-up and cosine decay, seed 0, '
         f'{source["wall_seconds"]:.0f} s on 2 CPU cores (commit '
-        f'{source["commit"]}: `{source["command"]}`).',
+        f'{source["commit"]}; its command: `source/segformer` in '
+        '`benchmarks/results/site_adaptation_cpu.json`).',
         f'- prediction: 224x224 windows, stride 160, threshold 0.5, scale 1 '
         '(the checkpoint stores no calibration: `tools/adapt.py` adds one).',
         '',
@@ -152,10 +153,14 @@ def times_lines(results):
     infer = results['infer_10_photos']
     labelled = results['adapt_5_labelled']
     unlabelled = results['adapt_64_unlabelled']
+    loads = [results[name]['load_before'] for name in (
+        'infer_10_photos', 'adapt_5_labelled', 'adapt_64_unlabelled')]
     return [
-        f'Measured on {infer["threads"]} CPU threads '
-        '(`benchmarks/ready_model_cpu.py`, each run start to end, model '
-        f'loading included): `tools/infer.py` on {INFER_PHOTOS} photos of '
+        f'Measured on {infer["threads"]} CPU threads of a machine shared '
+        f'with other jobs (load {min(loads):.1f} to {max(loads):.1f} before '
+        'the runs; `benchmarks/ready_model_cpu.py`, each run start to end, '
+        f'model loading included): `tools/infer.py` on {INFER_PHOTOS} '
+        'photos of '
         f'544x384, {infer["wall_seconds"]:.0f} s; `tools/adapt.py` on 5 '
         f'labelled photos, {labelled["wall_seconds"]:.0f} s; on 64 '
         f'unlabelled photos, {unlabelled["wall_seconds"]:.0f} s. A chosen '
