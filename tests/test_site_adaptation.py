@@ -326,3 +326,39 @@ def test_cli_names_a_missing_folder_and_writes_the_out_config(
     cfg = Config.fromfile(out_config)
     assert cfg.model.decode_head.threshold == stored['threshold']
     assert cfg.model.data_preprocessor.test_cfg.scale == stored['scale']
+
+
+def shows_bar(text, bar, total, unit):
+    """Whether ``text`` holds tqdm's finished ``bar`` with its rate."""
+    done = [line for line in text.replace('\r', '\n').splitlines()
+            if line.startswith(f'{bar}: 100%') and f'{total}/{total}' in line]
+    return bool(done) and (f'{unit}/s' in done[-1] or f's/{unit}' in done[-1])
+
+
+def test_cli_shows_progress_and_ends_with_its_choice_cost_and_commands(
+        student, site, tmp_path, capsys):
+    """Each long step has a bar with its rate; the end says what was
+    chosen, what the scale costs, and the commands for the output."""
+    unlabelled, _ = write_site(tmp_path / 'unl', 3, seed=5)
+    out = str(tmp_path / 'a.pth')
+    run = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools', 'adapt.py'), STUDENT,
+         student, '--images', site[0], '--masks', site[1], '--unlabelled',
+         unlabelled, '--scales', '2', '--out', out],
+        capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert shows_bar(run.stderr, 'calibration', 4, 'photo')
+    assert shows_bar(run.stderr, 'norm statistics', 3, 'photo')
+    with pytest.warns(UserWarning):
+        adapt_to_site(STUDENT, student, str(tmp_path / 'b.pth'), *site,
+                      finetune_iters=2, scales=(1.0, ),
+                      work_dir=str(tmp_path / 'work'))
+    assert shows_bar(capsys.readouterr().err, 'fine-tuning', 2, 'step')
+    stored = read_calibration(out)
+    assert stored['scale'] == 2.0
+    assert f'decision threshold {stored["threshold"]}, test-time scale 2.0' \
+        in run.stdout
+    assert 'about 4 times as long' in run.stdout
+    assert f'python tools/infer.py {STUDENT} {out} {unlabelled} ' in \
+        run.stdout
+    assert f'python tools/test.py {STUDENT} {out} --cfg-options' in run.stdout

@@ -16,8 +16,8 @@ ONNX export and ``init_crack_model`` apply them (an explicit
 ``--max-unlabelled``, drawn with ``--seed``) re-estimate the normalisation
 statistics; ``--finetune-iters`` fine-tunes on the
 labelled photos, with the dual-teacher distillation on the unlabelled ones
-when the config (or ``--distiller-config``) is a distiller. CHECKPOINT is
-never written unless ``--out`` names it.
+when the config (or ``--distiller-config``) is a distiller. ``--out``
+naming CHECKPOINT (or a link to it) is refused unless ``--overwrite``.
 """
 import argparse
 import json
@@ -26,16 +26,30 @@ import sys
 
 from mmengine.config import Config, DictAction
 
-from crackdino_mm.apis import (MAX_UNLABELLED, SCALE_GRID, adapt_to_site,
-                              calibrated_config, read_calibration)
+from crackdino_mm.apis import (MAX_UNLABELLED, READY_CPU_CHECKPOINT,
+                               READY_CPU_CONFIG, SCALE_GRID, adapt_to_site,
+                               calibrated_config, check_output_file,
+                               check_output_folder, read_calibration)
+
+READY_MODEL = f"""\
+Without a GPU, start from the ready CPU model, trained on DeepCrack
+(README, "A ready CPU model"):
+  CONFIG     {READY_CPU_CONFIG}
+  CHECKPOINT {READY_CPU_CHECKPOINT}
+"""
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0], epilog=READY_MODEL,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('--out', required=True,
                         help='the adapted checkpoint to write')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='let --out (or --out-config) replace the '
+                        'checkpoint (or config) it names')
     parser.add_argument('--images', help='folder of labelled site photos')
     parser.add_argument('--masks', help='their crack masks')
     parser.add_argument('--k', type=int,
@@ -81,6 +95,20 @@ def main(argv=None):
                   file=sys.stderr)
             return 2
     try:
+        check_output_file(args.out, '--out',
+                          [('checkpoint', args.checkpoint)], args.overwrite)
+        if args.out_config:
+            check_output_file(args.out_config, '--out-config',
+                              [('config', args.config),
+                               ('checkpoint', args.checkpoint)],
+                              args.overwrite)
+        if args.work_dir:
+            check_output_folder(args.work_dir, '--work-dir',
+                                [args.images, args.masks, args.unlabelled])
+    except ValueError as error:
+        print(f'adapt: {error}', file=sys.stderr)
+        return 2
+    try:
         record = adapt_to_site(
             args.config, args.checkpoint, args.out, images=args.images,
             masks=args.masks, unlabelled=args.unlabelled, k=args.k,
@@ -92,7 +120,7 @@ def main(argv=None):
             norm_stats=not args.no_norm_stats, work_dir=args.work_dir,
             device=args.device, cfg_options=args.cfg_options)
     except (ValueError, KeyError, FileNotFoundError) as error:
-        print(f'adapt: {error}', file=sys.stderr)
+        print(f'adapt: {one_line(error)}', file=sys.stderr)
         return 2
     print(json.dumps(record, indent=1))
     if args.out_config:
@@ -104,7 +132,46 @@ def main(argv=None):
                           stored['scale']).dump(args.out_config)
         print(f'config with this calibration: {args.out_config}')
     print(f'adapted model written to {args.out}')
+    print(closing_summary(args, record))
     return 0
+
+
+def one_line(error):
+    """An error's message on one line (a data set lists its problems one
+    per line)."""
+    text = error.args[0] if isinstance(error, KeyError) and error.args \
+        else str(error)
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    if len(lines) < 2:
+        return ''.join(lines) or type(error).__name__
+    return f'{lines[0]} {"; ".join(lines[1:])}'
+
+
+def closing_summary(args, record):
+    """What was chosen, what it costs at prediction time, and the
+    commands that test and run the adapted model."""
+    stored = read_calibration(args.out)
+    scale = stored['scale'] or 1.0
+    config = args.out_config or args.config
+    photos = args.unlabelled or args.images
+    steps = ', '.join(step['step'] for step in record['steps'])
+    lines = [
+        f'chose: decision threshold {stored["threshold"]}, test-time scale '
+        f'{scale} ({steps}; {record["seconds"]} s)',
+        f'cost: the model sees every photo resized by {scale}, so each '
+        f'prediction takes about {scale ** 2:.2g} times as long as at scale '
+        '1' if scale != 1 else 'cost: scale 1, predictions as fast as '
+        'before',
+        'run it on the site\'s photos (report in work_dirs/site_photos/'
+        'index.html):',
+        f'  python tools/infer.py {config} {args.out} {photos} '
+        '--out-dir work_dirs/site_photos',
+        'score it on labelled site photos it has not seen (SITE_TEST holds '
+        'test_img/ and test_lab/):',
+        f'  python tools/test.py {config} {args.out} --cfg-options '
+        'test_dataloader.dataset.data_root=SITE_TEST',
+    ]
+    return '\n'.join(lines)
 
 
 if __name__ == '__main__':

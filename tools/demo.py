@@ -21,6 +21,8 @@ import time
 import cv2
 import torch
 
+from crackdino_mm.apis import check_output_folder, ready_model_command
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(REPO, 'configs', 'demo')
 TEACHERS = {
@@ -50,6 +52,17 @@ def parse_args():
         '--num-pictures', type=int, default=6,
         help='test images drawn as image | ground truth | prediction')
     return parser.parse_args()
+
+
+#: The demo's stages, announced as they start (overall progress).
+STAGES = ('train the large teacher', 'train the base teacher',
+          'distil the student', 'export and test the student')
+
+
+def announce(index, start):
+    """Print which stage of the demo starts and the time so far."""
+    print(f'\n=== demo stage {index + 1}/{len(STAGES)}: {STAGES[index]} '
+          f'({time.time() - start:.0f} s so far) ===', flush=True)
 
 
 def run(cmd):
@@ -137,14 +150,32 @@ def photos_command(student_ckpt, photos='YOUR_PHOTOS/',
             f'--out-dir {out_dir}')
 
 
+def closing_message(report, student_ckpt):
+    """The demo's last words: its report, and the commands for photos
+    (the ready CPU model for real ones)."""
+    return (f'\nreport: {report}\n'
+            f'the demo student ({student_ckpt}) learnt synthetic cracks '
+            'only: a first look at a photo, not an inspection:\n  ' +
+            photos_command(osp.relpath(student_ckpt, REPO),
+                           out_dir='work_dirs/demo_photos') +
+            '\nfor real photos, run the ready CPU model, trained on '
+            'DeepCrack (README, "A ready CPU model"); its report is '
+            'work_dirs/my_photos/index.html:\n  ' + ready_model_command())
+
+
 def main():
     args = parse_args()
+    try:
+        check_output_folder(args.work_dir, '--work-dir')
+    except ValueError as error:
+        sys.exit(f'demo: {error}')
     work_dir = osp.abspath(args.work_dir)
     os.makedirs(work_dir, exist_ok=True)
     start, stage_seconds = time.time(), []
 
     teacher_options, checkpoints = [], {}
-    for name, config in TEACHERS.items():
+    for index, (name, config) in enumerate(TEACHERS.items()):
+        announce(index, start)
         tic = time.time()
         checkpoints[name] = train(config, osp.join(work_dir, name))
         stage_seconds.append((f'train {name}', time.time() - tic))
@@ -154,11 +185,13 @@ def main():
     teacher_options.append('model.backbone.init_cfg.checkpoint='
                            f'{checkpoints["teacher_base"]}')
 
+    announce(2, start)
     tic = time.time()
     distiller_ckpt = train(DISTILLER, osp.join(work_dir, 'distill'),
                            teacher_options)
     stage_seconds.append(('distil the student', time.time() - tic))
 
+    announce(3, start)
     tic = time.time()
     student_ckpt = osp.join(work_dir, 'student.pth')
     run([sys.executable, osp.join(REPO, 'tools', 'export_student.py'),
@@ -174,15 +207,11 @@ def main():
     table = write_table(metrics, stage_seconds,
                         osp.join(work_dir, 'metrics.md'))
     print('\n' + table)
-    print(f'\nmetrics: {osp.join(work_dir, "metrics.md")}\n'
-          f'pictures: {picture_dir}')
+    print(f'\npictures: {picture_dir}')
     crack_iou = [v for k, v in metrics.items() if k.endswith('crack_iou')]
     if crack_iou:
         print(f'crack IoU {float(crack_iou[0]):.2f} %')
-    print('\nthe demo student is ' + student_ckpt + '; run it on your '
-          'photos (any size; the report opens in a browser):\n  ' +
-          photos_command(osp.relpath(student_ckpt, REPO)) +
-          '\n  xdg-open work_dirs/my_photos/index.html')
+    print(closing_message(osp.join(work_dir, 'metrics.md'), student_ckpt))
 
 
 if __name__ == '__main__':

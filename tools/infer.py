@@ -23,7 +23,8 @@ windows; see CrackPredictor), the checkpoint its decision threshold and
 test-time scale (tools/choose_threshold.py); --threshold and --scale win.
 Unreadable, empty, truncated or partly corrupt files are listed in the
 report and on stderr, are not measured, do not stop the others, and make
-the return code 1.
+the return code 1. An --out-dir that is a file, or the folder of the
+photos themselves, is refused before the model loads (return code 2).
 """
 import argparse
 import csv
@@ -39,10 +40,10 @@ import torch
 from tqdm import tqdm
 
 from crackdino_mm.apis import (IMAGE_SUFFIXES, CrackPredictor,
-                              init_crack_model)
+                              check_output_folder, init_crack_model)
 from crackdino_mm.inspection import (InspectionReport, check_width_limits,
-                                     measure_each_crack, overlay_mask)
-from crackdino_mm.inspection.report import decode_problem, unreadable_reason
+                                     measure_each_crack, overlay_mask,
+                                     read_photo)
 from crackdino_mm.inspection.visualization import mark_dropped
 
 
@@ -169,15 +170,6 @@ def save(path, img):
         raise OSError(f'could not write {path}')
 
 
-def read_photo(path):
-    """The BGR photo, or None and why it is not (wholly) readable."""
-    img = cv2.imread(path, cv2.IMREAD_COLOR)
-    if img is None:
-        return None, unreadable_reason(path)
-    problem = decode_problem(path)
-    return (None, problem) if problem else (img, None)
-
-
 def segment(img, name, predictor, args):
     """Predict and measure one photo and write its mask and overlay; what
     the report records of it (overlay, its file, the mask file, cracks)."""
@@ -196,7 +188,10 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         images = collect_images(args.inputs)
-    except FileNotFoundError as e:
+        check_output_folder(args.out_dir, '--out-dir',
+                            sorted({osp.dirname(path) or '.'
+                                    for path in images}))
+    except (FileNotFoundError, ValueError) as e:
         print(f'infer.py: {e}', file=sys.stderr)
         return 2
     model = init_crack_model(args.config, args.checkpoint, args.device,

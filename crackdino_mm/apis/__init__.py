@@ -10,16 +10,22 @@ from .crack_predictor import CrackPredictor
 from .model_loader import (calibrated_config, deployable_config,
                            deployable_state_dict, init_crack_model,
                            load_checkpoint_file)
+from .output_paths import check_output_file, check_output_folder
+from .ready_model import (READY_CPU_CHECKPOINT, READY_CPU_CONFIG,
+                          ready_model_command)
 from .site_calibration import choose_calibration, map_scores
 from .site_norm_stats import reestimate_norm_stats
 from .site_photos import SitePhoto, load_site_photos
 
 __all__ = [
     'CrackInferencer', 'CrackPredictor', 'IMAGE_SUFFIXES', 'MAX_UNLABELLED',
-    'MissingConfigFile', 'SCALE_GRID', 'SitePhoto', 'adapt_to_site',
-    'apply_calibration', 'calibrated_config', 'choose_calibration',
+    'MissingConfigFile', 'READY_CPU_CHECKPOINT', 'READY_CPU_CONFIG',
+    'SCALE_GRID', 'SitePhoto', 'adapt_to_site',
+    'apply_calibration', 'calibrated_config', 'check_output_file',
+    'check_output_folder', 'choose_calibration',
     'crack_probability', 'deployable_config', 'deployable_state_dict',
     'init_crack_model', 'load_checkpoint_file', 'load_site_photos',
-    'map_scores', 'read_calibration', 'reestimate_norm_stats',
+    'map_scores', 'read_calibration', 'ready_model_command',
+    'reestimate_norm_stats',
     'seg_logits_probability', 'write_calibration'
 ]

@@ -84,23 +84,32 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
         distiller_config = Config.fromfile(distiller_config)
     if cfg_options:
         config.merge_from_dict(cfg_options)
+    teachers = distiller_config or config
+    if finetune_iters and unlabelled and \
+            teachers.model.get('type') != 'DualTeacherDistiller':
+        raise ValueError(
+            f'{teachers.filename}: fine-tuning with unlabelled photos '
+            'distils on them and needs a DualTeacherDistiller config '
+            '(give --distiller-config)')
 
-    model = init_crack_model(config, checkpoint, device)
-    source = load_checkpoint_file(checkpoint)
+    # Every photo is read and checked before the model is loaded.
     photos = load_site_photos(images, masks, k, seed) if images else []
     unlabelled_photos = load_site_photos(
         unlabelled, k=min(max_unlabelled, len(site_keys(unlabelled))),
         seed=seed) if unlabelled else []
+    model = init_crack_model(config, checkpoint, device)
+    source = load_checkpoint_file(checkpoint)
     record = dict(labelled=[photo_key(p.path) for p in photos],
                   unlabelled=len(unlabelled_photos),
                   max_unlabelled=max_unlabelled, seed=seed, steps=[])
 
     if photos:
-        calibration = choose_calibration(model, photos, scales, min_gain)
+        calibration = choose_calibration(model, photos, scales, min_gain,
+                                         progress=True)
         record['steps'].append(dict(step='calibration', **calibration))
     if unlabelled_photos and norm_stats:
-        layers = reestimate_norm_stats(model,
-                                       [p.img for p in unlabelled_photos])
+        layers = reestimate_norm_stats(
+            model, [p.img for p in unlabelled_photos], progress=True)
         record['steps'].append(dict(step='norm_stats', layers=layers))
     if finetune_iters:
         if len(photos) < MIN_FINETUNE_PHOTOS:
@@ -131,7 +140,7 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
             distillation=bool(unlabelled)))
     if photos and (finetune_iters or (unlabelled_photos and norm_stats)):
         again = choose_calibration(model, photos, [apply_calibration(model)
-                                                   ['scale']])
+                                                   ['scale']], progress=True)
         record['steps'].append(dict(step='threshold', **again))
     record['seconds'] = round(time.perf_counter() - start, 1)
 

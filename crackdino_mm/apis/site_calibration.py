@@ -9,6 +9,7 @@ from typing import List, Sequence
 
 import numpy as np
 from mmengine.logging import MMLogger
+from tqdm import tqdm
 
 from ..evaluation import CrackMetric
 from ..utils import SCALE_GRID, apply_calibration
@@ -42,16 +43,22 @@ def map_scores(probs: Sequence[np.ndarray], labels: Sequence[np.ndarray],
 
 
 def site_probabilities(model, images: Sequence[np.ndarray], scale: float,
-                       **predictor_args) -> List[np.ndarray]:
-    """Crack probability maps of BGR ``images`` seen at ``scale``."""
+                       bar=None, **predictor_args) -> List[np.ndarray]:
+    """Crack probability maps of BGR ``images`` seen at ``scale``
+    (``bar``, a tqdm bar, advances by one per image)."""
     apply_calibration(model, scale=scale)
     predictor = CrackPredictor(model, **predictor_args)
-    return [predictor.probability(img) for img in images]
+    probs = []
+    for img in images:
+        probs.append(predictor.probability(img))
+        if bar is not None:
+            bar.update(1)
+    return probs
 
 
 def choose_calibration(model, photos, scales: Sequence[float] = SCALE_GRID,
                        min_gain: float = 0.0, num_thresholds: int = 99,
-                       **predictor_args) -> dict:
+                       progress: bool = False, **predictor_args) -> dict:
     """The (threshold, scale) with the best F pooled over labelled
     ``photos`` (their ODS over ``num_thresholds`` thresholds evenly spaced
     in (0, 1)), every scale of ``scales`` tried; a tie keeps the scale
@@ -62,7 +69,8 @@ def choose_calibration(model, photos, scales: Sequence[float] = SCALE_GRID,
     F points or more: a few photos can pick a threshold that fits them and
     not the site. ``min_gain=0`` (the default until the leave-one-site-out
     study chooses a margin) always takes the choice, as before the margin
-    existed.
+    existed. ``progress`` shows a bar over the predictions, with their
+    rate.
 
     Returns the ``threshold``, ``scale`` and ``f`` in use, the ``table`` of
     every scale tried, ``stored`` and ``chosen`` (each threshold, scale and
@@ -75,12 +83,15 @@ def choose_calibration(model, photos, scales: Sequence[float] = SCALE_GRID,
     stored = apply_calibration(model)
     labels = [photo.label for photo in photos]
     table, maps = [], {}
+    bar = tqdm(total=len(scales) * len(photos), desc='calibration',
+               unit='photo', disable=not progress)
     for scale in sorted(scales, key=lambda s: abs(math.log(s))):
         maps[scale] = site_probabilities(model, [p.img for p in photos],
-                                         scale, **predictor_args)
+                                         scale, bar=bar, **predictor_args)
         scores = map_scores(maps[scale], labels, 0.5, num_thresholds)
         table.append(dict(scale=float(scale), f=scores['ods'],
                           threshold=scores['ods_threshold']))
+    bar.close()
     best = max(table, key=lambda row: row['f'])
     if stored['scale'] not in maps:
         maps[stored['scale']] = site_probabilities(

@@ -152,7 +152,7 @@ def finetune_config(config: Config, student_checkpoint: str, images: str,
         cfg[key] = None
     cfg.optim_wrapper.optimizer.lr = lr
     cfg.param_scheduler = None
-    cfg.custom_hooks = []
+    cfg.custom_hooks = [dict(type='ProgressBarHook', desc='fine-tuning')]
     cfg.default_hooks.checkpoint.update(interval=iters, max_keep_ckpts=1)
     cfg.default_hooks.logger = dict(type='LoggerHook',
                                     interval=max(1, iters // 4))

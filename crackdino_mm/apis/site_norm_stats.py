@@ -5,6 +5,7 @@ from typing import Sequence
 import numpy as np
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
+from tqdm import tqdm
 
 from .crack_predictor import CrackPredictor
 
@@ -15,11 +16,12 @@ NORM_PARTS = ('backbone', 'neck', 'decode_head')
 
 def reestimate_norm_stats(model, images: Sequence[np.ndarray],
                           parts: Sequence[str] = NORM_PARTS,
-                          **predictor_args) -> int:
+                          progress: bool = False, **predictor_args) -> int:
     """Replace the running mean and variance of every BatchNorm in
     ``parts`` by their average over ``images``, seen as the model predicts
     them (its test-time scale, whole or in windows). Weights are kept.
-    Returns how many layers were re-estimated (0: nothing to adapt)."""
+    Returns how many layers were re-estimated (0: nothing to adapt).
+    ``progress`` shows a bar over the images, with their rate."""
     norms = [module for part in parts if getattr(model, part, None)
              for module in getattr(model, part).modules()
              if isinstance(module, _BatchNorm) and module.track_running_stats]
@@ -33,7 +35,8 @@ def reestimate_norm_stats(model, images: Sequence[np.ndarray],
     predictor = CrackPredictor(model, **predictor_args)
     try:
         with torch.no_grad():
-            for img in images:
+            for img in tqdm(images, desc='norm statistics', unit='photo',
+                            disable=not progress):
                 predictor.probability(img)
     finally:
         for norm, momentum in zip(norms, momenta):

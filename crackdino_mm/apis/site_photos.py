@@ -4,10 +4,12 @@ import os.path as osp
 import random
 from typing import List, NamedTuple, Optional
 
+import cv2
 import numpy as np
 from mmcv.transforms import LoadImageFromFile
 
 from ..datasets import CrackFolderDataset, LoadCrackAnnotations
+from ..inspection.report import read_photo
 
 
 class SitePhoto(NamedTuple):
@@ -28,6 +30,21 @@ def photo_key(path: str) -> str:
     return osp.splitext(osp.basename(path))[0]
 
 
+def check_photo_files(paths: List[str], where: str) -> None:
+    """Decode every file of ``paths`` whole; a ValueError of one line
+    names each one that is unreadable, empty or truncated (mmcv's loader
+    would stop at the first with a traceback, or take a truncated JPEG's
+    grey fill for the photo)."""
+    problems = []
+    for path in paths:
+        problem = read_photo(path, cv2.IMREAD_UNCHANGED)[1]
+        if problem:
+            problems.append(f'{path}: {problem}')
+    if problems:
+        raise ValueError(f'{len(problems)} unreadable file(s) among the '
+                         f'{where}: ' + '; '.join(problems))
+
+
 def draw_keys(keys: List[str], k: Optional[int], seed: int,
               where: str) -> List[str]:
     """``k`` keys drawn with ``seed`` (all of them when ``k`` is None)."""
@@ -46,13 +63,18 @@ def load_site_photos(images: str, masks: Optional[str] = None,
     labelled by ``masks`` if given.
 
     Every error names its file: an empty or missing folder, an image
-    without a mask, a mask of another size, and (``require_crack``)
+    without a mask, an unreadable, empty or truncated image or mask, a
+    mask of another size, and (``require_crack``)
     labelled photos without a single crack pixel, on which no threshold
     can be chosen.
     """
     dataset = _dataset(images, masks)
     records = {photo_key(r['img_path']): r for r in dataset.data_list}
     keys = draw_keys(list(records), k, seed, images)
+    check_photo_files(
+        [path for key in keys for path in (records[key]['img_path'],
+                                           records[key].get('seg_map_path'))
+         if path], 'labelled photos' if masks else 'unlabelled photos')
     load_image, load_label = LoadImageFromFile(), LoadCrackAnnotations()
     photos = []
     for key in keys:
@@ -70,6 +92,9 @@ def load_site_photos(images: str, masks: Optional[str] = None,
 
 
 def _dataset(images: str, masks: Optional[str]) -> CrackFolderDataset:
+    # check_photo_files decodes the photos used, whole (the dataset's own
+    # check reads every file at 1/8 scale, where OpenCV warns on stderr).
     return CrackFolderDataset(
         data_root='', data_prefix=dict(img_path=images, seg_map_path=masks),
-        pipeline=[], serialize_data=False, lazy_init=False)
+        pipeline=[], serialize_data=False, lazy_init=False,
+        check_files=False)

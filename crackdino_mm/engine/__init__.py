@@ -1,8 +1,9 @@
 from .atomic_local_backend import AtomicLocalBackend
-from .hooks import AtomicCheckpointHook, DecisionThresholdHook
+from .hooks import (AtomicCheckpointHook, DecisionThresholdHook,
+                    ProgressBarHook)
 from .runner import DeviceAwareRunner
 
 __all__ = [
     'AtomicLocalBackend', 'AtomicCheckpointHook', 'DecisionThresholdHook',
-    'DeviceAwareRunner'
+    'DeviceAwareRunner', 'ProgressBarHook'
 ]

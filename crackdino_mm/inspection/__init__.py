@@ -3,11 +3,12 @@ and the HTML report that ``tools/infer.py`` writes."""
 from .quantification import (CrackMeasurements, CrackTable,
                              check_width_limits, measure_each_crack,
                              width_class_names, width_classes)
-from .report import InspectionReport, unreadable_reason
+from .report import InspectionReport, read_photo, unreadable_reason
 from .visualization import overlay_mask, side_by_side
 
 __all__ = [
     'CrackMeasurements', 'CrackTable', 'InspectionReport',
     'check_width_limits', 'measure_each_crack', 'overlay_mask',
-    'side_by_side', 'unreadable_reason', 'width_class_names', 'width_classes'
+    'read_photo', 'side_by_side', 'unreadable_reason', 'width_class_names',
+    'width_classes'
 ]

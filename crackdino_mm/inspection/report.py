@@ -76,6 +76,19 @@ def decode_problem(path: str) -> Optional[str]:
     return None
 
 
+def read_photo(path: str, flags: int = cv2.IMREAD_COLOR):
+    """The image decoded whole with OpenCV ``flags`` and None, or None
+    and why it is not (wholly) readable: the one check of every tool that
+    reads photos or masks (``tools/infer.py``, ``tools/adapt.py``).
+    Pillow looks first: OpenCV's JPEG decoder prints its own warnings on a
+    truncated file."""
+    problem = decode_problem(path)
+    if problem:
+        return None, problem
+    img = cv2.imread(path, flags)
+    return (None, unreadable_reason(path)) if img is None else (img, None)
+
+
 class InspectionReport:
     """Writes the crack tables and the HTML report of one output folder.
 

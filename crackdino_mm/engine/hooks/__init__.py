@@ -1,4 +1,5 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .decision_threshold_hook import DecisionThresholdHook
+from .progress_bar_hook import ProgressBarHook
 
-__all__ = ['AtomicCheckpointHook', 'DecisionThresholdHook']
+__all__ = ['AtomicCheckpointHook', 'DecisionThresholdHook', 'ProgressBarHook']

@@ -276,8 +276,16 @@ class DualTeacherDistiller(EncoderDecoder):
         # The neck the student deploys projects only what it fuses; the
         # distiller's also projects the outputs it distils.
         distilled = sorted({p for ps in self.student_positions for p in ps})
+        student_neck = set(self.neck.state_dict())
         self.neck = MODELS.build(
             type(self.neck).distillation_config(neck, distilled))
+        # What a deployable student's checkpoint lacks by design, group by
+        # group: loading one leaves these at their initial values.
+        self.student_absent_keys = [
+            ['teacher_centers.' + name
+             for name, _ in self.teacher_centers.named_buffers()],
+            ['neck.' + key for key in self.neck.state_dict()
+             if key not in student_neck]]
         self._register_state_dict_hook(self._drop_teacher_weights)
         self.register_load_state_dict_post_hook(self._teachers_not_missing)
 
@@ -363,8 +371,23 @@ class DualTeacherDistiller(EncoderDecoder):
 
     @staticmethod
     def _teachers_not_missing(module, incompatible_keys):
+        """Teachers are never missing (``init_weights`` loads them), nor a
+        group of ``student_absent_keys`` missing whole: a deployable
+        student's checkpoint (tools/test.py or fine-tuning with this
+        config) is not a mismatch. Part of a group missing still is."""
         missing = incompatible_keys.missing_keys
         missing[:] = [k for k in missing if not _TEACHER_KEY.search(k)]
+
+        def is_one_of(k, keys):  # keys under a wrapper get a prefix
+            return any(k == key or k.endswith('.' + key) for key in keys)
+
+        for group in module.student_absent_keys:
+            # mmengine never reports BatchNorm counters missing.
+            needed = [key for key in group
+                      if not key.endswith('num_batches_tracked')]
+            if needed and all(any(is_one_of(k, [key]) for k in missing)
+                              for key in needed):
+                missing[:] = [k for k in missing if not is_one_of(k, group)]
 
     def init_weights(self):
         """Load every teacher from its checkpoint, then init the student."""

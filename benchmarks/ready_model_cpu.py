@@ -1,0 +1,190 @@
+"""The ready CPU model (``crackdino_mm.apis.READY_CPU_CONFIG`` and
+``READY_CPU_CHECKPOINT``): what it scores and what it costs on 2 CPU
+threads, and its model card, written from the results.
+
+    python benchmarks/ready_model_cpu.py measure [--data-root DIR]
+    python benchmarks/ready_model_cpu.py card
+
+``measure`` runs, one at a time, each with ``OMP_NUM_THREADS=2``:
+``tools/test.py`` on the 237 DeepCrack test images; ``tools/infer.py`` on
+10 of them (544x384); ``tools/adapt.py`` on 5 labelled test photos (the
+five scales tried) and on 64 unlabelled ones. Each is recorded with its
+command, commit and wall time in ``benchmarks/results/ready_model_cpu.json``.
+``card`` writes the card's figures into ``configs/cpu_benchmark/README.md``
+and the times into ``README.md`` (blocks between ``<!-- ready-model... -->``
+markers) from that file and from ``site_adaptation_cpu.json`` (the four
+crack sets).
+"""
+import argparse
+import os
+import os.path as osp
+import shutil
+import sys
+
+import numpy as np
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import deepcrack_cpu as dc  # noqa: E402
+from crackdino_mm.apis import (READY_CPU_CHECKPOINT,  # noqa: E402
+                               READY_CPU_CONFIG)
+
+RESULTS = osp.join(dc.REPO, 'benchmarks', 'results', 'ready_model_cpu.json')
+SITE_RESULTS = osp.join(dc.REPO, 'benchmarks', 'results',
+                        'site_adaptation_cpu.json')
+CARD = osp.join(dc.REPO, 'configs', 'cpu_benchmark', 'README.md')
+README = osp.join(dc.REPO, 'README.md')
+WORK_DIR = 'work_dirs/ready_model'
+SITES = ('Crack500', 'GAPs384', 'ShadowCrack', 'AigleRN-TRIMM')
+INFER_PHOTOS = 10
+THREADS = '2'
+
+
+def measure_commands(data_root):
+    """Each measurement's tools/ command line, by name."""
+    photos = osp.join(WORK_DIR, 'photos')
+    images, masks = (osp.join(data_root, 'test_img'),
+                     osp.join(data_root, 'test_lab'))
+    return {
+        'deepcrack_test': [
+            'python', 'tools/test.py', READY_CPU_CONFIG, READY_CPU_CHECKPOINT,
+            '--work-dir', osp.join(WORK_DIR, 'test'), '--cfg-options',
+            f'test_dataloader.dataset.data_root={data_root}'],
+        'infer_10_photos': [
+            'python', 'tools/infer.py', READY_CPU_CONFIG,
+            READY_CPU_CHECKPOINT, photos, '--out-dir',
+            osp.join(WORK_DIR, 'infer')],
+        'adapt_5_labelled': [
+            'python', 'tools/adapt.py', READY_CPU_CONFIG,
+            READY_CPU_CHECKPOINT, '--images', images, '--masks', masks,
+            '--k', '5', '--out', osp.join(WORK_DIR, 'site_k5.pth')],
+        'adapt_64_unlabelled': [
+            'python', 'tools/adapt.py', READY_CPU_CONFIG,
+            READY_CPU_CHECKPOINT, '--unlabelled', images, '--out',
+            osp.join(WORK_DIR, 'site_unlabelled.pth')],
+    }
+
+
+def cmd_measure(args):
+    os.environ['OMP_NUM_THREADS'] = THREADS
+    photos = osp.join(dc.REPO, WORK_DIR, 'photos')
+    os.makedirs(photos, exist_ok=True)
+    names = sorted(os.listdir(osp.join(args.data_root, 'test_img')))
+    for name in names[:INFER_PHOTOS]:
+        shutil.copy(osp.join(args.data_root, 'test_img', name), photos)
+    results = dc.load_results_from(RESULTS)
+    for name, cmd in measure_commands(args.data_root).items():
+        if name in results:
+            continue
+        load = os.getloadavg()[0]  # other jobs on the cores slow it down
+        record = dc.run_tool(name, cmd)
+        record.update(threads=int(THREADS), load_before=round(load, 2))
+        if name == 'deepcrack_test':
+            record['metrics'] = dc.read_test_metrics(
+                osp.join(dc.REPO, WORK_DIR, 'test'))
+        results[name] = record
+        dc.save_results_to(RESULTS, results)
+
+
+def crack_set_rows(site_results):
+    """Crack IoU of the ready model on each crack set's 300 test images:
+    as it is, and after ``tools/adapt.py`` on 5 labelled photos
+    (threshold and scale; mean of the draws)."""
+    rows = []
+    for site in SITES:
+        cells = {}
+        for arm, k in (('none', 0), ('threshold_scale', 5),
+                       ('oracle_threshold_scale', 0)):
+            ious = [record['iou'] for key, record in site_results.items()
+                    if key.startswith(f'segformer/{site}/{arm}/k{k}/')]
+            cells[arm] = float(np.mean(ious)) if ious else None
+        rows.append((site, cells))
+    return rows
+
+
+def card_lines(results, site_results):
+    """The model card's Markdown, from the recorded results."""
+    test = results['deepcrack_test']
+    metrics = test['metrics']
+    source = site_results['source/segformer']
+    lines = [
+        f'- config: [`{osp.basename(READY_CPU_CONFIG)}`]'
+        f'(./{osp.basename(READY_CPU_CONFIG)}); checkpoint: '
+        f'`{READY_CPU_CHECKPOINT}` '
+        f'({osp.getsize(osp.join(dc.REPO, READY_CPU_CHECKPOINT)) / 2**20:.0f}'
+        ' MiB, weights and meta only).',
+        '- data: the 270 DeepCrack training images of '
+        '`configs/_base_/datasets/splits/deepcrack_train270.txt` (30 held '
+        'out for validation); DeepCrack\'s terms: non-commercial research '
+        'and education, cite Liu et al., Neurocomputing 338 (2019) 139-153.',
+        '- training: SegFormer MiT-B0 from scratch, 1000 iterations at batch '
+        '8, 224x224 crops, AdamW 5e-4 with warm-up and cosine decay, seed 0, '
+        f'{source["wall_seconds"]:.0f} s on 2 CPU cores (commit '
+        f'{source["commit"]}; its command: `source/segformer` in '
+        '`benchmarks/results/site_adaptation_cpu.json`).',
+        f'- prediction: 224x224 windows, stride 160, threshold 0.5, scale 1 '
+        '(the checkpoint stores no calibration: `tools/adapt.py` adds one).',
+        '',
+        f'DeepCrack, the 237 test images (commit {test["commit"]}, '
+        f'`{test["command"]}`):',
+        '',
+        '| ' + ' | '.join(name for _, name in dc.ACCURACY_COLUMNS) + ' |',
+        '|' + '---|' * len(dc.ACCURACY_COLUMNS),
+        '| ' + ' | '.join(f'{metrics[key]:.2f}'
+                          for key, _ in dc.ACCURACY_COLUMNS) + ' |',
+        '',
+        'Crack IoU on four crack sets it never saw (300 test images each; '
+        '`benchmarks/site_adaptation_cpu.py`): as it is, after '
+        '`tools/adapt.py` on 5 labelled photos of the set (threshold and '
+        'scale, mean of 5 draws), and the best threshold and scale the test '
+        'images themselves would choose:',
+        '',
+        '| crack set | as it is | 5 labelled photos | oracle |',
+        '|---|---|---|---|',
+    ]
+    for site, cells in crack_set_rows(site_results):
+        lines.append(f'| {site} | ' + ' | '.join(
+            dc._cell(cells[arm], 1) for arm in (
+                'none', 'threshold_scale', 'oracle_threshold_scale')) + ' |')
+    return lines
+
+
+def times_lines(results):
+    """The README's measured times of the ready model on 2 threads."""
+    infer = results['infer_10_photos']
+    labelled = results['adapt_5_labelled']
+    unlabelled = results['adapt_64_unlabelled']
+    loads = [results[name]['load_before'] for name in (
+        'infer_10_photos', 'adapt_5_labelled', 'adapt_64_unlabelled')]
+    return [
+        f'Measured on {infer["threads"]} CPU threads of a machine shared '
+        f'with other jobs (load {min(loads):.1f} to {max(loads):.1f} before '
+        'the runs; `benchmarks/ready_model_cpu.py`, each run start to end, '
+        f'model loading included): `tools/infer.py` on {INFER_PHOTOS} '
+        'photos of '
+        f'544x384, {infer["wall_seconds"]:.0f} s; `tools/adapt.py` on 5 '
+        f'labelled photos, {labelled["wall_seconds"]:.0f} s; on 64 '
+        f'unlabelled photos, {unlabelled["wall_seconds"]:.0f} s. A chosen '
+        'scale of 2 makes every later prediction about 4 times slower.',
+    ]
+
+
+def cmd_card(args):
+    results = dc.load_results_from(RESULTS)
+    site_results = dc.load_results_from(SITE_RESULTS)
+    dc.write_section(CARD, 'ready-model', card_lines(results, site_results))
+    dc.write_section(README, 'ready-model-times', times_lines(results))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    sub = parser.add_subparsers(dest='cmd', required=True)
+    measure = sub.add_parser('measure')
+    measure.add_argument('--data-root', default=osp.relpath(
+        dc.default_data_root(), dc.REPO))
+    sub.add_parser('card')
+    args = parser.parse_args()
+    dict(measure=cmd_measure, card=cmd_card)[args.cmd](args)
+
+
+if __name__ == '__main__':
+    main()

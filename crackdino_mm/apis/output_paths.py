@@ -1,0 +1,45 @@
+"""Refusals before any work: an output that would replace an input, or
+that names a file where a folder is expected (or the reverse). Each is a
+ValueError of one line, raised before anything is loaded or written."""
+import os.path as osp
+from typing import Iterable, Optional, Tuple
+
+
+def _same(a: str, b: str) -> bool:
+    """Whether two paths are one file or folder (links resolved)."""
+    if osp.exists(a) and osp.exists(b):
+        return osp.samefile(a, b)
+    return osp.realpath(a) == osp.realpath(b)
+
+
+def check_output_file(out: str, option: str,
+                      inputs: Iterable[Tuple[str, Optional[str]]] = (),
+                      overwrite: bool = False) -> None:
+    """Refuse an output file ``out`` (named by ``option``) that is a folder,
+    or one of ``inputs`` (what, path) or a link to it unless
+    ``overwrite``."""
+    if osp.isdir(out):
+        raise ValueError(f'{option} {out} is a folder; expected the file '
+                         'to write')
+    for what, path in inputs:
+        if path and not overwrite and _same(out, path):
+            raise ValueError(
+                f'{option} {out} is the {what} ({path}): it would be '
+                'overwritten; give another path, or --overwrite to '
+                'replace it')
+
+
+def check_output_folder(out_dir: str, option: str,
+                        input_folders: Iterable[str] = ()) -> None:
+    """Refuse an output folder ``out_dir`` (named by ``option``) that is an
+    existing file or one of ``input_folders`` (the photos' own folders:
+    outputs would be mixed with them)."""
+    if osp.exists(out_dir) and not osp.isdir(out_dir):
+        raise ValueError(f'{option} {out_dir} is a file; expected a folder '
+                         'for the outputs')
+    for folder in input_folders:
+        if folder and _same(out_dir, folder):
+            raise ValueError(
+                f'{option} {out_dir} is the folder of the input photos '
+                f'({folder}): the outputs would be mixed with them; give '
+                'another folder')
