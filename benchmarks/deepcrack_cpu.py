@@ -273,9 +273,6 @@ def cmd_figure(args):
     print(f'wrote {FIGURE}')
 
 
-ACCURACY_COLUMNS = [('crack_iou', 'crack IoU'), ('crack_f1', 'F1'),
-                    ('precision', 'P'), ('recall', 'R'), ('ods', 'ODS'),
-                    ('ois', 'OIS'), ('ap', 'AP')]
 ABLATION = ('student_plain', 'student_lipschitz', 'distill_plain',
             'crackdino')
 
@@ -286,18 +283,18 @@ def cmd_report(args):
     lines = [
         report.template('deepcrack_cpu'), '',
 '### Accuracy on the 237 test images (%)', '',
-        '| entry | what | ' + ' | '.join(n for _, n in ACCURACY_COLUMNS) +
-        ' |', '|---|---|' + '---|' * len(ACCURACY_COLUMNS)
+        '| entry | what | ' + ' | '.join(n for _, n in report.ACCURACY_COLUMNS) +
+        ' |', '|---|---|' + '---|' * len(report.ACCURACY_COLUMNS)
     ]
     for name, (_, description, _) in ENTRIES.items():
         test = results.get(name, {}).get('test')
         if test is None:
             lines.append(f'| {name} | {description} | not run yet |' +
-                         ' |' * (len(ACCURACY_COLUMNS) - 1))
+                         ' |' * (len(report.ACCURACY_COLUMNS) - 1))
             continue
         metrics = test['metrics']
         lines.append(f'| {name} | {description} | ' + ' | '.join(
-            report.cell(metrics.get(key)) for key, _ in ACCURACY_COLUMNS) + ' |')
+            report.cell(metrics.get(key)) for key, _ in report.ACCURACY_COLUMNS) + ' |')
 
     done = [n for n in ABLATION if 'test' in results.get(n, {})]
     if len(done) > 1:

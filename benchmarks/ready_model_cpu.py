@@ -2,15 +2,15 @@
 ``READY_CPU_CHECKPOINT``): what it scores and what it costs on 2 CPU
 threads, and its model card, written from the results.
 
-    python benchmarks/ready_model_cpu.py measure [--data-root DIR]
-    python benchmarks/ready_model_cpu.py card
+    python benchmarks/ready_model_cpu.py run [--data-root DIR]
+    python benchmarks/ready_model_cpu.py report
 
-``measure`` runs, one at a time, each with ``OMP_NUM_THREADS=2``:
+``run`` runs, one at a time, each with ``OMP_NUM_THREADS=2``:
 ``tools/test.py`` on the 237 DeepCrack test images; ``tools/infer.py`` on
 10 of them (544x384); ``tools/adapt.py`` on 5 labelled test photos (the
 five scales tried) and on 64 unlabelled ones. Each is recorded with its
 command, commit and wall time in ``benchmarks/results/ready_model_cpu.json``.
-``card`` writes the card's figures into ``configs/cpu_benchmark/README.md``
+(resumable: a recorded run is skipped). ``report`` writes the card's figures into ``configs/cpu_benchmark/README.md``
 and the times into ``README.md`` (blocks between ``<!-- ready-model... -->``
 markers) from that file and from ``site_adaptation_cpu.json`` (the four
 crack sets).
@@ -19,20 +19,17 @@ import argparse
 import os
 import os.path as osp
 import shutil
-import sys
 
 import numpy as np
+from harness import commands, records, report
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import deepcrack_cpu as dc  # noqa: E402
-from crackdino_mm.apis import (READY_CPU_CHECKPOINT,  # noqa: E402
-                               READY_CPU_CONFIG)
+from crackdino_mm.apis import READY_CPU_CHECKPOINT, READY_CPU_CONFIG
 
-RESULTS = osp.join(dc.REPO, 'benchmarks', 'results', 'ready_model_cpu.json')
-SITE_RESULTS = osp.join(dc.REPO, 'benchmarks', 'results',
-                        'site_adaptation_cpu.json')
-CARD = osp.join(dc.REPO, 'configs', 'cpu_benchmark', 'README.md')
-README = osp.join(dc.REPO, 'README.md')
+REPO = records.REPO
+RESULTS = records.results_path('ready_model_cpu.json')
+SITE_RESULTS = records.results_path('site_adaptation_cpu.json')
+CARD = osp.join(REPO, 'configs', 'cpu_benchmark', 'README.md')
+README = osp.join(REPO, 'README.md')
 WORK_DIR = 'work_dirs/ready_model'
 SITES = ('Crack500', 'GAPs384', 'ShadowCrack', 'AigleRN-TRIMM')
 INFER_PHOTOS = 10
@@ -64,25 +61,23 @@ def measure_commands(data_root):
     }
 
 
-def cmd_measure(args):
+def cmd_run(args):
     os.environ['OMP_NUM_THREADS'] = THREADS
-    photos = osp.join(dc.REPO, WORK_DIR, 'photos')
+    photos = osp.join(REPO, WORK_DIR, 'photos')
     os.makedirs(photos, exist_ok=True)
     names = sorted(os.listdir(osp.join(args.data_root, 'test_img')))
     for name in names[:INFER_PHOTOS]:
         shutil.copy(osp.join(args.data_root, 'test_img', name), photos)
-    results = dc.load_results_from(RESULTS)
     for name, cmd in measure_commands(args.data_root).items():
-        if name in results:
+        if name in records.load(RESULTS):
             continue
         load = os.getloadavg()[0]  # other jobs on the cores slow it down
-        record = dc.run_tool(name, cmd)
-        record.update(threads=int(THREADS), load_before=round(load, 2))
+        run = commands.run_tool(name, cmd)
+        run.update(threads=int(THREADS), load_before=round(load, 2))
         if name == 'deepcrack_test':
-            record['metrics'] = dc.read_test_metrics(
-                osp.join(dc.REPO, WORK_DIR, 'test'))
-        results[name] = record
-        dc.save_results_to(RESULTS, results)
+            run['metrics'] = commands.read_test_metrics(
+                osp.join(REPO, WORK_DIR, 'test'))
+        records.record(RESULTS, name, **run)
 
 
 def crack_set_rows(site_results):
@@ -110,7 +105,7 @@ def card_lines(results, site_results):
         f'- config: [`{osp.basename(READY_CPU_CONFIG)}`]'
         f'(./{osp.basename(READY_CPU_CONFIG)}); checkpoint: '
         f'`{READY_CPU_CHECKPOINT}` '
-        f'({osp.getsize(osp.join(dc.REPO, READY_CPU_CHECKPOINT)) / 2**20:.0f}'
+        f'({osp.getsize(osp.join(REPO, READY_CPU_CHECKPOINT)) / 2**20:.0f}'
         ' MiB, weights and meta only).',
         '- data: the 270 DeepCrack training images of '
         '`configs/_base_/datasets/splits/deepcrack_train270.txt` (30 held '
@@ -127,10 +122,10 @@ def card_lines(results, site_results):
         f'DeepCrack, the 237 test images (commit {test["commit"]}, '
         f'`{test["command"]}`):',
         '',
-        '| ' + ' | '.join(name for _, name in dc.ACCURACY_COLUMNS) + ' |',
-        '|' + '---|' * len(dc.ACCURACY_COLUMNS),
+        '| ' + ' | '.join(name for _, name in report.ACCURACY_COLUMNS) + ' |',
+        '|' + '---|' * len(report.ACCURACY_COLUMNS),
         '| ' + ' | '.join(f'{metrics[key]:.2f}'
-                          for key, _ in dc.ACCURACY_COLUMNS) + ' |',
+                          for key, _ in report.ACCURACY_COLUMNS) + ' |',
         '',
         'Crack IoU on four crack sets it never saw (300 test images each; '
         '`benchmarks/site_adaptation_cpu.py`): as it is, after '
@@ -143,7 +138,7 @@ def card_lines(results, site_results):
     ]
     for site, cells in crack_set_rows(site_results):
         lines.append(f'| {site} | ' + ' | '.join(
-            dc._cell(cells[arm], 1) for arm in (
+            report.cell(cells[arm], 1) for arm in (
                 'none', 'threshold_scale', 'oracle_threshold_scale')) + ' |')
     return lines
 
@@ -168,22 +163,22 @@ def times_lines(results):
     ]
 
 
-def cmd_card(args):
-    results = dc.load_results_from(RESULTS)
-    site_results = dc.load_results_from(SITE_RESULTS)
-    dc.write_section(CARD, 'ready-model', card_lines(results, site_results))
-    dc.write_section(README, 'ready-model-times', times_lines(results))
+def cmd_report(args):
+    results = records.load(RESULTS)
+    site_results = records.load(SITE_RESULTS)
+    report.write_section(CARD, 'ready-model',
+                         card_lines(results, site_results))
+    report.write_section(README, 'ready-model-times', times_lines(results))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     sub = parser.add_subparsers(dest='cmd', required=True)
-    measure = sub.add_parser('measure')
-    measure.add_argument('--data-root', default=osp.relpath(
-        dc.default_data_root(), dc.REPO))
-    sub.add_parser('card')
+    run = sub.add_parser('run')
+    run.add_argument('--data-root', default=records.default_data_root())
+    sub.add_parser('report')
     args = parser.parse_args()
-    dict(measure=cmd_measure, card=cmd_card)[args.cmd](args)
+    dict(run=cmd_run, report=cmd_report)[args.cmd](args)
 
 
 if __name__ == '__main__':

@@ -12,7 +12,7 @@ import pytest
 
 from crackdino_mm.apis import (READY_CPU_CHECKPOINT, READY_CPU_CONFIG,
                                ready_model_command)
-from script_modules import script_module
+from script_modules import harness, script_module
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -80,9 +80,14 @@ def test_the_card_and_the_readme_times_are_the_recorded_ones():
     bench = script_module('benchmarks/ready_model_cpu.py')
     if not osp.isfile(bench.RESULTS):
         pytest.skip(f'{bench.RESULTS} not recorded yet')
-    results = bench.dc.load_results_from(bench.RESULTS)
-    sites = bench.dc.load_results_from(bench.SITE_RESULTS)
+    records, report = harness('records'), harness('report')
+    results = records.load(bench.RESULTS)
+    sites = records.load(bench.SITE_RESULTS)
+
+    def written(lines):
+        return '\n'.join(report.reflow('\n'.join(lines).split('\n')))
+
     assert section('configs/cpu_benchmark/README.md', 'ready-model') == \
-        '\n'.join(bench.card_lines(results, sites))
-    assert section('README.md', 'ready-model-times') == '\n'.join(
+        written(bench.card_lines(results, sites))
+    assert section('README.md', 'ready-model-times') == written(
         bench.times_lines(results))

@@ -14,6 +14,10 @@ WIDTH = 79
 README = osp.join(REPO, 'benchmarks', 'README.md')
 #: Record keys that hold the wall seconds of a run.
 TIMED = ('wall_seconds', 'train_wall_seconds', 'seconds')
+#: CrackMetric's figures a DeepCrack accuracy table shows, with headers.
+ACCURACY_COLUMNS = [('crack_iou', 'crack IoU'), ('crack_f1', 'F1'),
+                    ('precision', 'P'), ('recall', 'R'), ('ods', 'ODS'),
+                    ('ois', 'OIS'), ('ap', 'AP')]
 
 
 def replace_block(text, start, end, body):
