@@ -9,7 +9,7 @@ from .crack_inferencer import CrackInferencer
 from .crack_predictor import CrackPredictor
 from .model_loader import (calibrated_config, deployable_config,
                            deployable_state_dict, init_crack_model,
-                           load_checkpoint_file)
+                           load_checkpoint_file, scalable_config)
 from .site_calibration import choose_calibration, map_scores
 from .site_norm_stats import reestimate_norm_stats
 from .site_photos import SitePhoto, load_site_photos
@@ -21,5 +21,5 @@ __all__ = [
     'crack_probability', 'deployable_config', 'deployable_state_dict',
     'init_crack_model', 'load_checkpoint_file', 'load_site_photos',
     'map_scores', 'read_calibration', 'reestimate_norm_stats',
-    'seg_logits_probability', 'write_calibration'
+    'scalable_config', 'seg_logits_probability', 'write_calibration'
 ]

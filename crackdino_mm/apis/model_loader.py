@@ -14,19 +14,41 @@ from ..utils import (apply_calibration, check_scale, check_threshold,
                      stored_calibration)
 
 
+PLAIN_PREPROCESSORS = ('SegDataPreProcessor', 'mmseg.SegDataPreProcessor')
+
+
+def scalable_config(cfg: Config) -> Config:
+    """``cfg`` (a copy) whose model can take a test-time scale: the one
+    place that decides how a checkpoint's scale reaches a config. MMSeg's
+    ``SegDataPreProcessor`` becomes ``CrackDataPreProcessor``, which does
+    the same at scale 1 and can also resize test inputs, so any model (a
+    user's own MMSeg config, a SegFormer, a TTA-wrapped model) takes a
+    site's calibration; ``custom_imports`` gains this package so that the
+    config builds in MMSeg's own tools too."""
+    cfg = copy.deepcopy(cfg)
+    model = cfg.model
+    while model.get('module') is not None and \
+            model.get('data_preprocessor') is None:  # a TTA wrapper
+        model = model.module
+    preprocessor = model.get('data_preprocessor') or {}
+    if preprocessor.get('type') in PLAIN_PREPROCESSORS:
+        preprocessor['type'] = 'CrackDataPreProcessor'
+    imports = cfg.get('custom_imports') or dict(imports=[])
+    if 'crackdino_mm' not in imports.get('imports', []):
+        cfg.custom_imports = dict(
+            imports, imports=[*imports.get('imports', []), 'crackdino_mm'],
+            allow_failed_imports=False)
+    return cfg
+
+
 def deployable_config(cfg: Config) -> Config:
     """``cfg`` with its model replaced by what predicts: a distiller's
-    student alone (a plain ``EncoderDecoder``), anything else as it is.
-    MMSeg's ``SegDataPreProcessor`` becomes ``CrackDataPreProcessor``,
-    which does the same and can also take a test-time scale, so that any
-    model (a SegFormer too) can be calibrated to a site."""
+    student alone (a plain ``EncoderDecoder``), anything else as it is,
+    able to take a test-time scale (``scalable_config``)."""
     cfg = copy.deepcopy(cfg)
     if cfg.model.get('type') == 'DualTeacherDistiller':
         cfg.model = DualTeacherDistiller.student_config(cfg.model)
-    preprocessor = cfg.model.get('data_preprocessor') or {}
-    if preprocessor.get('type') == 'SegDataPreProcessor':
-        preprocessor['type'] = 'CrackDataPreProcessor'
-    return cfg
+    return scalable_config(cfg)
 
 
 def calibrated_config(cfg: Config, threshold: Optional[float] = None,

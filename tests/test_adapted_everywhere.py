@@ -1,0 +1,203 @@
+"""An adapted checkpoint predicts the same mask, at its stored threshold and
+test-time scale, in every consumer (tools/test.py, tools/infer.py,
+CrackInferencer, init_crack_model, MMSeg's init_model/inference_model
+through ``--out-config``, the ONNX export) for one shipped config of every
+family, at scale 1 and at scale 2."""
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmseg.apis import inference_model, init_model
+
+from crackdino_mm.apis import CrackInferencer, init_crack_model
+from crackdino_mm.utils import read_calibration
+from script_modules import script_module
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SIZE = 112  # a multiple of 14 (ViT patches) and 16 (UNet), as is 2 * SIZE
+#: One shipped config per family, and the overrides that make it small
+#: enough for a test (only the DINOv2-B student needs any).
+FAMILIES = {
+    'demo': ('configs/demo/crackdino-student_vit-t4_synthetic-224x224.py',
+             ''),
+    'cpu-distiller':
+    ('configs/cpu_benchmark/crackdino_vit-w192d12_1k_deepcrack-224x224.py',
+     ''),
+    'cpu-student': ('configs/cpu_benchmark/'
+                    'crackdino-student-lipschitz_vit-w192d12_1k_deepcrack-'
+                    '224x224.py', ''),
+    'segformer':
+    ('configs/cpu_benchmark/segformer_mit-b0_1k_deepcrack-224x224.py', ''),
+    'unet':
+    ('configs/cpu_benchmark/fcn_unet-s5-d16-w16_1k_deepcrack-224x224.py', ''),
+    'deeplabv3plus':
+    ('configs/cpu_benchmark/deeplabv3plus_r18-d8_1k_deepcrack-224x224.py', ''),
+    'dinov2-student':
+    ('configs/crackdino-distilled-student_dinov2-b_2k_deepcrack-448x448.py',
+     "model = dict(backbone=dict(arch=dict(_delete_=True, embed_dims=64, "
+     "num_layers=4, num_heads=2, feedforward_channels=128), "
+     "out_indices=(1, 2, 3)), neck=dict(in_channels=64, branch_channels="
+     "(96, 64), out_channels=64), decode_head=dict(in_channels=64, "
+     "decoder_channels=(64, 32, 32, 16)))\n"),
+}
+
+
+def write_photos(root, count=2):
+    """``count`` grey photos with a dark crack line, and their masks."""
+    rng = np.random.default_rng(0)
+    for folder in ('img', 'lab'):
+        (root / folder).mkdir(parents=True)
+    for i in range(count):
+        img = rng.integers(110, 200, (SIZE, SIZE, 3), dtype=np.uint8)
+        mask = np.zeros((SIZE, SIZE), np.uint8)
+        x = int(rng.integers(20, SIZE - 40))
+        cv2.line(mask, (x, 0), (x + 25, SIZE - 1), 255, 3)
+        img[mask > 0] = 50
+        cv2.imwrite(str(root / 'img' / f'p{i}.png'), img)
+        cv2.imwrite(str(root / 'lab' / f'p{i}.png'), mask)
+    return sorted((root / 'img').glob('*.png'))
+
+
+def spread_checkpoint(config, photo, path):
+    """Seeded random weights whose crack probabilities spread over (0, 1)
+    on ``photo`` (a random head's stay near one value): the classifier
+    scaled up, its bias set so that its median logit is 0."""
+    torch.manual_seed(0)
+    model = init_crack_model(config)
+    classifier = model.decode_head.conv_seg
+    logits = []
+    hook = classifier.register_forward_hook(
+        lambda module, inputs, output: logits.append(output.flatten()))
+    with torch.no_grad():
+        classifier.weight *= 30
+        classifier.bias *= 30
+        inference_model(model, str(photo))
+        classifier.bias -= torch.cat(logits).median()
+    hook.remove()
+    # As a trained checkpoint, it names its classes.
+    meta = dict(dataset_meta=dict(classes=('background', 'crack'),
+                                  palette=[[0, 0, 0], [255, 64, 0]]))
+    torch.save(dict(state_dict=model.state_dict(), meta=meta), path)
+
+
+@pytest.fixture(scope='module')
+def photos(tmp_path_factory):
+    return write_photos(tmp_path_factory.mktemp('site'))
+
+
+@pytest.fixture(scope='module', params=sorted(FAMILIES))
+def source(request, photos, tmp_path_factory):
+    """A config of the family (the shipped one, testing on the site's
+    photos) and a checkpoint of it."""
+    shipped, overrides = FAMILIES[request.param]
+    root = tmp_path_factory.mktemp(request.param)
+    site = photos[0].parent.parent
+    config = str(root / 'config.py')
+    with open(config, 'w') as f:
+        f.write(f'_base_ = [{osp.join(REPO, shipped)!r}]\n{overrides}'
+                'test_dataloader = dict(num_workers=0, persistent_workers='
+                'False, dataset=dict(_delete_=True, '
+                "type='CrackFolderDataset', data_root="
+                f"{str(site)!r}, data_prefix=dict(img_path='img', "
+                "seg_map_path='lab'), pipeline=[dict(type='LoadImageFromFile'"
+                "), dict(type='LoadCrackAnnotations'), "
+                "dict(type='PackSegInputs')]))\n")
+    checkpoint = str(root / 'source.pth')
+    spread_checkpoint(config, photos[0], checkpoint)
+    return dict(config=config, checkpoint=checkpoint, root=root)
+
+
+def label_like_the_model(source, photos, scale, folder):
+    """Site masks that the source model finds at ``scale`` above its
+    median probability: a random model's best threshold on real cracks
+    would mark every pixel, and a mask of all pixels cannot tell scales
+    apart."""
+    folder.mkdir()
+    model = init_crack_model(source['config'], source['checkpoint'],
+                             scale=scale)
+    for photo in photos:
+        prob = inference_model(model, str(photo)).seg_logits.data[0]
+        cv2.imwrite(str(folder / photo.name),
+                    (prob > prob.median()).numpy().astype(np.uint8) * 255)
+    return str(folder)
+
+
+def mask_of(sample):
+    return sample.pred_sem_seg.data[0].numpy() > 0
+
+
+def consumer_masks(config, adapted, out_config, photos, work):
+    """Each consumer's masks of ``photos``, by consumer."""
+    stems = [p.stem for p in photos]
+    masks = {}
+    test_tool = script_module('tools/test.py')
+    test_tool.main([config, adapted, '--work-dir', str(work / 'test'),
+                    '--out', str(work / 'test_masks')])
+    masks['tools/test.py'] = [
+        cv2.imread(str(work / 'test_masks' / f'{s}.png'), 0) > 0
+        for s in stems]
+    assert script_module('tools/infer.py').main(
+        [config, adapted, str(photos[0].parent), '--out-dir',
+         str(work / 'infer')]) == 0
+    masks['tools/infer.py'] = [
+        cv2.imread(str(work / 'infer' / 'masks' / f'{s}.png'), 0) > 0
+        for s in stems]
+    inferencer = CrackInferencer(config, adapted, device='cpu')
+    inferencer([str(p) for p in photos], out_dir=str(work / 'inferencer'))
+    masks['CrackInferencer'] = [
+        cv2.imread(str(work / 'inferencer' / 'pred' / f'{s}_pred.png'), 0) > 0
+        for s in stems]
+    model = init_model(out_config, adapted, 'cpu')
+    masks['init_model(--out-config)'] = [
+        mask_of(inference_model(model, str(p))) for p in photos]
+    onnx_file = str(work / 'model.onnx')
+    assert script_module('tools/export_onnx.py').main(
+        [config, adapted, '--out', onnx_file, '--shape', str(SIZE),
+         str(SIZE)]) == 0
+    import onnxruntime
+    session = onnxruntime.InferenceSession(
+        onnx_file, providers=['CPUExecutionProvider'])
+    images = np.stack([cv2.imread(str(p)).transpose(2, 0, 1)
+                       for p in photos]).astype(np.float32)
+    masks['ONNX'] = list(session.run(['crack_mask'],
+                                     {'image': images})[0][:, 0] > 0)
+    return masks
+
+
+@pytest.mark.parametrize('scale', [1.0, 2.0])
+def test_every_consumer_predicts_at_the_stored_calibration(
+        source, photos, scale, tmp_path):
+    labels = label_like_the_model(source, photos, scale, tmp_path / 'lab')
+    adapted, out_config = str(tmp_path / 'site.pth'), str(tmp_path / 'site.py')
+    assert script_module('tools/adapt.py').main(
+        [source['config'], source['checkpoint'], '--images',
+         str(photos[0].parent), '--masks', labels, '--scales', str(scale),
+         '--out', adapted, '--out-config', out_config]) == 0
+    stored = read_calibration(adapted)
+    assert stored['scale'] == scale
+    # The reference: the deployable model at the stored calibration ...
+    model = init_crack_model(source['config'], adapted)
+    assert model.decode_head.threshold == stored['threshold']
+    assert model.data_preprocessor.test_scale == scale
+    results = [inference_model(model, str(p)) for p in photos]
+    expected = [mask_of(r) for r in results]
+    undecided = [np.abs(r.seg_logits.data[0].numpy() - stored['threshold'])
+                 < 1e-3 for r in results]
+    # ... which another threshold or scale would change.
+    other = init_crack_model(source['config'], adapted,
+                             scale=2.0 if scale == 1 else 1.0)
+    assert any((mask_of(inference_model(other, str(p))) != m).any()
+               for p, m in zip(photos, expected))
+    assert any(0 < m.mean() < 1 for m in expected)
+    masks = consumer_masks(source['config'], adapted, out_config, photos,
+                           tmp_path)
+    for consumer, found in masks.items():
+        for mask, want, near in zip(found, expected, undecided):
+            assert mask.shape == want.shape, consumer
+            wrong = (mask != want) & ~near
+            assert not wrong.any(), (
+                f'{consumer}: {wrong.sum()} pixels differ from the mask at '
+                f'threshold {stored["threshold"]}, scale {scale}')
