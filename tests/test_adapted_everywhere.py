@@ -2,8 +2,14 @@
 test-time scale, in every consumer (tools/test.py, tools/infer.py,
 CrackInferencer, init_crack_model, MMSeg's init_model/inference_model
 through ``--out-config``, the ONNX export) for one shipped config of every
-family, at scale 1 and at scale 2."""
+family, at scale 1 and at scale 2; and the README's new-site commands run
+as written."""
 import os.path as osp
+import re
+import shlex
+import shutil
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -17,6 +23,9 @@ from crackdino_mm.utils import read_calibration
 from script_modules import script_module
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+#: The config of the README's new-site commands (the CPU full method).
+README_CONFIG = ('configs/cpu_benchmark/'
+                 'crackdino_vit-w192d12_1k_deepcrack-224x224.py')
 SIZE = 112  # a multiple of 14 (ViT patches) and 16 (UNet), as is 2 * SIZE
 #: One shipped config per family, and the overrides that make it small
 #: enough for a test (only the DINOv2-B student needs any).
@@ -201,3 +210,52 @@ def test_every_consumer_predicts_at_the_stored_calibration(
             assert not wrong.any(), (
                 f'{consumer}: {wrong.sum()} pixels differ from the mask at '
                 f'threshold {stored["threshold"]}, scale {scale}')
+
+
+def readme_new_site_commands():
+    """The commands of the README's new-site section, one string each
+    (continuation lines joined, comments and [optional parts] dropped)."""
+    with open(osp.join(REPO, 'README.md')) as f:
+        text = f.read()
+    section = text.split('## A new site', 1)[1]
+    block = section.split('```bash\n', 1)[1].split('```', 1)[0]
+    block = re.sub(r'\\\n\s*', '', block)
+    return [re.sub(r'\s*\[[^\]]*\]', '', line) for line in block.splitlines()
+            if line.startswith('python ')]
+
+
+def test_readme_new_site_commands_run_as_written(tmp_path):
+    """The README's commands, paths replaced, on the CPU full method's
+    config: adapting, then testing, inferring and exporting with the
+    adapted checkpoint."""
+    config = osp.join(REPO, README_CONFIG)
+    photos = write_photos(tmp_path / 'site')
+    shutil.copytree(tmp_path / 'site' / 'img', tmp_path / 'site' / 'new')
+    shutil.copytree(tmp_path / 'site' / 'img',
+                    tmp_path / 'site_test' / 'test_img')
+    shutil.copytree(tmp_path / 'site' / 'lab',
+                    tmp_path / 'site_test' / 'test_lab')
+    checkpoint = str(tmp_path / 'trained.pth')
+    spread_checkpoint(config, photos[0], checkpoint)
+    commands = readme_new_site_commands()
+    assert [c.split()[1] for c in commands] == [
+        'tools/adapt.py'] * 3 + ['tools/test.py', 'tools/infer.py',
+                                 'tools/export_onnx.py']
+    logs = []
+    for command in commands:
+        command = re.sub(r'(?<![\w/])(site/|site_test|work_dirs/)',
+                         f'{tmp_path}/\\1', command)
+        args = [{'CONFIG': config, 'CHECKPOINT': checkpoint}.get(a, a)
+                for a in shlex.split(command)[1:]]
+        run = subprocess.run([sys.executable, *args], capture_output=True,
+                             text=True, cwd=REPO)
+        assert run.returncode == 0, (command, run.stderr[-3000:])
+        logs.append(run.stdout + run.stderr)
+    stored = read_calibration(str(tmp_path / 'work_dirs' / 'site.pth'))
+    said = (f"decision threshold {stored['threshold']}, test-time scale "
+            f"{stored['scale']}")
+    assert said in logs[3]  # tools/test.py
+    assert f"decision threshold {stored['threshold']}; test-time scale " \
+        f"{stored['scale']}" in logs[5]  # the ONNX export
+    assert sorted(p.name for p in (tmp_path / 'work_dirs' / 'site_infer' /
+                                   'masks').iterdir()) == ['p0.png', 'p1.png']
