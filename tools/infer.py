@@ -40,8 +40,9 @@ from tqdm import tqdm
 
 from crackdino_mm.apis import (IMAGE_SUFFIXES, CrackPredictor,
                               init_crack_model)
-from crackdino_mm.inspection import (InspectionReport, check_width_limits,
-                                     measure_each_crack, overlay_mask)
+from crackdino_mm.inspection import (MEASURED_AS, InspectionReport,
+                                     check_width_limits, measure_each_crack,
+                                     overlay_mask)
 from crackdino_mm.inspection.report import decode_problem, unreadable_reason
 from crackdino_mm.inspection.visualization import mark_dropped
 
@@ -237,7 +238,8 @@ def main(argv=None):
             writer.writerows(rows)
     with open(osp.join(args.out_dir, 'measurements.json'), 'w') as f:
         json.dump(dict(threshold=predictor.threshold, scale=predictor.scale,
-                       unit=unit, images=rows, unreadable=failures),
+                       unit=unit, measured_as=MEASURED_AS, images=rows,
+                       unreadable=failures),
                   f, indent=2)
     print(f'{len(rows)} image(s) segmented into {args.out_dir}; '
           f'report: {report.index}')
