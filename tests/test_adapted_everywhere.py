@@ -4,6 +4,7 @@ CrackInferencer, init_crack_model, MMSeg's init_model/inference_model
 through ``--out-config``, the ONNX export) for one shipped config of every
 family, at scale 1 and at scale 2; and the README's new-site commands run
 as written."""
+import json
 import os.path as osp
 import re
 import shlex
@@ -54,16 +55,16 @@ FAMILIES = {
 }
 
 
-def write_photos(root, count=2):
+def write_photos(root, count=2, size=(SIZE, SIZE)):
     """``count`` grey photos with a dark crack line, and their masks."""
     rng = np.random.default_rng(0)
     for folder in ('img', 'lab'):
         (root / folder).mkdir(parents=True)
     for i in range(count):
-        img = rng.integers(110, 200, (SIZE, SIZE, 3), dtype=np.uint8)
-        mask = np.zeros((SIZE, SIZE), np.uint8)
-        x = int(rng.integers(20, SIZE - 40))
-        cv2.line(mask, (x, 0), (x + 25, SIZE - 1), 255, 3)
+        img = rng.integers(110, 200, (*size, 3), dtype=np.uint8)
+        mask = np.zeros(size, np.uint8)
+        x = int(rng.integers(20, size[1] - 40))
+        cv2.line(mask, (x, 0), (x + 25, size[0] - 1), 255, 3)
         img[mask > 0] = 50
         cv2.imwrite(str(root / 'img' / f'p{i}.png'), img)
         cv2.imwrite(str(root / 'lab' / f'p{i}.png'), mask)
@@ -97,13 +98,9 @@ def photos(tmp_path_factory):
     return write_photos(tmp_path_factory.mktemp('site'))
 
 
-@pytest.fixture(scope='module', params=sorted(FAMILIES))
-def source(request, photos, tmp_path_factory):
-    """A config of the family (the shipped one, testing on the site's
-    photos) and a checkpoint of it."""
-    shipped, overrides = FAMILIES[request.param]
-    root = tmp_path_factory.mktemp(request.param)
-    site = photos[0].parent.parent
+def write_config(root, family, site):
+    """The family's shipped config, testing on the photos of ``site``."""
+    shipped, overrides = FAMILIES[family]
     config = str(root / 'config.py')
     with open(config, 'w') as f:
         f.write(f'_base_ = [{osp.join(REPO, shipped)!r}]\n{overrides}'
@@ -114,6 +111,15 @@ def source(request, photos, tmp_path_factory):
                 "seg_map_path='lab'), pipeline=[dict(type='LoadImageFromFile'"
                 "), dict(type='LoadCrackAnnotations'), "
                 "dict(type='PackSegInputs')]))\n")
+    return config
+
+
+@pytest.fixture(scope='module', params=sorted(FAMILIES))
+def source(request, photos, tmp_path_factory):
+    """A config of the family (the shipped one, testing on the site's
+    photos) and a checkpoint of it."""
+    root = tmp_path_factory.mktemp(request.param)
+    config = write_config(root, request.param, photos[0].parent.parent)
     checkpoint = str(root / 'source.pth')
     spread_checkpoint(config, photos[0], checkpoint)
     return dict(config=config, checkpoint=checkpoint, root=root)
@@ -259,3 +265,73 @@ def test_readme_new_site_commands_run_as_written(tmp_path):
         f"{stored['scale']}" in logs[5]  # the ONNX export
     assert sorted(p.name for p in (tmp_path / 'work_dirs' / 'site_infer' /
                                    'masks').iterdir()) == ['p0.png', 'p1.png']
+
+
+@pytest.fixture(scope='module', params=['cpu-distiller', 'segformer'])
+def adapted_at_two(request, photos, tmp_path_factory):
+    """A shipped config adapted at scale 2, testing on one large photo
+    (448x336: sliding windows at either scale)."""
+    root = tmp_path_factory.mktemp(f'{request.param}-large')
+    large = write_photos(root / 'large', count=1, size=(336, 448))
+    config = write_config(root, request.param, large[0].parent.parent)
+    checkpoint = str(root / 'source.pth')
+    spread_checkpoint(config, photos[0], checkpoint)
+    source = dict(config=config, checkpoint=checkpoint)
+    labels = label_like_the_model(source, photos, 2.0, root / 'lab')
+    adapted = str(root / 'site.pth')
+    assert script_module('tools/adapt.py').main(
+        [config, checkpoint, '--images', str(photos[0].parent), '--masks',
+         labels, '--scales', '2', '--out', adapted]) == 0
+    return dict(source, adapted=adapted, large=large, root=root,
+                stored=read_calibration(adapted))
+
+
+def test_large_photos_infer_as_the_test_tool_predicts(adapted_at_two,
+                                                      tmp_path):
+    """tools/infer.py (CrackPredictor's windows) and tools/test.py (MMSeg's
+    slide inference) give a large photo the same mask at the stored
+    calibration; TTA runs at it too."""
+    config, adapted = adapted_at_two['config'], adapted_at_two['adapted']
+    stem = adapted_at_two['large'][0].stem
+    test_tool = script_module('tools/test.py')
+    test_tool.main([config, adapted, '--work-dir', str(tmp_path / 'test'),
+                    '--out', str(tmp_path / 'test_masks')])
+    assert script_module('tools/infer.py').main(
+        [config, adapted, str(adapted_at_two['large'][0]), '--out-dir',
+         str(tmp_path / 'infer')]) == 0
+    model = init_crack_model(config, adapted)
+    prob = inference_model(model, str(adapted_at_two['large'][0])
+                           ).seg_logits.data[0].numpy()
+    near = np.abs(prob - adapted_at_two['stored']['threshold']) < 1e-3
+    tested = cv2.imread(str(tmp_path / 'test_masks' / f'{stem}.png'), 0)
+    inferred = cv2.imread(str(tmp_path / 'infer' / 'masks' / f'{stem}.png'),
+                          0)
+    assert 0 < (tested > 0).mean() < 1
+    assert not ((tested != inferred) & ~near).any()
+    test_tool.main([config, adapted, '--tta', '--work-dir',
+                    str(tmp_path / 'tta'), '--out', str(tmp_path / 'tta_masks')])
+    assert (tmp_path / 'tta_masks' / f'{stem}.png').exists()
+
+
+def test_robustness_scores_at_the_stored_calibration(adapted_at_two,
+                                                     tmp_path):
+    """tools/robustness.py scores the adapted checkpoint as the source one
+    given its calibration explicitly, and not as at scale 1."""
+    robustness = script_module('tools/robustness.py')
+    stored = adapted_at_two['stored']
+
+    def counts(checkpoint, *options):
+        out = str(tmp_path / f'{len(options)}.json')
+        assert robustness.main(
+            [adapted_at_two['config'], checkpoint, '--eps', '1', '--attack',
+             'fgsm', '--out', out, *options]) == 0
+        with open(out) as f:
+            result = json.load(f)
+        return result['scale'], result['image_counts']['clean']
+
+    scale, adapted = counts(adapted_at_two['adapted'])
+    assert scale == 2.0
+    assert (scale, adapted) == counts(
+        adapted_at_two['checkpoint'], '--threshold',
+        str(stored['threshold']), '--scale', '2')
+    assert counts(adapted_at_two['adapted'], '--scale', '1')[1] != adapted

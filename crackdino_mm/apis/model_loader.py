@@ -30,9 +30,12 @@ def scalable_config(cfg: Config) -> Config:
     while model.get('module') is not None and \
             model.get('data_preprocessor') is None:  # a TTA wrapper
         model = model.module
-    preprocessor = model.get('data_preprocessor') or {}
-    if preprocessor.get('type') in PLAIN_PREPROCESSORS:
-        preprocessor['type'] = 'CrackDataPreProcessor'
+    # mmengine's Runner gives a TTA wrapper the top-level preprocessor,
+    # which replaces the wrapped model's own: both take the scale.
+    for preprocessor in (model.get('data_preprocessor'),
+                         cfg.get('data_preprocessor')):
+        if (preprocessor or {}).get('type') in PLAIN_PREPROCESSORS:
+            preprocessor['type'] = 'CrackDataPreProcessor'
     imports = cfg.get('custom_imports') or dict(imports=[])
     if 'crackdino_mm' not in imports.get('imports', []):
         cfg.custom_imports = dict(
