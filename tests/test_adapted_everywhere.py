@@ -29,7 +29,8 @@ README_CONFIG = ('configs/cpu_benchmark/'
                  'crackdino_vit-w192d12_1k_deepcrack-224x224.py')
 SIZE = 112  # a multiple of 14 (ViT patches) and 16 (UNet), as is 2 * SIZE
 #: One shipped config per family, and the overrides that make it small
-#: enough for a test (only the DINOv2-B student needs any).
+#: enough for a test (only the DINOv2-B student needs any); and a config
+#: that is no part of the project.
 FAMILIES = {
     'demo': ('configs/demo/crackdino-student_vit-t4_synthetic-224x224.py',
              ''),
@@ -52,6 +53,32 @@ FAMILIES = {
      "out_indices=(1, 2, 3)), neck=dict(in_channels=64, branch_channels="
      "(96, 64), out_channels=64), decode_head=dict(in_channels=64, "
      "decoder_channels=(64, 32, 32, 16)))\n"),
+    # A user's own MMSeg config: MMSeg's types only, no import of this
+    # package, MMSeg's IoUMetric.
+    'mmseg-own': (None, """default_scope = 'mmseg'
+crop_size = (112, 112)
+model = dict(
+    type='EncoderDecoder',
+    data_preprocessor=dict(
+        type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_val=0,
+        seg_pad_val=255),
+    backbone=dict(
+        type='MixVisionTransformer', embed_dims=16, num_layers=[1, 1, 1, 1],
+        num_heads=[1, 2, 5, 8], sr_ratios=[8, 4, 2, 1], mlp_ratio=2),
+    decode_head=dict(
+        type='SegformerHead', in_channels=[16, 32, 80, 128],
+        in_index=[0, 1, 2, 3], channels=32, num_classes=2, out_channels=1,
+        threshold=0.5, loss_decode=dict(type='CrossEntropyLoss',
+                                        use_sigmoid=True)),
+    train_cfg=dict(), test_cfg=dict(mode='whole'))
+test_pipeline = [dict(type='LoadImageFromFile'),
+                 dict(type='LoadAnnotations'), dict(type='PackSegInputs')]
+test_evaluator = dict(type='IoUMetric')
+test_cfg = dict(type='TestLoop')
+visualizer = dict(type='SegLocalVisualizer', name='visualizer',
+                  vis_backends=[dict(type='LocalVisBackend')])
+"""),
 }
 
 
@@ -99,11 +126,10 @@ def photos(tmp_path_factory):
 
 
 def write_config(root, family, site):
-    """The family's shipped config, testing on the photos of ``site``."""
-    shipped, overrides = FAMILIES[family]
-    config = str(root / 'config.py')
-    with open(config, 'w') as f:
-        f.write(f'_base_ = [{osp.join(REPO, shipped)!r}]\n{overrides}'
+    """The family's config, testing on the photos of ``site``."""
+    shipped, text = FAMILIES[family]
+    if shipped:  # the project's test set replaced
+        text = (f'_base_ = [{osp.join(REPO, shipped)!r}]\n{text}'
                 'test_dataloader = dict(num_workers=0, persistent_workers='
                 'False, dataset=dict(_delete_=True, '
                 "type='CrackFolderDataset', data_root="
@@ -111,6 +137,17 @@ def write_config(root, family, site):
                 "seg_map_path='lab'), pipeline=[dict(type='LoadImageFromFile'"
                 "), dict(type='LoadCrackAnnotations'), "
                 "dict(type='PackSegInputs')]))\n")
+    else:  # MMSeg's own dataset
+        text += ("test_dataloader = dict(batch_size=1, num_workers=0, "
+                 "sampler=dict(type='DefaultSampler', shuffle=False), "
+                 "dataset=dict(type='BaseSegDataset', data_root="
+                 f"{str(site)!r}, data_prefix=dict(img_path='img', "
+                 "seg_map_path='lab'), img_suffix='.png', seg_map_suffix="
+                 "'.png', metainfo=dict(classes=('background', 'crack')), "
+                 'pipeline=test_pipeline))\n')
+    config = str(root / 'config.py')
+    with open(config, 'w') as f:
+        f.write(text)
     return config
 
 
