@@ -346,7 +346,8 @@ def test_large_photos_infer_as_the_test_tool_predicts(adapted_at_two,
     assert 0 < (tested > 0).mean() < 1
     assert not ((tested != inferred) & ~near).any()
     test_tool.main([config, adapted, '--tta', '--work-dir',
-                    str(tmp_path / 'tta'), '--out', str(tmp_path / 'tta_masks')])
+                    str(tmp_path / 'tta'), '--out',
+                    str(tmp_path / 'tta_masks')])
     assert (tmp_path / 'tta_masks' / f'{stem}.png').exists()
 
 

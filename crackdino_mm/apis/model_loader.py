@@ -65,10 +65,16 @@ def calibrated_config(cfg: Config, threshold: Optional[float] = None,
         cfg.model.decode_head.threshold = check_threshold(threshold,
                                                           'threshold')
     if scale is not None:
-        preprocessor = cfg.model.setdefault('data_preprocessor', {})
-        preprocessor['type'] = 'CrackDataPreProcessor'
-        preprocessor['test_cfg'] = dict(preprocessor.get('test_cfg') or {},
-                                        scale=check_scale(scale, 'scale'))
+        scale = check_scale(scale, 'scale')
+        preprocessor = cfg.model.get('data_preprocessor') or {}
+        if preprocessor.get('type') == 'CrackDataPreProcessor':
+            preprocessor['test_cfg'] = dict(
+                preprocessor.get('test_cfg') or {}, scale=scale)
+        elif scale != 1:
+            raise TypeError(
+                f'{cfg.filename}: model.data_preprocessor must be a '
+                f'SegDataPreProcessor to take a test-time scale of {scale}, '
+                f'got {preprocessor.get("type")!r}')
     return cfg
 
 
