@@ -23,19 +23,24 @@ def scalable_config(cfg: Config) -> Config:
     ``SegDataPreProcessor`` becomes ``CrackDataPreProcessor``, which does
     the same at scale 1 and can also resize test inputs, so any model (a
     user's own MMSeg config, a SegFormer, a TTA-wrapped model) takes a
-    site's calibration; ``custom_imports`` gains this package so that the
+    site's calibration; a TTA wrapper predicts with the model's own
+    preprocessor; ``custom_imports`` gains this package so that the
     config builds in MMSeg's own tools too."""
     cfg = copy.deepcopy(cfg)
-    model = cfg.model
+    model, wrappers = cfg.model, []
     while model.get('module') is not None and \
             model.get('data_preprocessor') is None:  # a TTA wrapper
+        wrappers.append(model)
         model = model.module
-    # mmengine's Runner gives a TTA wrapper the top-level preprocessor,
-    # which replaces the wrapped model's own: both take the scale.
-    for preprocessor in (model.get('data_preprocessor'),
-                         cfg.get('data_preprocessor')):
-        if (preprocessor or {}).get('type') in PLAIN_PREPROCESSORS:
-            preprocessor['type'] = 'CrackDataPreProcessor'
+    preprocessor = model.get('data_preprocessor')
+    if (preprocessor or {}).get('type') in PLAIN_PREPROCESSORS:
+        preprocessor['type'] = 'CrackDataPreProcessor'
+    # mmengine's Runner gives a TTA wrapper the config's top-level
+    # preprocessor, which replaces the wrapped model's own (its padding,
+    # its scale): the wrapper passes the model's own on instead.
+    for wrapper in wrappers:
+        if preprocessor is not None:
+            wrapper['data_preprocessor'] = copy.deepcopy(preprocessor)
     imports = cfg.get('custom_imports') or dict(imports=[])
     if 'crackdino_mm' not in imports.get('imports', []):
         cfg.custom_imports = dict(
