@@ -16,7 +16,6 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 from mmseg.apis import inference_model, init_model
 
 from crackdino_mm.apis import CrackInferencer, init_crack_model
@@ -238,12 +237,13 @@ def test_every_consumer_predicts_at_the_stored_calibration(
     expected = [mask_of(r) for r in results]
     undecided = [np.abs(r.seg_logits.data[0].numpy() - stored['threshold'])
                  < 1e-3 for r in results]
-    # ... which another threshold or scale would change.
-    other = init_crack_model(source['config'], adapted,
-                             scale=2.0 if scale == 1 else 1.0)
-    assert any((mask_of(inference_model(other, str(p))) != m).any()
-               for p, m in zip(photos, expected))
+    # ... which another scale or threshold would change.
     assert any(0 < m.mean() < 1 for m in expected)
+    for other in (dict(scale=2.0 if scale == 1 else 1.0),
+                  dict(threshold=0.9 if stored['threshold'] < 0.5 else 0.1)):
+        other = init_crack_model(source['config'], adapted, **other)
+        assert any((mask_of(inference_model(other, str(p))) != m).any()
+                   for p, m in zip(photos, expected))
     masks = consumer_masks(source['config'], adapted, out_config, photos,
                            tmp_path)
     for consumer, found in masks.items():
