@@ -10,6 +10,7 @@ from mmengine.config import Config
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
+from crackdino_mm.apis import scalable_config
 from crackdino_mm.utils import (apply_calibration, crack_probability,
                                 read_calibration, seg_logits_probability,
                                 write_calibration)
@@ -85,8 +86,11 @@ def test_apply_calibration_sets_head_and_preprocessor():
         threshold=0.2, scale=2.0)
     assert model.decode_head.threshold == 0.2
     assert model.data_preprocessor.test_scale == 2.0
-    with pytest.raises(TypeError, match='CrackDataPreProcessor'):
+    with pytest.raises(TypeError, match='scalable_config'):
         apply_calibration(small_model(), scale=2.0)
+    # A scale of 1 is what a plain preprocessor does: nothing to refuse.
+    assert apply_calibration(small_model(), threshold=0.3, scale=1.0) == dict(
+        threshold=0.3, scale=1.0)
     with pytest.raises(ValueError, match='scale must be in'):
         apply_calibration(model, scale=10)
 
@@ -109,3 +113,29 @@ def test_scaled_prediction_is_the_prediction_of_the_resized_photo():
                              align_corners=False)[0].sigmoid()
     torch.testing.assert_close(result.seg_logits.data, expected,
                                atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize('tta', [False, True])
+def test_any_mmseg_config_becomes_one_that_takes_a_scale(tta):
+    """A user's own MMSeg config (no custom_imports of this package), bare
+    or wrapped for test-time augmentation, builds a model that takes a
+    scale; everything else in its preprocessor is kept."""
+    cfg = Config.fromfile(CONFIG)
+    cfg.pop('custom_imports')
+    cfg.model.data_preprocessor.type = 'mmseg.SegDataPreProcessor'
+    if tta:
+        cfg.model = dict(type='SegTTAModel', module=cfg.model)
+    scalable = scalable_config(cfg)
+    model = scalable.model.module if tta else scalable.model
+    before = cfg.model.module if tta else cfg.model
+    assert model.data_preprocessor == dict(before.data_preprocessor,
+                                           type='CrackDataPreProcessor')
+    assert scalable.custom_imports.imports == ['crackdino_mm']
+    if tta:  # not the top-level one, which the Runner would give it
+        assert scalable.model.data_preprocessor == model.data_preprocessor
+    assert cfg.model == (dict(type='SegTTAModel', module=before) if tta
+                         else before)  # the given config is left alone
+    if not tta:
+        model = MODELS.build(dict(scalable.model,
+                                  backbone=dict(model.backbone, img_size=56)))
+        assert apply_calibration(model, scale=2.0)['scale'] == 2.0

@@ -325,11 +325,54 @@ def test_each_crack_in_millimetres_and_summary():
     assert total.num_cracks == 2
     assert total.length == pytest.approx(mm.data['length'].sum())
     assert total.max_width == pytest.approx(mm.data['max_width'].max())
-    assert total.mean_width == pytest.approx(total.area / total.length)
+    # The photo's mean width is its cracks', weighted by their lengths.
+    assert total.mean_width == pytest.approx(
+        (mm.data['mean_width'] * mm.data['length']).sum() / total.length)
     with pytest.raises(ValueError, match='mm_per_pixel'):
         measure_each_crack(mask, mm_per_pixel=-1)
     with pytest.raises(ValueError, match=r'\(H, W\)'):
         measure_each_crack(np.zeros((4, 4, 3)))
+
+
+def random_mask(rng, size=48):
+    """Tiny blobs of 1-10 pixels (random walks), lines 1-7 pixels wide,
+    and a thresholded smooth noise field, in random combination."""
+    mask = np.zeros((size, size), np.uint8)
+    for _ in range(rng.integers(0, 6)):
+        y, x = rng.integers(0, size, 2)
+        for _ in range(rng.integers(1, 11)):
+            mask[y, x] = 1
+            y = int(np.clip(y + rng.integers(-1, 2), 0, size - 1))
+            x = int(np.clip(x + rng.integers(-1, 2), 0, size - 1))
+    for _ in range(rng.integers(0, 3)):
+        ends = [tuple(int(v) for v in rng.integers(0, size, 2))
+                for _ in range(2)]
+        cv2.line(mask, *ends, 1, int(rng.integers(1, 8)))
+    if rng.random() < 0.3:
+        noise = cv2.GaussianBlur(rng.random((size, size)), (0, 0), 2)
+        mask |= (noise > np.quantile(noise, 0.8)).astype(np.uint8)
+    return mask
+
+
+def test_widths_agree_on_random_masks():
+    """One definition of width: every crack's and every photo's mean and
+    median lie within its widths (at most the maximum), and the photo's
+    figures are derived from its cracks'."""
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        table = measure_each_crack(random_mask(rng))
+        data, total = table.data, table.summary()
+        assert (data['mean_width'] > 0).all()
+        assert (data['mean_width'] <= data['max_width'] + 1e-6).all()
+        assert (data['median_width'] <= data['max_width'] + 1e-6).all()
+        if not len(table):
+            assert total.mean_width == total.max_width == 0
+            continue
+        assert total.mean_width == pytest.approx(
+            np.average(data['mean_width'], weights=data['length']))
+        assert total.max_width == data['max_width'].max()
+        assert data['mean_width'].min() - 1e-6 <= total.mean_width \
+            <= total.max_width + 1e-6
 
 
 def test_each_crack_of_an_empty_mask():

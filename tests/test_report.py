@@ -235,6 +235,11 @@ def test_crack_tables_have_every_crack(tmp_path):
     page = Page(index)
     assert len(page.tables['sortable cracks']) == 2
     assert 'The 2 widest of 4 cracks' in ' '.join(page.text)
+    # Both headers say how length and width are measured.
+    assert data['measured_as'].startswith('Length: along each crack')
+    assert "weighted by their lengths" in data['measured_as']
+    assert any(text.startswith('Length: along each crack')
+               for text in page.text)
 
 
 def test_report_without_width_limits(tmp_path):

@@ -40,10 +40,10 @@ import torch
 from tqdm import tqdm
 
 from crackdino_mm.apis import (IMAGE_SUFFIXES, CrackPredictor,
-                              check_output_folder, init_crack_model)
-from crackdino_mm.inspection import (InspectionReport, check_width_limits,
-                                     measure_each_crack, overlay_mask,
-                                     read_photo)
+                               check_output_folder, init_crack_model)
+from crackdino_mm.inspection import (MEASURED_AS, InspectionReport,
+                                     check_width_limits, measure_each_crack,
+                                     overlay_mask, read_photo)
 from crackdino_mm.inspection.visualization import mark_dropped
 
 
@@ -232,7 +232,8 @@ def main(argv=None):
             writer.writerows(rows)
     with open(osp.join(args.out_dir, 'measurements.json'), 'w') as f:
         json.dump(dict(threshold=predictor.threshold, scale=predictor.scale,
-                       unit=unit, images=rows, unreadable=failures),
+                       unit=unit, measured_as=MEASURED_AS, images=rows,
+                       unreadable=failures),
                   f, indent=2)
     print(f'{len(rows)} image(s) segmented into {args.out_dir}; '
           f'report: {report.index}')

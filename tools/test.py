@@ -7,7 +7,10 @@ Same command line as MMSeg's, plus ``--threshold T`` and ``--scale S``:
    builds mmengine's plain Runner.
 2. The checkpoint's calibration (decision threshold, test-time scale) is
    applied when it is loaded (``DecisionThresholdHook``);
-   ``--threshold``/``--scale`` override it.
+   ``--threshold``/``--scale`` override it. Any config takes a scale: the
+   model is built from ``scalable_config`` (MMSeg's
+   ``SegDataPreProcessor`` becomes ``CrackDataPreProcessor``, the same at
+   scale 1).
 
 ``--out DIR`` writes each prediction as a 0/255 PNG mask named after its
 photo (CrackMetric's ``output_dir``).
@@ -19,6 +22,8 @@ import sys
 
 from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
+
+from crackdino_mm.apis import scalable_config
 
 
 def stock_test_module():
@@ -44,6 +49,7 @@ def calibrated_runner(threshold=None, scale=None):
 
         @staticmethod
         def from_cfg(cfg):
+            cfg = scalable_config(cfg)
             hooks = list(cfg.get('custom_hooks') or [])
             hooks = [h for h in hooks
                      if h.get('type') != 'DecisionThresholdHook']

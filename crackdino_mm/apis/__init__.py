@@ -9,7 +9,7 @@ from .crack_inferencer import CrackInferencer
 from .crack_predictor import CrackPredictor
 from .model_loader import (calibrated_config, deployable_config,
                            deployable_state_dict, init_crack_model,
-                           load_checkpoint_file)
+                           load_checkpoint_file, scalable_config)
 from .output_paths import check_output_file, check_output_folder
 from .ready_model import (READY_CPU_CHECKPOINT, READY_CPU_CONFIG,
                           ready_model_command)
@@ -26,6 +26,6 @@ __all__ = [
     'crack_probability', 'deployable_config', 'deployable_state_dict',
     'init_crack_model', 'load_checkpoint_file', 'load_site_photos',
     'map_scores', 'read_calibration', 'ready_model_command',
-    'reestimate_norm_stats',
+    'reestimate_norm_stats', 'scalable_config',
     'seg_logits_probability', 'write_calibration'
 ]

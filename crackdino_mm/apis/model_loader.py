@@ -14,19 +14,49 @@ from ..utils import (apply_calibration, check_scale, check_threshold,
                      stored_calibration)
 
 
+PLAIN_PREPROCESSORS = ('SegDataPreProcessor', 'mmseg.SegDataPreProcessor')
+
+
+def scalable_config(cfg: Config) -> Config:
+    """``cfg`` (a copy) whose model can take a test-time scale: the one
+    place that decides how a checkpoint's scale reaches a config. MMSeg's
+    ``SegDataPreProcessor`` becomes ``CrackDataPreProcessor``, which does
+    the same at scale 1 and can also resize test inputs, so any model (a
+    user's own MMSeg config, a SegFormer, a TTA-wrapped model) takes a
+    site's calibration; a TTA wrapper predicts with the model's own
+    preprocessor; ``custom_imports`` gains this package so that the
+    config builds in MMSeg's own tools too."""
+    cfg = copy.deepcopy(cfg)
+    model, wrappers = cfg.model, []
+    while model.get('module') is not None and \
+            model.get('data_preprocessor') is None:  # a TTA wrapper
+        wrappers.append(model)
+        model = model.module
+    preprocessor = model.get('data_preprocessor')
+    if (preprocessor or {}).get('type') in PLAIN_PREPROCESSORS:
+        preprocessor['type'] = 'CrackDataPreProcessor'
+    # mmengine's Runner gives a TTA wrapper the config's top-level
+    # preprocessor, which replaces the wrapped model's own (its padding,
+    # its scale): the wrapper passes the model's own on instead.
+    for wrapper in wrappers:
+        if preprocessor is not None:
+            wrapper['data_preprocessor'] = copy.deepcopy(preprocessor)
+    imports = cfg.get('custom_imports') or dict(imports=[])
+    if 'crackdino_mm' not in imports.get('imports', []):
+        cfg.custom_imports = dict(
+            imports, imports=[*imports.get('imports', []), 'crackdino_mm'],
+            allow_failed_imports=False)
+    return cfg
+
+
 def deployable_config(cfg: Config) -> Config:
     """``cfg`` with its model replaced by what predicts: a distiller's
-    student alone (a plain ``EncoderDecoder``), anything else as it is.
-    MMSeg's ``SegDataPreProcessor`` becomes ``CrackDataPreProcessor``,
-    which does the same and can also take a test-time scale, so that any
-    model (a SegFormer too) can be calibrated to a site."""
+    student alone (a plain ``EncoderDecoder``), anything else as it is,
+    able to take a test-time scale (``scalable_config``)."""
     cfg = copy.deepcopy(cfg)
     if cfg.model.get('type') == 'DualTeacherDistiller':
         cfg.model = DualTeacherDistiller.student_config(cfg.model)
-    preprocessor = cfg.model.get('data_preprocessor') or {}
-    if preprocessor.get('type') == 'SegDataPreProcessor':
-        preprocessor['type'] = 'CrackDataPreProcessor'
-    return cfg
+    return scalable_config(cfg)
 
 
 def calibrated_config(cfg: Config, threshold: Optional[float] = None,
@@ -40,10 +70,16 @@ def calibrated_config(cfg: Config, threshold: Optional[float] = None,
         cfg.model.decode_head.threshold = check_threshold(threshold,
                                                           'threshold')
     if scale is not None:
-        preprocessor = cfg.model.setdefault('data_preprocessor', {})
-        preprocessor['type'] = 'CrackDataPreProcessor'
-        preprocessor['test_cfg'] = dict(preprocessor.get('test_cfg') or {},
-                                        scale=check_scale(scale, 'scale'))
+        scale = check_scale(scale, 'scale')
+        preprocessor = cfg.model.get('data_preprocessor') or {}
+        if preprocessor.get('type') == 'CrackDataPreProcessor':
+            preprocessor['test_cfg'] = dict(
+                preprocessor.get('test_cfg') or {}, scale=scale)
+        elif scale != 1:
+            raise TypeError(
+                f'{cfg.filename}: model.data_preprocessor must be a '
+                f'SegDataPreProcessor to take a test-time scale of {scale}, '
+                f'got {preprocessor.get("type")!r}')
     return cfg
 
 

@@ -24,13 +24,28 @@ sides background); slanted cracks are right to about half a pixel.
 The width profile is averaged along the skeleton over about five pixels,
 so that the maximum is not a single pixel's digitisation noise, and pixels
 in a branch point's disc are left out: the mask is genuinely wider where
-branches merge than any of the branches.
+branches merge than any of the branches. A crack's mean, median and
+maximum width are those of this profile; a photo's mean width is the
+length-weighted mean of its cracks' mean widths, its maximum the largest
+of theirs (``CrackTable.summary``): one definition of width throughout.
 """
 from dataclasses import dataclass
 from typing import Iterator, List, Optional, Sequence
 
 import cv2
 import numpy as np
+
+
+#: How the tables measure, for the reports' headers.
+MEASURED_AS = (
+    'Length: along each crack\'s one-pixel centre line (skeleton), plus '
+    'half a width at each free end. Width: across the crack at every '
+    'centre-line pixel, from the distance transform (distance to the '
+    'background on both sides), smoothed over about 5 pixels along the '
+    'line, branch points left out; a crack\'s mean, median and maximum '
+    'width are those of this profile. A photo\'s mean width is its '
+    'cracks\' mean widths weighted by their lengths, its maximum width the '
+    'largest of theirs.')
 
 
 @dataclass
@@ -228,11 +243,17 @@ class CrackTable:
             yield dict(zip(names, record), unit=self.unit)
 
     def summary(self) -> CrackMeasurements:
-        """Totals of the photo: all cracks together."""
+        """The photo's figures, derived from its cracks': area and length
+        summed, the mean width the length-weighted mean of the cracks'
+        mean widths, the maximum width the largest crack's maximum (one
+        definition of width, so mean <= max for the photo as for each
+        crack)."""
         area = float(self.data['area'].sum())
         length = float(self.data['length'].sum())
+        mean = float((self.data['mean_width'] * self.data['length']).sum() /
+                     length) if length else 0.0
         return CrackMeasurements(
-            area, length, area / length if length else 0.0,
+            area, length, mean,
             float(self.data['max_width'].max()) if len(self) else 0.0,
             len(self), self.unit)
 

@@ -19,9 +19,9 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .quantification import (CRACK_DTYPE, CrackTable, area_unit,
-                             check_width_limits, width_class_names,
-                             width_classes)
+from .quantification import (CRACK_DTYPE, MEASURED_AS, CrackTable,
+                             area_unit, check_width_limits,
+                             width_class_names, width_classes)
 from .report_html import ReportSummary, render_index, render_photo_page
 
 # Columns of cracks.csv/.json measured in the table's unit.
@@ -135,7 +135,8 @@ class InspectionReport:
         self._columns = crack_columns(unit)
         self._csv.writerow(self._columns)
         self._json = open(osp.join(out_dir, 'cracks.json'), 'w')
-        header = dict(unit=unit, area_unit=area_unit(unit),
+        header = dict(measured_as=MEASURED_AS, unit=unit,
+                      area_unit=area_unit(unit),
                       width_limits=self.width_limits,
                       width_classes=self.class_names, settings=self.settings)
         self._json.write(json.dumps(header, indent=2)[:-2] +

@@ -14,6 +14,8 @@ from urllib.parse import quote
 
 import numpy as np
 
+from .quantification import MEASURED_AS
+
 
 @dataclass
 class ReportSummary:
@@ -127,6 +129,7 @@ $body
 INDEX_BODY = Template("""<header>
 <h1>Crack inspection report</h1>
 <p class="meta">$meta</p>
+<p class="note">$measured_as</p>
 </header>
 <section id="summary">
 <h2>Summary</h2>
@@ -468,7 +471,8 @@ def render_index(report: ReportSummary, generated: str) -> str:
         meta=f'Generated {_e(generated)} &middot; ' + _settings(report) +
         ' &middot; tables: <a href="cracks.csv">cracks.csv</a>, '
         '<a href="cracks.json">cracks.json</a>',
-        cards=_summary_cards(report), classes=_class_table(report),
+        measured_as=_e(MEASURED_AS), cards=_summary_cards(report),
+        classes=_class_table(report),
         histogram=histogram_svg(report.widths, report.classes,
                                 report.width_limits, report.unit),
         num_photos=len(report.photos), photos=_photo_table(report),

@@ -116,18 +116,22 @@ def apply_calibration(model: torch.nn.Module,
                       threshold: Optional[float] = None,
                       scale: Optional[float] = None) -> dict:
     """Give a segmentor the threshold and scale that are not None; return
-    the ones now in use."""
+    the ones now in use. A scale other than 1 needs a preprocessor that
+    resizes (``scalable_config`` gives every config one)."""
     segmentor = _unwrap(model)
     if threshold is not None:
         segmentor.decode_head.threshold = check_threshold(
             threshold, 'threshold')
     preprocessor = getattr(segmentor, 'data_preprocessor', None)
     if scale is not None:
-        if not hasattr(preprocessor, 'test_scale'):
+        scale = check_scale(scale, 'scale')
+        if hasattr(preprocessor, 'test_scale'):
+            preprocessor.test_scale = scale
+        elif scale != 1:  # a scale of 1 is what every preprocessor does
             raise TypeError(
-                f'{type(preprocessor).__name__} cannot resize test inputs: '
-                "a model with a test-time scale needs data_preprocessor="
-                "dict(type='CrackDataPreProcessor', ...)")
-        preprocessor.test_scale = check_scale(scale, 'scale')
+                f'{type(preprocessor).__name__} cannot resize test inputs '
+                f'by {scale}: build the model from '
+                'crackdino_mm.apis.scalable_config(cfg), which makes its '
+                "preprocessor a 'CrackDataPreProcessor'")
     return dict(threshold=float(segmentor.decode_head.threshold),
                 scale=float(getattr(preprocessor, 'test_scale', 1.0)))

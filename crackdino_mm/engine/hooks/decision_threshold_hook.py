@@ -17,7 +17,10 @@ class DecisionThresholdHook(Hook):
     ``decision_threshold`` and ``test_scale``, written by
     ``tools/choose_threshold.py`` and ``tools/adapt.py``); without either
     the config's stay. So ``tools/test.py`` and MMSeg's own ``test.py``
-    score a model as it was calibrated.
+    score a model as it was calibrated. A scale other than 1 needs a
+    preprocessor that resizes: ``tools/test.py`` builds every model from
+    ``scalable_config``; for MMSeg's own ``test.py``, use the config that
+    ``tools/adapt.py --out-config`` writes.
 
     Args:
         threshold (float, optional): Threshold to use whatever the
