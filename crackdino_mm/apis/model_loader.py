@@ -25,7 +25,14 @@ def scalable_config(cfg: Config) -> Config:
     user's own MMSeg config, a SegFormer, a TTA-wrapped model) takes a
     site's calibration; a TTA wrapper predicts with the model's own
     preprocessor; ``custom_imports`` gains this package so that the
-    config builds in MMSeg's own tools too."""
+    config builds in MMSeg's own tools too.
+
+    Args:
+        cfg (Config): A segmentation config (not changed).
+
+    Returns:
+        Config: The changed copy.
+    """
     cfg = copy.deepcopy(cfg)
     model, wrappers = cfg.model, []
     while model.get('module') is not None and \
@@ -52,7 +59,15 @@ def scalable_config(cfg: Config) -> Config:
 def deployable_config(cfg: Config) -> Config:
     """``cfg`` with its model replaced by what predicts: a distiller's
     student alone (a plain ``EncoderDecoder``), anything else as it is,
-    able to take a test-time scale (``scalable_config``)."""
+    able to take a test-time scale (``scalable_config``).
+
+    Args:
+        cfg (Config): A segmentor or ``DualTeacherDistiller`` config (not
+            changed).
+
+    Returns:
+        Config: The deployable copy.
+    """
     cfg = copy.deepcopy(cfg)
     if cfg.model.get('type') == 'DualTeacherDistiller':
         cfg.model = DualTeacherDistiller.student_config(cfg.model)
@@ -64,7 +79,25 @@ def calibrated_config(cfg: Config, threshold: Optional[float] = None,
     """The deployable config of ``cfg`` that predicts at ``threshold`` and
     test-time ``scale`` (those not None) by itself, for MMSeg's
     ``init_model``, ``inference_model`` and inferencer, which read no
-    checkpoint meta."""
+    checkpoint meta.
+
+    Args:
+        cfg (Config): A segmentor or distiller config (not changed).
+        threshold (float, optional): Decision threshold in (0, 1), set on
+            ``model.decode_head``. Defaults to None (the config's).
+        scale (float, optional): Test-time input scale in [0.25, 4], set
+            in ``model.data_preprocessor.test_cfg``. Defaults to None (the
+            config's).
+
+    Returns:
+        Config: The deployable, calibrated copy.
+
+    Raises:
+        ValueError: If ``threshold`` or ``scale`` is out of range.
+        TypeError: If ``scale`` is not 1 and the config's preprocessor is
+            neither MMSeg's ``SegDataPreProcessor`` nor
+            ``CrackDataPreProcessor``.
+    """
     cfg = deployable_config(cfg)
     if threshold is not None:
         cfg.model.decode_head.threshold = check_threshold(threshold,
@@ -85,7 +118,19 @@ def calibrated_config(cfg: Config, threshold: Optional[float] = None,
 
 def deployable_state_dict(checkpoint: dict, where: str) -> dict:
     """The student's weights of a loaded distiller or student checkpoint
-    (teachers, feature centres and distillation buffers dropped)."""
+    (teachers, feature centres and distillation buffers dropped).
+
+    Args:
+        checkpoint (dict): A loaded checkpoint (its ``state_dict`` is
+            used) or a state dict itself.
+        where (str): What names the checkpoint in the error (its path).
+
+    Returns:
+        dict: The student's state dict (parameter name to tensor).
+
+    Raises:
+        KeyError: If there is no state dict with ``backbone.`` weights.
+    """
     state = checkpoint.get('state_dict', checkpoint) if isinstance(
         checkpoint, dict) else None
     if not isinstance(state, dict) or not any(
@@ -98,7 +143,19 @@ def deployable_state_dict(checkpoint: dict, where: str) -> dict:
 
 def load_checkpoint_file(path: str) -> dict:
     """A checkpoint file, or an error naming it when it is missing or cut
-    short."""
+    short.
+
+    Args:
+        path (str): The checkpoint file (anything mmengine's
+            ``CheckpointLoader`` reads).
+
+    Returns:
+        dict: The checkpoint as loaded, its tensors on the CPU.
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+        ValueError: If it cannot be read as a checkpoint.
+    """
     try:
         return CheckpointLoader.load_checkpoint(path, map_location='cpu')
     except FileNotFoundError:
@@ -123,6 +180,28 @@ def init_crack_model(config: Union[str, Config],
     (``tools/choose_threshold.py``, ``tools/adapt.py``), else the config's.
     The model is in eval mode on ``device``, with ``model.cfg`` set as
     MMSeg's ``init_model`` sets it.
+
+    Args:
+        config (str | Config): The config file or config.
+        checkpoint (str, optional): The checkpoint file. Defaults to None:
+            weights as the config initialises them.
+        device (str): Where the model goes. Defaults to ``'cpu'``.
+        threshold (float, optional): Decision threshold in (0, 1) to use
+            instead of the stored one. Defaults to None.
+        scale (float, optional): Test-time input scale in [0.25, 4] to use
+            instead of the stored one. Defaults to None.
+        cfg_options (dict, optional): Merged into the config before the
+            model is built, as ``--cfg-options`` is. Defaults to None.
+
+    Returns:
+        torch.nn.Module: The segmentor, calibrated, in eval mode.
+
+    Raises:
+        FileNotFoundError: If ``checkpoint`` does not exist.
+        KeyError: If ``checkpoint`` holds no segmentor weights.
+        ValueError: If ``checkpoint`` cannot be read or does not fit the
+            model, or a threshold or scale (given or stored) is out of
+            range.
     """
     cfg = Config.fromfile(config) if isinstance(config, str) else \
         copy.deepcopy(config)

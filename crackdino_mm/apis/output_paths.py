@@ -17,7 +17,20 @@ def check_output_file(out: str, option: str,
                       overwrite: bool = False) -> None:
     """Refuse an output file ``out`` (named by ``option``) that is a folder,
     or one of ``inputs`` (what, path) or a link to it unless
-    ``overwrite``."""
+    ``overwrite``.
+
+    Args:
+        out (str): The file to be written.
+        option (str): The option that gave it (``--out``), for the error.
+        inputs (Iterable[tuple[str, str | None]]): (what, path) of each
+            input, ``('checkpoint', 'a.pth')``; a None path is skipped.
+            Defaults to none.
+        overwrite (bool): Allow ``out`` to be an input. Defaults to False.
+
+    Raises:
+        ValueError: If ``out`` is a folder, or an input without
+            ``overwrite``.
+    """
     if osp.isdir(out):
         raise ValueError(f'{option} {out} is a folder; expected the file '
                          'to write')
@@ -33,7 +46,19 @@ def check_output_folder(out_dir: str, option: str,
                         input_folders: Iterable[str] = ()) -> None:
     """Refuse an output folder ``out_dir`` (named by ``option``) that is an
     existing file or one of ``input_folders`` (the photos' own folders:
-    outputs would be mixed with them)."""
+    outputs would be mixed with them).
+
+    Args:
+        out_dir (str): The folder to be written into.
+        option (str): The option that gave it (``--out-dir``), for the
+            error.
+        input_folders (Iterable[str]): The folders the inputs are read
+            from; empty entries are skipped. Defaults to none.
+
+    Raises:
+        ValueError: If ``out_dir`` is an existing file or one of
+            ``input_folders``.
+    """
     if osp.exists(out_dir) and not osp.isdir(out_dir):
         raise ValueError(f'{option} {out_dir} is a file; expected a folder '
                          'for the outputs')

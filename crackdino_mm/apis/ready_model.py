@@ -15,6 +15,17 @@ READY_CPU_CHECKPOINT = \
 def ready_model_command(photos: str = 'YOUR_PHOTOS/',
                         out_dir: str = 'work_dirs/my_photos') -> str:
     """The command that runs the ready CPU model on a folder of photos and
-    writes the inspection report (``OUT_DIR/index.html``)."""
+    writes the inspection report (``OUT_DIR/index.html``).
+
+    Args:
+        photos (str): The folder of photos, as written in the command.
+            Defaults to ``'YOUR_PHOTOS/'``.
+        out_dir (str): The output folder. Defaults to
+            ``'work_dirs/my_photos'``.
+
+    Returns:
+        str: The ``python tools/infer.py ...`` command line, run from the
+        repository root.
+    """
     return (f'python tools/infer.py {READY_CPU_CONFIG} '
             f'{READY_CPU_CHECKPOINT} {photos} --out-dir {out_dir}')

@@ -20,8 +20,22 @@ def reestimate_norm_stats(model, images: Sequence[np.ndarray],
     """Replace the running mean and variance of every BatchNorm in
     ``parts`` by their average over ``images``, seen as the model predicts
     them (its test-time scale, whole or in windows). Weights are kept.
-    Returns how many layers were re-estimated (0: nothing to adapt).
-    ``progress`` shows a bar over the images, with their rate."""
+
+    Args:
+        model (torch.nn.Module): A segmentor from ``init_crack_model``;
+            changed in place and left in eval mode.
+        images (Sequence[np.ndarray]): BGR photos of the site.
+        parts (Sequence[str]): The model's attributes whose BatchNorms
+            follow the site; missing ones are skipped. Defaults to
+            ``NORM_PARTS``.
+        progress (bool): Show a bar over the images, with their rate.
+            Defaults to False.
+        **predictor_args: Passed on to ``CrackPredictor`` (``crop_size``,
+            ``stride``, ...).
+
+    Returns:
+        int: How many layers were re-estimated (0: nothing to adapt).
+    """
     norms = [module for part in parts if getattr(model, part, None)
              for module in getattr(model, part).modules()
              if isinstance(module, _BatchNorm) and module.track_running_stats]

@@ -13,7 +13,14 @@ from ..inspection.report import read_photo
 
 
 class SitePhoto(NamedTuple):
-    """One photo: its file, BGR pixels and 0/1 label (None if unlabelled)."""
+    """One photo of a site, as ``load_site_photos`` reads it.
+
+    Args:
+        path (str): The image file.
+        img (np.ndarray): Its BGR pixels (H, W, 3; uint8).
+        label (np.ndarray, optional): Its 0/1 label (H, W; uint8), None if
+            unlabelled.
+    """
     path: str
     img: np.ndarray
     label: Optional[np.ndarray]
@@ -47,7 +54,22 @@ def check_photo_files(paths: List[str], where: str) -> None:
 
 def draw_keys(keys: List[str], k: Optional[int], seed: int,
               where: str) -> List[str]:
-    """``k`` keys drawn with ``seed`` (all of them when ``k`` is None)."""
+    """``k`` keys drawn with ``seed`` (all of them when ``k`` is None).
+
+    Args:
+        keys (list[str]): The photo keys to draw from.
+        k (int, optional): How many to draw; None for all.
+        seed (int): Seed of the draw; the same keys and seed always give
+            the same draw.
+        where (str): What names the photos in the error (their folder).
+
+    Returns:
+        list[str]: The drawn keys, sorted (all of ``keys``, in their order,
+        when ``k`` is None).
+
+    Raises:
+        ValueError: If ``k`` is not in [1, len(keys)].
+    """
     if k is None:
         return list(keys)
     if not 1 <= k <= len(keys):
@@ -62,11 +84,27 @@ def load_site_photos(images: str, masks: Optional[str] = None,
     """``k`` photos of ``images`` (all if None), drawn with ``seed``,
     labelled by ``masks`` if given.
 
-    Every error names its file: an empty or missing folder, an image
-    without a mask, an unreadable, empty or truncated image or mask, a
-    mask of another size, and (``require_crack``)
-    labelled photos without a single crack pixel, on which no threshold
-    can be chosen.
+    Args:
+        images (str): The folder of photos.
+        masks (str, optional): The folder of their masks (any encoding
+            ``LoadCrackAnnotations`` reads), paired by file name. Defaults
+            to None: unlabelled photos.
+        k (int, optional): How many photos to draw. Defaults to None: all.
+        seed (int): Seed of the draw. Defaults to 0.
+        require_crack (bool): Refuse labelled photos without a single
+            crack pixel, on which no threshold can be chosen. Defaults to
+            True.
+
+    Returns:
+        list[SitePhoto]: The photos, in the order of their keys.
+
+    Raises:
+        FileNotFoundError: If a folder does not exist.
+        ValueError: Naming its files, for an empty folder, an image
+            without a mask (or the reverse), an unreadable, empty or
+            truncated image or mask, a mask of another size, a ``k`` out
+            of range, and (``require_crack``) labelled photos without a
+            crack pixel.
     """
     dataset = _dataset(images, masks)
     records = {photo_key(r['img_path']): r for r in dataset.data_list}
