@@ -62,8 +62,61 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
        dual-teacher distillation runs on them as well. The threshold is
        chosen again afterwards.
 
-    ``checkpoint`` is never written (unless ``out`` names it). Returns
-    the record stored in the checkpoint's meta (``site_adaptation``).
+    ``checkpoint`` is never written (unless ``out`` names it). Every photo
+    is read and checked before the model is loaded.
+
+    Args:
+        config (str | Config): The model's config file or config (a
+            distiller's gives its student).
+        checkpoint (str): The model's checkpoint.
+        out (str): The checkpoint to write: the student's weights, with the
+            calibration and the record in its meta.
+        images (str, optional): Folder of labelled photos. Defaults to None.
+        masks (str, optional): Folder of their masks, paired by name; given
+            with ``images`` or not at all. Defaults to None.
+        unlabelled (str, optional): Folder of unlabelled photos. Defaults
+            to None.
+        k (int, optional): How many labelled photos to draw. Defaults to
+            None: all.
+        seed (int): Seed of the draws and of fine-tuning. Defaults to 0.
+        max_unlabelled (int): Most unlabelled photos read. Defaults to
+            ``MAX_UNLABELLED``.
+        finetune_iters (int): Fine-tuning steps; 0 for none (a warning
+            below ``MIN_FINETUNE_PHOTOS`` labelled photos). Defaults to 0.
+        distiller_config (str | Config, optional): The
+            ``DualTeacherDistiller`` config whose teachers distil on
+            ``unlabelled`` during fine-tuning, when ``config`` is not one.
+            Defaults to None.
+        train_blocks (int, optional): Last DINOv2 blocks fine-tuned (other
+            backbones: leave None). Defaults to None: 4.
+        scales (Sequence[float]): Test-time scales calibration tries, each
+            in [0.25, 4]. Defaults to ``SCALE_GRID``.
+        min_gain (float): F points by which the chosen calibration must
+            beat the stored one to replace it. Defaults to 0.0.
+        norm_stats (bool): Re-estimate the BatchNorm statistics on
+            ``unlabelled``. Defaults to True.
+        work_dir (str, optional): Folder of the fine-tuning run. Defaults to
+            None: a new temporary folder.
+        device (str): Where the model runs. Defaults to ``'cpu'``.
+        cfg_options (dict, optional): Merged into ``config`` first.
+            Defaults to None.
+
+    Returns:
+        dict: The record stored in ``out``'s meta (``site_adaptation``):
+        the ``labelled`` photo keys, the number of ``unlabelled`` photos,
+        ``max_unlabelled``, ``seed``, one entry per step run in ``steps``
+        (``calibration``, ``norm_stats``, ``finetune``, ``threshold``) and
+        the ``seconds`` taken.
+
+    Raises:
+        ValueError: If there are no photos, ``images`` without ``masks``
+            (or the reverse), ``max_unlabelled`` < 1, fine-tuning without
+            labelled photos, a scale, ``min_gain`` or ``train_blocks`` out
+            of range (or ``train_blocks`` for a backbone other than
+            DINOv2), fine-tuning on unlabelled photos without a distiller
+            config, or a photo or checkpoint that cannot be used (naming
+            the file).
+        FileNotFoundError: If a folder or the checkpoint does not exist.
     """
     start = time.perf_counter()
     config = Config.fromfile(config) if isinstance(config, str) else config

@@ -1,3 +1,4 @@
+"""MMSeg's inferencer over the deployable, calibrated crack model."""
 import os
 import os.path as osp
 from typing import Optional
@@ -22,8 +23,20 @@ class CrackInferencer(MMSegInferencer):
     ``return_datasamples``) is MMSeg's.
 
     Args:
-        threshold (float, optional): Decision threshold to use instead.
-        scale (float, optional): Test-time input scale to use instead.
+        model (str | Config): The config or its file, as
+            ``MMSegInferencer`` takes it.
+        weights (str, optional): The checkpoint. Defaults to None: weights
+            as the config initialises them.
+        threshold (float, optional): Decision threshold in (0, 1) to use
+            instead of the checkpoint's. Defaults to None.
+        scale (float, optional): Test-time input scale in [0.25, 4] to use
+            instead of the checkpoint's. Defaults to None.
+        **kwargs: Passed on to ``MMSegInferencer`` (``device``,
+            ``classes``, ``palette``, ...).
+
+    Raises:
+        ValueError: If ``threshold`` or ``scale`` is out of range, or the
+            checkpoint does not fit the model.
     """
 
     def __init__(self, model, weights: Optional[str] = None,
@@ -42,6 +55,23 @@ class CrackInferencer(MMSegInferencer):
 
     def postprocess(self, preds, visualization, return_datasample=False,
                     pred_out_dir: str = ''):
+        """Write each predicted mask to ``pred_out_dir`` as 0/255, named
+        after its photo, then pack the results as MMSeg does.
+
+        Args:
+            preds (list[SegDataSample]): The model's predictions.
+            visualization (list[np.ndarray], optional): The rendered
+                pictures, or None.
+            return_datasample (bool): Return the data samples themselves.
+                Defaults to False.
+            pred_out_dir (str): Folder of the masks (made if missing);
+                empty for none. Defaults to ``''``.
+
+        Returns:
+            dict | SegDataSample | list[SegDataSample]: What
+            ``MMSegInferencer.postprocess`` returns: ``predictions`` and
+            ``visualization``, or the data samples.
+        """
         if pred_out_dir:
             os.makedirs(pred_out_dir, exist_ok=True)
             for pred in preds:

@@ -12,7 +12,16 @@ from ..utils import crack_probability, seg_logits_probability
 
 def window_starts(size: int, crop: int, stride: int) -> list:
     """Window starts along one axis, placed as MMSeg's slide inference
-    places them: every ``stride`` pixels, the last flush with the end."""
+    places them: every ``stride`` pixels, the last flush with the end.
+
+    Args:
+        size (int): Length of the axis, in pixels.
+        crop (int): Window length.
+        stride (int): Step between windows.
+
+    Returns:
+        list[int]: The starts (0 alone when ``size`` <= ``crop``).
+    """
     last = max(size - crop, 0)
     return [min(start, last) for start in range(0, last + stride, stride)]
 
@@ -44,12 +53,21 @@ class CrackPredictor:
     was trained on.
 
     Args:
-        model: A segmentor from ``init_crack_model``.
-        crop_size (int, optional): Slide every photo with these windows.
-        stride (int, optional): Window stride (default 3/4 of the crop).
-        batch_size (int, optional): Windows per pass (8 on CUDA, else 1).
+        model (torch.nn.Module): A segmentor from ``init_crack_model``
+            (``model.cfg`` set).
+        crop_size (int, optional): Slide every photo with square windows
+            of this side. Defaults to None: as the config says.
+        stride (int, optional): Window stride. Defaults to None: the
+            config's, else 3/4 of the crop.
+        batch_size (int, optional): Windows per pass. Defaults to None: 8
+            on CUDA, else 1.
         max_whole_pixels (int, optional): Whole-mode limit, in pixels of
-            the (scaled) photo.
+            the (scaled) photo. Defaults to None: four crops.
+
+    Raises:
+        KeyError: If ``crop_size`` is not given and the config has none
+            (windows are needed for photos too large to go whole).
+        ValueError: If the stride is larger than the crop.
     """
 
     def __init__(self, model, crop_size: Optional[int] = None,
@@ -86,23 +104,41 @@ class CrackPredictor:
 
     @property
     def device(self) -> torch.device:
+        """Where the model runs."""
         return self.model.data_preprocessor.device
 
     @property
     def threshold(self) -> float:
+        """The model's decision threshold."""
         return float(self.model.decode_head.threshold)
 
     @property
     def scale(self) -> float:
+        """The model's test-time input scale (1 without one)."""
         return float(getattr(self.model.data_preprocessor, 'test_scale', 1))
 
     def mask(self, img: np.ndarray) -> np.ndarray:
-        """The crack mask (H, W; uint8 0/1) at the model's threshold."""
+        """The crack mask at the model's threshold.
+
+        Args:
+            img (np.ndarray): A BGR photo (H, W, 3).
+
+        Returns:
+            np.ndarray: (H, W; uint8) 1 where the probability is above
+            the threshold, else 0.
+        """
         return (self.probability(img) > self.threshold).astype(np.uint8)
 
     @torch.no_grad()
     def probability(self, img: np.ndarray) -> np.ndarray:
-        """Per-pixel crack probability (H, W; float32) of a BGR image."""
+        """Per-pixel crack probability of a BGR photo.
+
+        Args:
+            img (np.ndarray): A BGR photo (H, W, 3).
+
+        Returns:
+            np.ndarray: (H, W; float32) crack probability in [0, 1].
+        """
         height, width = img.shape[:2]
         pixels = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0,
                                                                      1)))

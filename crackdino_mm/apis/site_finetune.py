@@ -21,7 +21,17 @@ DEFAULT_TRAIN_BLOCKS = 4
 
 def site_pipeline(crop_size: Sequence[int], scale: float,
                   unlabelled: bool = False) -> list:
-    """Training crops of site photos seen at the test-time ``scale``."""
+    """Training crops of site photos seen at the test-time ``scale``.
+
+    Args:
+        crop_size (Sequence[int]): (height, width) of the crops.
+        scale (float): Resize factor applied first (none at 1).
+        unlabelled (bool): The photos have no masks: their label is 255
+            (ignored) everywhere. Defaults to False.
+
+    Returns:
+        list[dict]: The pipeline's transform configs.
+    """
     pipeline = [
         dict(type='LoadImageFromFile'),
         dict(type='LoadCrackAnnotations', unlabelled_as_ignored=unlabelled)
@@ -108,7 +118,41 @@ def finetune_config(config: Config, student_checkpoint: str, images: str,
     (default: ``config`` itself, which must then be a distiller) runs on
     batches of ``batch_size`` labelled crops and as many unlabelled ones
     (``MixedBatchSampler``), only the photos ``unlabelled_keys`` of it if
-    given.
+    given. Validation and testing are switched off; one checkpoint is
+    written, ``iter_<iters>.pth`` in ``work_dir``.
+
+    Args:
+        config (Config): The source config (a distiller's gives its
+            student).
+        student_checkpoint (str): The student's weights (``load_from``).
+        images (str): Folder of the labelled photos.
+        masks (str): Folder of their masks.
+        keys (Sequence[str]): The labelled photos to train on, written to
+            ``work_dir`` as the split file.
+        iters (int): Training steps.
+        work_dir (str): The run's folder (made if missing).
+        scale (float): Test-time scale the crops are seen at. Defaults to
+            1.0.
+        unlabelled (str, optional): Folder of unlabelled photos to distil
+            on. Defaults to None: no distillation.
+        distiller (Config, optional): The ``DualTeacherDistiller`` config
+            whose teachers, losses and weights are used. Defaults to None:
+            ``config``.
+        unlabelled_keys (Sequence[str], optional): The unlabelled photos
+            used. Defaults to None: all of the folder.
+        train_blocks (int, optional): Last DINOv2 blocks trained. Defaults
+            to None: 4 (other backbones: trained whole).
+        batch_size (int): Labelled crops per batch. Defaults to 4.
+        lr (float): AdamW learning rate. Defaults to ``FINETUNE_LR``.
+        seed (int): The run's seed. Defaults to 0.
+
+    Returns:
+        Config: The config for ``Runner.from_cfg``.
+
+    Raises:
+        ValueError: If ``train_blocks`` is out of range or given for a
+            backbone other than DINOv2, or ``unlabelled`` is given without
+            a distiller config.
     """
     cfg = deployable_config(config)
     model = cfg.model
