@@ -50,7 +50,18 @@ MEASURED_AS = (
 
 @dataclass
 class CrackMeasurements:
-    """Crack measurements of one mask, in pixels or in millimetres."""
+    """Crack measurements of one mask, in pixels or in millimetres
+    (``CrackTable.summary``).
+
+    Args:
+        area (float): Crack area, in ``unit``^2.
+        length (float): Total centre-line length, in ``unit``.
+        mean_width (float): Length-weighted mean of the cracks' mean
+            widths, in ``unit``.
+        max_width (float): Largest width of any crack, in ``unit``.
+        num_cracks (int): Number of cracks.
+        unit (str): ``'px'`` or ``'mm'``. Defaults to ``'px'``.
+    """
     area: float
     length: float
     mean_width: float
@@ -60,7 +71,11 @@ class CrackMeasurements:
 
     def as_columns(self) -> dict:
         """Table columns named with their unit (``length_mm``,
-        ``area_mm2``), values to six significant digits."""
+        ``area_mm2``), values to six significant digits.
+
+        Returns:
+            dict: Column name to value, ``num_cracks`` last.
+        """
         area = 'area_' + self.unit + '2'
         values = {area: self.area}
         for name in ('length', 'mean_width', 'max_width'):
@@ -228,6 +243,12 @@ class CrackTable:
     the direction of the crack's principal axis in degrees, counter-clockwise
     from the image's x axis, in [0, 180). ``dropped`` (H, W; bool) marks
     the pieces left out for ``min_area``/``min_length``, to draw them apart.
+
+    Args:
+        data (np.ndarray): One ``CRACK_DTYPE`` record per crack.
+        unit (str): ``'px'`` or ``'mm'``. Defaults to ``'px'``.
+        dropped (np.ndarray, optional): (H, W; bool) pieces not measured.
+            Defaults to None.
     """
     data: np.ndarray
     unit: str = 'px'
@@ -237,7 +258,11 @@ class CrackTable:
         return len(self.data)
 
     def rows(self) -> Iterator[dict]:
-        """The records as dictionaries of Python numbers, with the unit."""
+        """The records as dictionaries of Python numbers, with the unit.
+
+        Yields:
+            dict: One crack's fields of ``CRACK_DTYPE`` and ``unit``.
+        """
         names = self.data.dtype.names
         for record in self.data.tolist():
             yield dict(zip(names, record), unit=self.unit)
@@ -247,7 +272,11 @@ class CrackTable:
         summed, the mean width the length-weighted mean of the cracks'
         mean widths, the maximum width the largest crack's maximum (one
         definition of width, so mean <= max for the photo as for each
-        crack)."""
+        crack).
+
+        Returns:
+            CrackMeasurements: The photo's figures (zeros without cracks).
+        """
         area = float(self.data['area'].sum())
         length = float(self.data['length'].sum())
         mean = float((self.data['mean_width'] * self.data['length']).sum() /
@@ -396,16 +425,22 @@ def measure_each_crack(mask: np.ndarray,
     """Measure every crack (8-connected piece) of a binary mask.
 
     Args:
-        mask: (H, W) array, non-zero on crack pixels.
-        mm_per_pixel: Ground sampling distance; when given, lengths and
-            widths are in millimetres and areas in mm^2.
-        min_area: Pieces smaller than this many pixels are noise: dropped.
-        min_length: Pieces shorter than this many pixels (skeleton length)
-            are noise: dropped.
+        mask (np.ndarray): (H, W) array, non-zero on crack pixels.
+        mm_per_pixel (float, optional): Ground sampling distance; when
+            given, lengths and widths are in millimetres and areas in mm^2.
+            Defaults to None: pixels.
+        min_area (int): Pieces smaller than this many pixels are noise:
+            dropped. Defaults to 0.
+        min_length (float): Pieces shorter than this many pixels (skeleton
+            length) are noise: dropped. Defaults to 0.0.
 
     Returns:
-        The cracks, numbered from 1 in the order of their first pixel
-        (row by row).
+        CrackTable: The cracks, numbered from 1 in the order of their first
+        pixel (row by row), with the dropped pieces' pixels.
+
+    Raises:
+        ValueError: If ``mm_per_pixel`` is not positive or ``mask`` is not
+            2-D.
     """
     if mm_per_pixel is not None and mm_per_pixel <= 0:
         raise ValueError(f'mm_per_pixel must be > 0, got {mm_per_pixel}')
@@ -480,7 +515,17 @@ def area_unit(unit: str) -> str:
 
 def check_width_limits(limits: Sequence[float]) -> List[float]:
     """The limits between width classes, which must be positive and
-    increasing; raises ValueError otherwise."""
+    increasing.
+
+    Args:
+        limits (Sequence[float]): The limits, in the table's unit.
+
+    Returns:
+        list[float]: The limits as floats.
+
+    Raises:
+        ValueError: If a limit is not positive or not above the one before.
+    """
     values = [float(limit) for limit in limits]
     if any(v <= 0 for v in values) or any(
             b <= a for a, b in zip(values, values[1:])):
@@ -494,13 +539,33 @@ def width_classes(widths: np.ndarray, limits: Sequence[float]) -> np.ndarray:
 
     A width equal to a limit belongs to the class above it, as a crack
     of exactly 0.3 mm does not meet a limit of "under 0.3 mm".
+
+    Args:
+        widths (np.ndarray): Crack widths.
+        limits (Sequence[float]): Positive, increasing limits, in the
+            widths' unit.
+
+    Returns:
+        np.ndarray: The class index of each width, 0 to ``len(limits)``.
+
+    Raises:
+        ValueError: If the limits are not positive and increasing.
     """
     return np.searchsorted(check_width_limits(limits), np.asarray(widths),
                            side='right')
 
 
 def width_class_names(limits: Sequence[float], unit: str) -> List[str]:
-    """Readable names of the classes ``width_classes`` assigns."""
+    """Readable names of the classes ``width_classes`` assigns.
+
+    Args:
+        limits (Sequence[float]): The limits between classes.
+        unit (str): Their unit, as shown (``'mm'``).
+
+    Returns:
+        list[str]: One name per class (``'< 0.3 mm'``, ``'0.3-1 mm'``,
+        ``'>= 1 mm'``); ``['all']`` without limits.
+    """
     if not len(limits):
         return ['all']
     bounds = [f'{limit:g}' for limit in limits]

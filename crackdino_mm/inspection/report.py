@@ -49,7 +49,15 @@ def thumbnail(img: np.ndarray, max_side: int = 320) -> np.ndarray:
 
 
 def unreadable_reason(path: str) -> str:
-    """Why an image file could not be decoded, in words for the report."""
+    """Why an image file could not be decoded, in words for the report.
+
+    Args:
+        path (str): A file OpenCV did not decode.
+
+    Returns:
+        str: The reason: it cannot be opened, is empty, or is not an image
+        OpenCV decodes.
+    """
     try:
         with open(path, 'rb') as f:
             head = f.read(1)
@@ -81,7 +89,17 @@ def read_photo(path: str, flags: int = cv2.IMREAD_COLOR):
     and why it is not (wholly) readable: the one check of every tool that
     reads photos or masks (``tools/infer.py``, ``tools/adapt.py``).
     Pillow looks first: OpenCV's JPEG decoder prints its own warnings on a
-    truncated file."""
+    truncated file.
+
+    Args:
+        path (str): The image file.
+        flags (int): ``cv2.imread`` flags. Defaults to
+            ``cv2.IMREAD_COLOR`` (BGR).
+
+    Returns:
+        tuple[np.ndarray | None, str | None]: The image and None, or None
+        and the reason in words.
+    """
     problem = decode_problem(path)
     if problem:
         return None, problem
@@ -97,15 +115,22 @@ class InspectionReport:
     with the photos measured so far.
 
     Args:
-        out_dir: The inference output folder; ``index.html``,
+        out_dir (str): The inference output folder; ``index.html``,
             ``cracks.csv``/``.json``, ``thumbs/`` and ``photos/`` go here.
-        unit: Unit of the measurements, ``'px'`` or ``'mm'``.
-        width_limits: Increasing widths (in ``unit``) that split the cracks
-            into classes by their maximum width; empty for no classes.
-        settings: Shown at the top of the report and stored in
-            ``cracks.json`` (threshold, scale, ...).
-        max_rows: Most cracks listed in the report's table and boxed on a
-            photo's page (the widest); the CSV and JSON have them all.
+        unit (str): Unit of the measurements, ``'px'`` or ``'mm'``.
+            Defaults to ``'px'``.
+        width_limits (Sequence[float]): Increasing widths (in ``unit``)
+            that split the cracks into classes by their maximum width;
+            empty for no classes. Defaults to empty.
+        settings (dict, optional): Shown at the top of the report and
+            stored in ``cracks.json`` (threshold, scale, ...). Defaults to
+            None.
+        max_rows (int): Most cracks listed in the report's table and boxed
+            on a photo's page (the widest); the CSV and JSON have them all.
+            Defaults to 5000.
+
+    Raises:
+        ValueError: If ``width_limits`` are not positive and increasing.
     """
 
     def __init__(self,
@@ -149,8 +174,23 @@ class InspectionReport:
                   name: Optional[str] = None) -> None:
         """Record one segmented photo: its overlay (BGR, photo size), the
         files already written for it, its measured cracks and its name in
-        the report (default: the overlay's stem; ``/`` makes sub-folders
-        of ``thumbs/`` and ``photos/``, keeping same-named photos apart)."""
+        the report. Its cracks go to the tables at once; its thumbnail
+        and page are written.
+
+        Args:
+            source (str): The photo's file, as the tables name it.
+            overlay (np.ndarray): The overlay picture (H, W, 3; BGR).
+            overlay_file (str): Where the overlay was written.
+            mask_file (str): Where the mask was written.
+            cracks (CrackTable): The photo's cracks, in the report's unit.
+            name (str, optional): Its name in the report; ``/`` makes
+                sub-folders of ``thumbs/`` and ``photos/``, keeping
+                same-named photos apart. Defaults to None: the overlay's
+                stem.
+
+        Raises:
+            ValueError: If ``cracks`` is in another unit than the report.
+        """
         if cracks.unit != self.unit:
             raise ValueError(f'{source}: cracks in {cracks.unit}, the '
                              f'report is in {self.unit}')
@@ -197,7 +237,12 @@ class InspectionReport:
                     classes[i:i + 1] if classes is not None else None)[0]
 
     def add_unreadable(self, source: str, reason: str) -> None:
-        """Record a photo that could not be segmented, and why."""
+        """Record a photo that could not be segmented, and why.
+
+        Args:
+            source (str): The photo's file.
+            reason (str): Why, in words (``unreadable_reason``).
+        """
         self.unreadable.append(dict(source=source, reason=reason))
 
     def __enter__(self) -> 'InspectionReport':
@@ -207,8 +252,12 @@ class InspectionReport:
         self.close()
 
     def close(self) -> str:
-        """Finish the tables and write ``index.html``; returns its path.
-        Closing twice writes nothing more."""
+        """Finish the tables and write ``index.html``. Closing twice
+        writes nothing more.
+
+        Returns:
+            str: The path of ``index.html``.
+        """
         if self.index is None:
             self._csv_file.close()
             self._json.write('\n  ],\n  "unreadable": ' +
@@ -221,7 +270,12 @@ class InspectionReport:
         return self.index
 
     def summary(self) -> ReportSummary:
-        """Everything ``index.html`` shows, as plain data."""
+        """Everything ``index.html`` shows, as plain data.
+
+        Returns:
+            ReportSummary: The photos, unreadable files, widths, classes
+            and the cracks listed, so far.
+        """
         totals = np.zeros(len(self.class_names), np.int64)
         for photo in self.photos:
             totals += photo['class_counts']

@@ -286,7 +286,17 @@ def _count(value: int) -> str:
 def histogram_svg(widths: np.ndarray, classes: np.ndarray, limits,
                   unit: str) -> str:
     """Bar chart of crack widths as inline SVG: each bar stacked by width
-    class (``classes``, -1 for none), the limits drawn as dashed lines."""
+    class (``classes``, -1 for none), the limits drawn as dashed lines.
+
+    Args:
+        widths (np.ndarray): The cracks' widths.
+        classes (np.ndarray): Their width classes, -1 for none.
+        limits (Sequence[float]): The limits between classes.
+        unit (str): The widths' unit, for the axis.
+
+    Returns:
+        str: The ``<svg>`` element, or a note when there are no cracks.
+    """
     if not len(widths):
         return '<p class="note">No cracks.</p>'
     top = max(float(widths.max()), 1e-6)
@@ -485,7 +495,18 @@ def render_index(report: ReportSummary, generated: str) -> str:
 def render_photo_page(report: ReportSummary, photo: dict,
                       cracks: np.ndarray, total: int) -> str:
     """One photo's page: its overlay with a box per crack (``#crack-<id>``
-    highlights one) and its table of cracks."""
+    highlights one) and its table of cracks.
+
+    Args:
+        report (ReportSummary): The report so far (unit, classes, ...).
+        photo (dict): The photo's entry of ``ReportSummary.photos``.
+        cracks (np.ndarray): The records of the cracks shown (with
+            ``photo`` and ``width_class``).
+        total (int): How many cracks the photo has in all.
+
+    Returns:
+        str: The page's HTML.
+    """
     height, width = photo['height'], photo['width']
     boxes = []
     for crack in cracks:

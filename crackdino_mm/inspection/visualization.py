@@ -12,7 +12,20 @@ def overlay_mask(img: np.ndarray,
                  mask: np.ndarray,
                  colour: Sequence[int] = CRACK_COLOUR,
                  alpha: float = 0.6) -> np.ndarray:
-    """Paint the pixels where ``mask`` is non-zero over a BGR image."""
+    """Paint the pixels where ``mask`` is non-zero over a BGR image.
+
+    Args:
+        img (np.ndarray): The image (H, W, 3; BGR, uint8), not changed.
+        mask (np.ndarray): (H, W) mask, non-zero where to paint.
+        colour (Sequence[int]): BGR colour. Defaults to ``CRACK_COLOUR``.
+        alpha (float): Opacity of the paint in [0, 1]. Defaults to 0.6.
+
+    Returns:
+        np.ndarray: The painted copy.
+
+    Raises:
+        ValueError: If image and mask differ in size.
+    """
     if img.shape[:2] != mask.shape[:2]:
         raise ValueError(f'image {img.shape[:2]} and mask {mask.shape[:2]} '
                          'differ in size')
@@ -27,7 +40,23 @@ def mark_dropped(img: np.ndarray, dropped: np.ndarray,
                  colour: Sequence[int] = DROPPED_COLOUR,
                  dash: int = 4) -> np.ndarray:
     """Paint pieces left unmeasured (``--min-length``/``--min-area``) grey
-    with a dashed outline, so they are not mistaken for measured cracks."""
+    with a dashed outline, so they are not mistaken for measured cracks.
+
+    Args:
+        img (np.ndarray): The image (H, W, 3; BGR, uint8), not changed.
+        dropped (np.ndarray): (H, W) mask of the pieces
+            (``CrackTable.dropped``).
+        colour (Sequence[int]): BGR colour. Defaults to
+            ``DROPPED_COLOUR``.
+        dash (int): Length of the outline's dashes and gaps, in pixels.
+            Defaults to 4.
+
+    Returns:
+        np.ndarray: The painted copy.
+
+    Raises:
+        ValueError: If image and mask differ in size.
+    """
     out = overlay_mask(img, dropped, colour, alpha=0.5)
     contours, _ = cv2.findContours(dropped.astype(np.uint8),
                                    cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
@@ -46,8 +75,21 @@ def side_by_side(img: np.ndarray,
                                           'prediction')) -> np.ndarray:
     """Image, ground truth and prediction as one BGR picture.
 
-    ``gt`` may be None (unlabelled input): then only image and prediction
-    are shown. Masks are 0/1 (or 0/255) arrays of the image's size.
+    Args:
+        img (np.ndarray): The image (H, W, 3; BGR, uint8).
+        gt (np.ndarray, optional): The ground truth, a 0/1 (or 0/255)
+            array of the image's size; None for unlabelled input: then
+            only image and prediction are shown.
+        pred (np.ndarray): The prediction, likewise.
+        titles (Sequence[str]): Captions of the three panels (the middle
+            one unused without ``gt``). Defaults to ``('image',
+            'ground truth', 'prediction')``.
+
+    Returns:
+        np.ndarray: The captioned panels side by side (BGR, uint8).
+
+    Raises:
+        ValueError: If a mask differs from the image in size.
     """
     panels = [img]
     if gt is not None:
