@@ -23,7 +23,7 @@ def reestimate_norm_stats(model, images: Sequence[np.ndarray],
 
     Args:
         model (torch.nn.Module): A segmentor from ``init_crack_model``;
-            changed in place and left in eval mode.
+            its BatchNorms are changed in place and left in eval mode.
         images (Sequence[np.ndarray]): BGR photos of the site.
         parts (Sequence[str]): The model's attributes whose BatchNorms
             follow the site; missing ones are skipped. Defaults to
