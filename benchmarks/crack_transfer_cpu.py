@@ -47,7 +47,7 @@ import os.path as osp
 
 import torch
 
-from harness import (blocks, commands, grad_ratio, records,
+from harness import (blocks, commands, grad_ratio, records, report,
                      transfer_analysis, transfer_report)
 from harness import front_page  # noqa: F401  registers the README's blocks
 
@@ -574,6 +574,30 @@ def mechanism_table():
             f'p = {p:.3f} | {diff / gap:.2f} [{low / gap:.2f}, '
             f'{high / gap:.2f}] | {pairs} |')
     return '\n'.join(lines)
+
+
+@blocks.register('crack-transfer-verdict', 'docs/results.md')
+def verdict_block():
+    """The pooled distillation contrasts and SegFormer pre-trained on the
+    crack sets against the full method, in one paragraph."""
+    results, found = records.load(RESULTS), entries()
+    both_heads = transfer_report.POOLED[0][1]
+    deepcrack_iou, deepcrack_ods, cross_iou = (
+        transfer_report.pooled_contrast(results, found, both_heads, test_set,
+                                        metric)
+        for test_set, metric in (('DeepCrack', 'crack_iou'),
+                                 ('DeepCrack', 'ods'),
+                                 (CRACK_SETS, 'crack_iou')))
+    segformer = transfer_report.contrast(*(transfer_report.seed_values(
+        results, found, arm, 'DeepCrack', 'crack_iou')
+        for arm in ('segformer_ft', 'crackdino')))
+    return '\n'.join(report.reflow([
+        'Distillation against the same student without it, pooled over '
+        'both heads (difference [95 % CI], p of the paired t-test over '
+        f'seeds): DeepCrack crack IoU {deepcrack_iou}, ODS {deepcrack_ods}; '
+        f'crack-set mean crack IoU {cross_iou}. SegFormer MiT-B0 pre-trained '
+        'on the crack sets against the full method, DeepCrack crack IoU: '
+        f'{segformer}.']))
 
 
 def parse_args(argv=None):
