@@ -7,7 +7,8 @@ from script_modules import harness, script_module
 #: The studies whose ``report`` writes README or docs blocks (importing
 #: them registers their generators; the README's own come with them).
 STUDIES = ('benchmarks/deepcrack_cpu.py', 'benchmarks/crack_transfer_cpu.py',
-           'benchmarks/tta_cpu.py', 'benchmarks/ready_model_cpu.py')
+           'benchmarks/tta_cpu.py', 'benchmarks/ready_model_cpu.py',
+           'benchmarks/lipschitz_robustness_cpu.py')
 
 
 @pytest.fixture(scope='module')
