@@ -74,32 +74,27 @@ def transfer_entries(results):
     return found
 
 
-def figures(cell):
-    """'+1.00 [+0.50, +1.50]' of a contrast cell (its p and kind left
-    out)."""
-    return cell.split(' p=')[0]
-
-
 def glance_transfer():
     """The distillation bullet: pooled contrasts and the probe gain."""
     results = records.load(TRANSFER)
     entries = transfer_entries(results)
     crack_sets = tuple(s for s in results['teacher_base']['test']
                        if s != 'DeepCrack')
-    deepcrack, cross = (figures(transfer_report.pooled_contrast(
-        results, entries, DISTILLATION, test_set, 'crack_iou'))
+    (deepcrack, kind), (cross, _) = (transfer_report.split_kind(
+        transfer_report.pooled_contrast(results, entries, DISTILLATION,
+                                        test_set, 'crack_iou'))
         for test_set in ('DeepCrack', crack_sets))
-    pairs = len(transfer_report.seed_values(
-        results, entries, 'crackdino', 'DeepCrack', 'crack_iou')) * 2
-    test = transfer_report.gap_fraction(
+    test, probe_pairs = transfer_report.gap_fraction(
         results, entries, ('scratch_distill', 'scratch_student'),
-        crack_sets, 'Crack500')[0]
+        crack_sets, 'Crack500')[:2]
     return (f'- **Distillation**, crack-set teachers into DeepCrack '
-            f'students ({pairs} seed pairs): DeepCrack crack IoU '
+            f'students ({kind.split(", ")[-1]} seed pairs, paired t-test): '
+            'DeepCrack crack IoU '
             f'{deepcrack.replace("[", "[95 % CI ")}; crack-set mean '
             f'{cross}. From random weights it carries the teachers\' '
             'knowledge into the frozen backbone (Crack500 probe '
-            f'{test[0]:+.2f} [{test[1]:+.2f}, {test[2]:+.2f}]).')
+            f'{test[0]:+.2f} [{test[1]:+.2f}, {test[2]:+.2f}], '
+            f'p={test[3]:.3f}, {probe_pairs} seed pairs).')
 
 
 @register('readme-at-a-glance', 'README.md')
