@@ -47,8 +47,9 @@ import os.path as osp
 
 import torch
 
-from harness import (commands, grad_ratio, records, transfer_analysis,
-                     transfer_report)
+from harness import (blocks, commands, grad_ratio, records, report,
+                     transfer_analysis, transfer_report)
+from harness import front_page  # noqa: F401  registers the README's blocks
 
 REPO = records.REPO
 RESULTS = records.results_path('crack_transfer_cpu.json')
@@ -523,6 +524,82 @@ def analyse(name, args):
     print(f'{name}: linear CKA with the teachers {cka}', flush=True)
 
 
+#: Arms of the docs' summary table, in its order.
+SUMMARY_ARMS = ('teacher_base', 'teacher_large', 'segformer_pre',
+                'student_plain', 'student_lipschitz', 'distill_plain',
+                'crackdino', 'crackdino_cosine', 'crackdino_mse',
+                'crackdino_rawkl', 'distill_plain_x10',
+                'crackdino_learnedproj', 'segformer_ft', 'segformer_scratch')
+
+
+@blocks.register('crack-transfer-summary', 'docs/results.md')
+def summary_table():
+    """Crack IoU / ODS of each arm on DeepCrack, Crack500 and the crack-set
+    mean: mean ± sd (seeds), a single figure for one seed."""
+    results, found = records.load(RESULTS), entries()
+    lines = ['| arm | what | DeepCrack IoU | DeepCrack ODS | Crack500 IoU | '
+             'crack-set mean IoU | crack-set mean ODS |',
+             '|---|---|---|---|---|---|---|']
+    for arm in SUMMARY_ARMS:
+        cells = [transfer_report.summary(transfer_report.arm_values(
+            results, found, arm, test_set, metric)) for test_set, metric in
+            (('DeepCrack', 'crack_iou'), ('DeepCrack', 'ods'),
+             ('Crack500', 'crack_iou'))]
+        cells += [transfer_report.summary(transfer_report.cross_domain_values(
+            results, found, arm, CRACK_SETS, metric))
+            for metric in ('crack_iou', 'ods')]
+        lines.append(f'| {arm} | {ARMS[arm][1]} | ' + ' | '.join(
+            transfer_report.cell(c) for c in cells) + ' |')
+    return '\n'.join(lines)
+
+
+@blocks.register('mechanism-test', 'docs/results.md')
+def mechanism_table():
+    """Probe crack IoU of the random-init pair against its floor and
+    ceiling: the gain of distillation and the share of the gap it closes."""
+    results, found = records.load(RESULTS), entries()
+    lines = ['| probe on | floor | ceiling | segmentation only | distilled | '
+             'gain [95 % CI], p | fraction of the gap closed [95 % CI] | '
+             'seed pairs |', '|---|---|---|---|---|---|---|---|']
+    for label, test_set in (('Crack500', 'Crack500'),
+                            ('crack-set mean', None)):
+        (diff, low, high, p, _), pairs, alone, distilled, floor, ceiling = \
+            transfer_report.gap_fraction(
+                results, found, ('scratch_distill', 'scratch_student'),
+                CRACK_SETS, test_set)
+        gap = ceiling - floor
+        lines.append(
+            f'| {label} | {floor:.2f} | {ceiling:.2f} | {alone:.2f} | '
+            f'{distilled:.2f} | {diff:+.2f} [{low:+.2f}, {high:+.2f}], '
+            f'p = {p:.3f} | {diff / gap:.2f} [{low / gap:.2f}, '
+            f'{high / gap:.2f}] | {pairs} |')
+    return '\n'.join(lines)
+
+
+@blocks.register('crack-transfer-verdict', 'docs/results.md')
+def verdict_block():
+    """The pooled distillation contrasts and SegFormer pre-trained on the
+    crack sets against the full method, in one paragraph."""
+    results, found = records.load(RESULTS), entries()
+    both_heads = transfer_report.POOLED[0][1]
+    deepcrack_iou, deepcrack_ods, cross_iou = (
+        transfer_report.pooled_contrast(results, found, both_heads, test_set,
+                                        metric)
+        for test_set, metric in (('DeepCrack', 'crack_iou'),
+                                 ('DeepCrack', 'ods'),
+                                 (CRACK_SETS, 'crack_iou')))
+    segformer = transfer_report.contrast(*(transfer_report.seed_values(
+        results, found, arm, 'DeepCrack', 'crack_iou')
+        for arm in ('segformer_ft', 'crackdino')))
+    return '\n'.join(report.reflow([
+        'Distillation against the same student without it, pooled over '
+        'both heads (difference [95 % CI], p of the paired t-test over '
+        f'seeds): DeepCrack crack IoU {deepcrack_iou}, ODS {deepcrack_ods}; '
+        f'crack-set mean crack IoU {cross_iou}. SegFormer MiT-B0 pre-trained '
+        'on the crack sets against the full method, DeepCrack crack IoU: '
+        f'{segformer}.']))
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split('\n')[0],
@@ -559,6 +636,7 @@ def main(argv=None):
     else:
         transfer_report.write(records.load(RESULTS), entries(), ARMS,
                               TEST_SETS, PARTNERS)
+        blocks.write()
 
 
 if __name__ == '__main__':

@@ -34,7 +34,8 @@ from mmseg.registry import MODELS
 
 from crackdino_mm.datasets.transforms import binarize_crack_mask
 from crackdino_mm.inspection.visualization import overlay_mask
-from harness import commands, records, report
+from harness import blocks, commands, records, report
+from harness import front_page  # noqa: F401  registers the README's blocks
 from harness.models import build_deployable, predict, synthetic_batch
 
 REPO = records.REPO
@@ -277,12 +278,11 @@ ABLATION = ('student_plain', 'student_lipschitz', 'distill_plain',
             'crackdino')
 
 
-def cmd_report(args):
-    """Write benchmarks/RESULTS.md from the recorded results."""
-    results = records.load(RESULTS)
+@blocks.register('deepcrack-accuracy', 'docs/results.md')
+def accuracy_table(results=None):
+    """Every entry's DeepCrack test figures (%), one row each."""
+    results = records.load(RESULTS) if results is None else results
     lines = [
-        report.template('deepcrack_cpu'), '',
-'### Accuracy on the 237 test images (%)', '',
         '| entry | what | ' + ' | '.join(n for _, n in report.ACCURACY_COLUMNS) +
         ' |', '|---|---|' + '---|' * len(report.ACCURACY_COLUMNS)
     ]
@@ -295,6 +295,17 @@ def cmd_report(args):
         metrics = test['metrics']
         lines.append(f'| {name} | {description} | ' + ' | '.join(
             report.cell(metrics.get(key)) for key, _ in report.ACCURACY_COLUMNS) + ' |')
+    return '\n'.join(lines)
+
+
+def cmd_report(args):
+    """Write benchmarks/RESULTS.md and the docs' blocks from the recorded
+    results."""
+    results = records.load(RESULTS)
+    lines = [
+        report.template('deepcrack_cpu'), '',
+'### Accuracy on the 237 test images (%)', '', accuracy_table(results)
+    ]
 
     done = [n for n in ABLATION if 'test' in results.get(n, {})]
     if len(done) > 1:
@@ -346,6 +357,7 @@ def cmd_report(args):
                   'entry (threshold 0.5).']
     report.write_section(REPORT, 'deepcrack_cpu', lines)
     report.write_costs()
+    blocks.write()
 
 
 def parse_args(argv=None):

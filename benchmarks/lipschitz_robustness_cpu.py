@@ -26,7 +26,7 @@ import json
 import os
 import os.path as osp
 
-from harness import commands, records, report
+from harness import blocks, commands, records, report
 from harness.stats import paired_bootstrap
 
 REPO = records.REPO
@@ -173,6 +173,21 @@ def report_lines(results):
     return lines
 
 
+@blocks.register('lipschitz-robustness', 'docs/results.md')
+def robustness_block():
+    """Crack IoU of both heads under each attack and their difference
+    (paired bootstrap over the images)."""
+    results = records.load(RESULTS)
+    rows = contrasts(results['attack/student_plain']['image_counts'],
+                     results['attack/student_lipschitz']['image_counts'])
+    lines = ['| attack | plain head IoU | Lipschitz head IoU | Lipschitz − '
+             'plain [95 % CI], p |', '|---|---|---|---|']
+    lines += [f'| {run} | {row["plain"]:.1f} | {row["lipschitz"]:.1f} | '
+              f'{_interval(row["difference"])} |'
+              for run, row in rows.items()]
+    return '\n'.join(lines)
+
+
 def cmd_report(args):
     lines = report_lines(records.load(RESULTS))
     print('\n'.join(lines))
@@ -180,6 +195,7 @@ def cmd_report(args):
                          ['## Robustness of the Lipschitz head (CPU scale)',
                           ''] + lines)
     report.write_costs()
+    blocks.write('lipschitz-robustness')
 
 
 def parse_args(argv=None):

@@ -10,9 +10,10 @@ threads, and its model card, written from the results.
 10 of them (544x384); ``tools/adapt.py`` on 5 labelled test photos (the
 five scales tried) and on 64 unlabelled ones. Each is recorded with its
 command, commit and wall time in ``benchmarks/results/ready_model_cpu.json``.
-(resumable: a recorded run is skipped). ``report`` writes the card's figures into ``configs/cpu_benchmark/README.md``
-and the times into ``README.md`` (blocks between ``<!-- ready-model... -->``
-markers) from that file and from ``site_adaptation_cpu.json`` (the four
+(resumable: a recorded run is skipped). ``report`` writes the card's
+figures into ``configs/cpu_benchmark/README.md`` and the times into
+``README.md`` (the ``results:ready-model`` and ``results:ready-model-times``
+blocks) from that file and from ``site_adaptation_cpu.json`` (the four
 crack sets).
 """
 import argparse
@@ -21,15 +22,13 @@ import os.path as osp
 import shutil
 
 import numpy as np
-from harness import commands, records, report
+from harness import blocks, commands, records, report
 
 from crackdino_mm.apis import READY_CPU_CHECKPOINT, READY_CPU_CONFIG
 
 REPO = records.REPO
 RESULTS = records.results_path('ready_model_cpu.json')
 SITE_RESULTS = records.results_path('site_adaptation_cpu.json')
-CARD = osp.join(REPO, 'configs', 'cpu_benchmark', 'README.md')
-README = osp.join(REPO, 'README.md')
 WORK_DIR = 'work_dirs/ready_model'
 SITES = ('Crack500', 'GAPs384', 'ShadowCrack', 'AigleRN-TRIMM')
 INFER_PHOTOS = 10
@@ -163,12 +162,24 @@ def times_lines(results):
     ]
 
 
+def markdown(lines):
+    """Block text of report lines, long prose lines wrapped."""
+    return '\n'.join(report.reflow('\n'.join(lines).split('\n')))
+
+
+@blocks.register('ready-model', 'configs/cpu_benchmark/README.md')
+def card_block():
+    return markdown(card_lines(records.load(RESULTS),
+                               records.load(SITE_RESULTS)))
+
+
+@blocks.register('ready-model-times', 'README.md')
+def times_block():
+    return markdown(times_lines(records.load(RESULTS)))
+
+
 def cmd_report(args):
-    results = records.load(RESULTS)
-    site_results = records.load(SITE_RESULTS)
-    report.write_section(CARD, 'ready-model',
-                         card_lines(results, site_results))
-    report.write_section(README, 'ready-model-times', times_lines(results))
+    blocks.write('ready-model', 'ready-model-times')
 
 
 def main():

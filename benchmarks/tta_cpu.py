@@ -18,7 +18,8 @@ import os.path as osp
 
 from mmengine.config import Config
 
-from harness import commands, records, report
+from harness import blocks, commands, records, report
+from harness import front_page  # noqa: F401  registers the README's blocks
 
 REPO = records.REPO
 RESULTS = records.results_path('tta_cpu.json')
@@ -76,16 +77,13 @@ def cmd_run(args):
             metrics=commands.read_test_metrics(test_dir))
 
 
-def cmd_report(args):
-    results = records.load(RESULTS)
-    if 'none' not in results:
-        raise SystemExit(f'nothing recorded in {RESULTS}; run it first')
+@blocks.register('tta', 'docs/results.md')
+def variant_table(results=None):
+    """Accuracy and time of each recorded variant (x time: against no
+    TTA)."""
+    results = records.load(RESULTS) if results is None else results
     base = results['none']
     lines = [
-        '## Test-time augmentation (CPU scale)', '',
-        f'Checkpoint `{base["checkpoint"]}` ({base["config"]}), DeepCrack '
-        'test (237 images, 224 sliding windows), `tools/test.py [--tta]`; '
-        'time per image from the test loop, one thread, same sitting.', '',
         '| variant | crack IoU | F1 | ODS | OIS | AP | s / image | x time |',
         '|---|---|---|---|---|---|---|---|'
     ]
@@ -99,12 +97,28 @@ def cmd_report(args):
             f'| {m["ods"]:.2f} | {m["ois"]:.2f} | {m["ap"]:.2f} | '
             f'{r["seconds_per_image"]:.2f} | '
             f'{r["seconds_per_image"] / base["seconds_per_image"]:.1f} |')
+    return '\n'.join(lines)
+
+
+def cmd_report(args):
+    results = records.load(RESULTS)
+    if 'none' not in results:
+        raise SystemExit(f'nothing recorded in {RESULTS}; run it first')
+    base = results['none']
+    lines = [
+        '## Test-time augmentation (CPU scale)', '',
+        f'Checkpoint `{base["checkpoint"]}` ({base["config"]}), DeepCrack '
+        'test (237 images, 224 sliding windows), `tools/test.py [--tta]`; '
+        'time per image from the test loop, one thread, same sitting.', '',
+        variant_table(results)
+    ]
     lines += ['', 'Commands:', ''] + report.command_block(
         (f'{variant} (commit {results[variant]["commit"]})',
          results[variant]['command'])
         for variant in VARIANTS if variant in results)
     report.write_section(records.REPORT, SECTION, lines)
     report.write_costs()
+    blocks.write()
     print('\n'.join(lines))
 
 

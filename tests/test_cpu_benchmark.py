@@ -94,6 +94,11 @@ def test_report_lists_missing_entries_and_ablation_changes(
     monkeypatch.setattr(bench, 'RESULTS', str(tmp_path / 'r.json'))
     monkeypatch.setattr(bench, 'REPORT', str(tmp_path / 'RESULTS.md'))
     monkeypatch.setattr(bench, 'FIGURE', str(tmp_path / 'none.png'))
+    # The README and docs blocks come from the committed record only.
+    written = []
+    monkeypatch.setattr(bench.blocks, 'write',
+                        lambda *names: written.append(names))
+    monkeypatch.setattr(bench.report, 'write_costs', lambda: None)
 
     def record(iou, f1, ods):
         return dict(
@@ -112,6 +117,7 @@ def test_report_lists_missing_entries_and_ablation_changes(
     assert '| crackdino | +3.50 | -1.00 | +1.25 |' in text
     assert '\npython tools/train.py X\n' in text
     assert '\npython tools/test.py X\n' in text
+    assert written == [()]
 
 
 def test_deployable_model_loads_a_distiller_checkpoint(

@@ -70,24 +70,12 @@ def test_the_demo_ends_with_its_report_and_the_ready_model():
     assert 'xdg-open' not in message
 
 
-def section(path, key):
-    text = open(osp.join(REPO, path)).read()
-    return text.split(f'<!-- {key} -->\n', 1)[1].split(f'\n<!-- /{key} -->',
-                                                        1)[0]
-
-
 def test_the_card_and_the_readme_times_are_the_recorded_ones():
     bench = script_module('benchmarks/ready_model_cpu.py')
     if not osp.isfile(bench.RESULTS):
         pytest.skip(f'{bench.RESULTS} not recorded yet')
-    records, report = harness('records'), harness('report')
-    results = records.load(bench.RESULTS)
-    sites = records.load(bench.SITE_RESULTS)
-
-    def written(lines):
-        return '\n'.join(report.reflow('\n'.join(lines).split('\n')))
-
-    assert section('configs/cpu_benchmark/README.md', 'ready-model') == \
-        written(bench.card_lines(results, sites))
-    assert section('README.md', 'ready-model-times') == written(
-        bench.times_lines(results))
+    blocks = harness('blocks')
+    assert blocks.current('ready-model', 'configs/cpu_benchmark/README.md') \
+        == bench.card_block()
+    assert blocks.current('ready-model-times', 'README.md') == \
+        bench.times_block()

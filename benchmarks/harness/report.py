@@ -123,7 +123,7 @@ def recorded_seconds(value):
                else recorded_seconds(v) for k, v in value.items())
 
 
-def write_costs(readme=README):
+def costs_table():
     """The cost table of ``benchmarks/README.md`` (its ``costs`` block),
     from every results file: what its recorded runs took."""
     rows = ['| results | recorded wall time (h) |', '|---|---|']
@@ -131,4 +131,9 @@ def write_costs(readme=README):
         hours = recorded_seconds(load(path)) / 3600
         rows.append(f'| `{osp.basename(path)}` | '
                     f'{f"{hours:.1f}" if hours else "not recorded"} |')
-    replace_marked_block(readme, 'costs', '\n'.join(rows))
+    return '\n'.join(rows)
+
+
+def write_costs(readme=README):
+    """Rewrite the ``costs`` block of ``benchmarks/README.md``."""
+    replace_marked_block(readme, 'costs', costs_table())

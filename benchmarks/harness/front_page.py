@@ -1,0 +1,123 @@
+"""The README's generated blocks (model zoo, results at a glance) and the
+cost table of ``benchmarks/README.md``: each reads several studies'
+records, so it lives here and not in one study."""
+import re
+
+from harness import records, report, transfer_report
+from harness.blocks import register
+
+DEEPCRACK = records.results_path('deepcrack_cpu.json')
+TRANSFER = records.results_path('crack_transfer_cpu.json')
+TTA = records.results_path('tta_cpu.json')
+#: The model zoo: config, what it is, DeepCrack-CPU entry measured (or
+#: where its figures come from; None: not trained here), where its weights
+#: come from, its card.
+ZOO = (
+    ('configs/crackdino_deepcrack.py', 'the full method: DINOv2-B student, '
+     'DINOv2-L + DINOv2-B teachers, CAFM, Lipschitz head, 448 crops', None,
+     'train it from the DINOv2 checkpoints', 'configs'),
+    ('configs/crackdino-distilled-student_dinov2-b_2k_deepcrack-448x448.py',
+     'its student alone, for deployment', None,
+     '`tools/export_student.py`', 'configs'),
+    ('configs/ablations/', 'student only, + Lipschitz head, + dual '
+     'teachers, full', None, 'train them', 'configs/ablations'),
+    ('configs/baselines/', "MMSeg's UNet, DeepLabV3+ R-50, SegFormer "
+     'MiT-B0, DINOv2-B + UPerHead', None, 'train them', 'configs/baselines'),
+    ('configs/cpu_benchmark/segformer_mit-b0_1k_deepcrack-224x224.py',
+     'the ready CPU model: SegFormer MiT-B0 from scratch, 224 crops',
+     'segformer', '`benchmarks/results/site_adaptation_weights/'
+     'segformer.pth` (its site-adaptation run, 270 images)',
+     'configs/cpu_benchmark'),
+    ('configs/cpu_benchmark/crackdino_vit-w192d12_1k_deepcrack-224x224.py',
+     'the full method at CPU scale (ViT-192/12 student, from-scratch '
+     'teachers)', 'crackdino', '`benchmarks/results/site_adaptation_weights/'
+     'crackdino.pth` (its site-adaptation run)', 'configs/cpu_benchmark'),
+    ('configs/cpu_benchmark/crackdino-student-plainhead_vit-w192d12_1k_'
+     'deepcrack-224x224.py', 'the student alone at CPU scale',
+     'student_plain', '`benchmarks/results/site_adaptation_weights/'
+     'student_plain.pth` (its site-adaptation run)', 'configs/cpu_benchmark'),
+    ('configs/demo/crackdino-student_vit-t4_synthetic-224x224.py',
+     "the demo's student, synthetic cracks", 'synthetic test, printed by '
+     '`make demo`', '`make demo`', 'configs/demo'),
+)
+#: The distillation contrast pooled over both heads.
+DISTILLATION = (('distill_plain', 'student_plain'),
+                ('crackdino', 'student_lipschitz'))
+
+
+def measured(deepcrack, entry):
+    """The model-zoo cell of a DeepCrack-CPU entry's test figures."""
+    if entry not in deepcrack:
+        return entry or 'not trained here'
+    metrics = deepcrack[entry]['test']['metrics']
+    return f'crack IoU {metrics["crack_iou"]:.2f}, ODS {metrics["ods"]:.2f}'
+
+
+@register('readme-model-zoo', 'README.md')
+def model_zoo():
+    deepcrack = records.load(DEEPCRACK)
+    lines = ['| config | what it is | measured (DeepCrack test, %) | '
+             'weights | card |', '|---|---|---|---|---|']
+    lines += [f'| `{config}` | {what} | {measured(deepcrack, entry)} | '
+              f'{weights} | [{card.split("/")[-1]}]({card}/README.md) |'
+              for config, what, entry, weights, card in ZOO]
+    return '\n'.join(lines)
+
+
+def transfer_entries(results):
+    """Entry name -> (arm, seed) of the crack-transfer record, read from
+    the names (``ARM_sSEED``; unseeded entries are seed 0)."""
+    found = {}
+    for name in results:
+        match = re.fullmatch(r'(.+)_s(\d+)', name)
+        found[name] = (match[1], int(match[2])) if match else (name, 0)
+    return found
+
+
+def glance_transfer():
+    """The distillation bullet: pooled contrasts and the probe gain."""
+    results = records.load(TRANSFER)
+    entries = transfer_entries(results)
+    crack_sets = tuple(s for s in results['teacher_base']['test']
+                       if s != 'DeepCrack')
+    (deepcrack, kind), (cross, _) = (transfer_report.split_kind(
+        transfer_report.pooled_contrast(results, entries, DISTILLATION,
+                                        test_set, 'crack_iou'))
+        for test_set in ('DeepCrack', crack_sets))
+    test, probe_pairs = transfer_report.gap_fraction(
+        results, entries, ('scratch_distill', 'scratch_student'),
+        crack_sets, 'Crack500')[:2]
+    return (f'- **Distillation**, crack-set teachers into DeepCrack '
+            f'students ({kind.split(", ")[-1]} seed pairs, paired t-test): '
+            'DeepCrack crack IoU '
+            f'{deepcrack.replace("[", "[95 % CI ")}; crack-set mean '
+            f'{cross}. From random weights it carries the teachers\' '
+            'knowledge into the frozen backbone (Crack500 probe '
+            f'{test[0]:+.2f} [{test[1]:+.2f}, {test[2]:+.2f}], '
+            f'p={test[3]:.3f}, {probe_pairs} seed pairs).')
+
+
+@register('readme-at-a-glance', 'README.md')
+def at_a_glance():
+    deepcrack = {name: entry['test']['metrics']['crack_iou']
+                 for name, entry in records.load(DEEPCRACK).items()}
+    tta = records.load(TTA)
+    times = tta['rot8']['seconds_per_image'] / tta['none'][
+        'seconds_per_image']
+    lines = [
+        '- **DeepCrack, CPU scale, no pretrained weights** (one run each): '
+        f"MMSeg's SegFormer MiT-B0 {deepcrack['segformer']:.2f} crack IoU, "
+        f'the full method {deepcrack["crackdino"]:.2f}, the student alone '
+        f'{deepcrack["student_plain"]:.2f}. Without DINOv2 weights the '
+        "method's premise cannot be tested here.",
+        glance_transfer(),
+        '- **A new site**: what each step of `tools/adapt.py` buys, by the '
+        'number of labelled photos: [the table above](#a-new-site).',
+        '- **Test-time augmentation**: 8 views, crack IoU '
+        f'{tta["none"]["metrics"]["crack_iou"]:.2f} -> '
+        f'{tta["rot8"]["metrics"]["crack_iou"]:.2f} for {times:.1f}x the '
+        'time.']
+    return '\n'.join(report.reflow(lines))
+
+
+register('costs', 'benchmarks/README.md')(report.costs_table)
