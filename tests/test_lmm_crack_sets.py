@@ -1,5 +1,4 @@
 """The crack-set builder on a small fake copy of the source layout."""
-import importlib.util
 import json
 import os.path as osp
 
@@ -8,16 +7,16 @@ import numpy as np
 import pytest
 from mmseg.registry import DATASETS
 
+from script_modules import script_module
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 @pytest.fixture(scope='module')
 def lmm():
-    path = osp.join(REPO, 'tools', 'dataset_converters', 'lmm_crack_sets.py')
-    spec = importlib.util.spec_from_file_location('lmm_crack_sets', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    # Its shared helpers first, as running the script finds them beside it.
+    script_module('tools/dataset_converters/crack_site_sources.py')
+    return script_module('tools/dataset_converters/lmm_crack_sets.py')
 
 
 def fake_source(root, sets, counts=dict(train=3, valid=1, test=2)):

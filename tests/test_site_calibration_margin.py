@@ -8,31 +8,15 @@ import sys
 
 import numpy as np
 import pytest
-import torch
-from mmengine.config import Config
-from mmseg.registry import MODELS
 
 from crackdino_mm.apis import (adapt_to_site, choose_calibration,
                                init_crack_model, load_site_photos,
                                site_calibration)
 from crackdino_mm.utils import apply_calibration, read_calibration
-from test_site_adaptation import STUDENT, write_site
+# The site adaptation tests' module fixtures: a random student, a site.
+from test_site_adaptation import STUDENT, site, student  # noqa: F401
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
-
-@pytest.fixture(scope='module')
-def student(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp('ckpt') / 'student.pth'
-    model = MODELS.build(Config.fromfile(STUDENT).model)
-    torch.save(dict(state_dict=model.state_dict(), meta={}), str(path))
-    return str(path)
-
-
-@pytest.fixture(scope='module')
-def site(tmp_path_factory):
-    return write_site(tmp_path_factory.mktemp('site'), 4)
 
 
 def fake_maps(monkeypatch, crack_high, crack_low, background):

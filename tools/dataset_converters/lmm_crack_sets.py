@@ -24,23 +24,14 @@ import json
 import os
 import os.path as osp
 import shutil
-import subprocess
+
+from crack_site_sources import source_commit
 
 SOURCE_REPOSITORY = 'Omaralmaqtari/Lightweight-Modular-Model'
 SETS = ('Crack500', 'GAPs384', 'ShadowCrack', 'AigleRN-TRIMM')
 SPLITS = ('train', 'valid', 'test')
 #: Sets in the source that must not be used: they overlap the benchmark.
 FORBIDDEN_SETS = ('DeepCrack', )
-
-
-def source_commit(source):
-    """The source checkout's commit, or None outside a git checkout."""
-    try:
-        result = subprocess.run(['git', '-C', source, 'rev-parse', 'HEAD'],
-                                capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return result.stdout.strip()
 
 
 def plan_split(source, name, split, problems):
