@@ -35,12 +35,14 @@ from mmengine.evaluator import Evaluator
 from mmengine.runner import Runner
 from tqdm import tqdm
 
-from crackdino_mm.apis import (apply_calibration, init_crack_model,
-                              seg_logits_probability)
+from crackdino_mm.apis import (OneLineParser, apply_calibration,
+                               check_output_file, check_output_folder,
+                               init_crack_model, scale_argument,
+                               seg_logits_probability, threshold_argument)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         description=__doc__.split('\n')[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('\n', 2)[2])
@@ -60,9 +62,9 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir',
                         help='folder for robustness.json when --out is not '
                         'given')
-    parser.add_argument('--threshold', type=float,
+    parser.add_argument('--threshold', type=threshold_argument,
                         help="decision threshold (default: the checkpoint's)")
-    parser.add_argument('--scale', type=float,
+    parser.add_argument('--scale', type=scale_argument,
                         help="test-time input scale (default: the "
                         "checkpoint's)")
     parser.add_argument('--device', default='cpu')
@@ -193,6 +195,17 @@ def format_table(results: Dict[str, Dict[str, float]], keys: List[str]):
 
 def main(argv=None):
     args = parse_args(argv)
+    out = args.out or (args.work_dir
+                       and osp.join(args.work_dir, 'robustness.json'))
+    try:
+        if args.work_dir:
+            check_output_folder(args.work_dir, '--work-dir')
+        if out:
+            check_output_file(out, '--out', [('config', args.config),
+                                             ('checkpoint', args.checkpoint)])
+    except ValueError as error:
+        print(f'robustness.py: {error}', file=sys.stderr)
+        return 2
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -215,8 +228,6 @@ def main(argv=None):
                                      args.eps, methods, args.limit)
     keys = ['crack_iou', 'crack_f1', 'precision', 'recall', 'ods', 'ois']
     print(format_table(results, keys))
-    out = args.out or (args.work_dir
-                       and osp.join(args.work_dir, 'robustness.json'))
     if out:
         os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
         with open(out, 'w') as f:
