@@ -53,18 +53,24 @@ def test_a_write_failing_midway_on_disk_leaves_no_temporary(tmp_path,
     assert os.listdir(tmp_path) == ['model.pth']
 
 
+def run_killed_at(call: str, statement: str) -> None:
+    """Run ``statement`` in a fresh process whose ``atomic_files.os``
+    function ``call`` SIGKILLs it; assert that it was killed."""
+    code = ('import os, signal\n'
+            'from crackdino_mm.utils import atomic_files as m\n'
+            f'm.os.{call} = lambda *a: os.kill(os.getpid(), signal.SIGKILL)'
+            f'\n{statement}\n')
+    proc = subprocess.run([sys.executable, '-c', code], cwd=REPO,
+                          env=dict(os.environ, PYTHONPATH=REPO))
+    assert proc.returncode == -signal.SIGKILL
+
+
 def test_a_save_killed_midway_keeps_the_old_file(tmp_path):
     path = tmp_path / 'model.pth'
     old = checkpoint(path)
     # Killed while the new bytes reach the disk.
-    code = ('import os, signal\n'
-            'from crackdino_mm.utils import atomic_files as m\n'
-            'm.os.fsync = lambda fd: os.kill(os.getpid(), signal.SIGKILL)\n'
-            'from crackdino_mm.apis import write_calibration\n'
-            f'write_calibration({str(path)!r}, threshold=0.7)\n')
-    proc = subprocess.run([sys.executable, '-c', code], cwd=REPO,
-                          env=dict(os.environ, PYTHONPATH=REPO))
-    assert proc.returncode == -signal.SIGKILL
+    run_killed_at('fsync', 'from crackdino_mm.apis import write_calibration'
+                  f'\nwrite_calibration({str(path)!r}, threshold=0.7)')
     assert path.read_bytes() == old
     write_calibration(str(path), threshold=0.7)
     assert read_calibration(str(path))['threshold'] == 0.7

@@ -35,10 +35,7 @@ def scale_argument(text: str) -> float:
     Raises:
         argparse.ArgumentTypeError: Naming the allowed range.
     """
-    try:
-        return check_scale(text, 'scale')
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+    return _checked(check_scale, text, 'scale')
 
 
 def threshold_argument(text: str) -> float:
@@ -54,7 +51,12 @@ def threshold_argument(text: str) -> float:
     Raises:
         argparse.ArgumentTypeError: Naming the allowed range.
     """
+    return _checked(check_threshold, text, 'threshold')
+
+
+def _checked(check, text: str, what: str) -> float:
+    """``check(text, what)``, its ValueError as argparse's error."""
     try:
-        return check_threshold(text, 'threshold')
+        return check(text, what)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
