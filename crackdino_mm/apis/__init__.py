@@ -15,6 +15,7 @@ from .model_loader import (calibrated_config, deployable_config,
 from .output_paths import check_output_file, check_output_folder
 from .ready_model import (READY_CPU_CHECKPOINT, READY_CPU_CONFIG,
                           ready_model_command)
+from .robustness import PixelSpaceAttack, evaluate_attacks, segmentation_loss
 from .site_calibration import choose_calibration, map_scores
 from .site_norm_stats import reestimate_norm_stats
 from .site_photos import SitePhoto, load_site_photos
@@ -22,14 +23,14 @@ from .tool_arguments import OneLineParser, scale_argument, threshold_argument
 
 __all__ = [
     'CrackInferencer', 'CrackPredictor', 'IMAGE_SUFFIXES', 'MAX_UNLABELLED',
-    'MissingConfigFile', 'OneLineParser', 'READY_CPU_CHECKPOINT', 'READY_CPU_CONFIG',
+    'MissingConfigFile', 'OneLineParser', 'PixelSpaceAttack', 'READY_CPU_CHECKPOINT', 'READY_CPU_CONFIG',
     'SCALE_GRID', 'SitePhoto', 'adapt_to_site',
     'apply_calibration', 'atomic_write', 'calibrated_config', 'check_output_file',
     'check_output_folder', 'choose_calibration',
-    'crack_probability', 'deployable_config', 'deployable_state_dict',
+    'crack_probability', 'deployable_config', 'deployable_state_dict', 'evaluate_attacks',
     'init_crack_model', 'load_checkpoint_file', 'load_site_photos',
     'map_scores', 'ods_threshold', 'read_calibration', 'ready_model_command',
     'reestimate_norm_stats', 'save_atomically', 'scalable_config',
-    'scale_argument',
+    'scale_argument', 'segmentation_loss',
     'seg_logits_probability', 'threshold_argument', 'write_calibration'
 ]
