@@ -11,7 +11,7 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
 from crackdino_mm.apis import deployable_state_dict
-from crackdino_mm.engine.hooks import CheckpointFitHook
+from crackdino_mm.engine.hooks import CheckpointFitHook, CheckpointMismatch
 from test_refusals import files_under, refused, tool
 from test_site_adaptation import DISTILLER, STUDENT
 
@@ -119,7 +119,7 @@ def test_a_checkpoint_of_another_model_fails_naming_both_files():
     wrong = {k: v for k, v in state.items() if not k.startswith('neck.')}
     hook = CheckpointFitHook()
     runner = FakeRunner(build(STUDENT), STUDENT, 'wrong.pth')
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(CheckpointMismatch) as error:
         hook.after_load_checkpoint(runner, dict(state_dict=wrong))
     assert 'wrong.pth' in str(error.value) and STUDENT in str(error.value)
     hook.after_load_checkpoint(runner, dict(state_dict=state))

@@ -26,7 +26,8 @@ import sys
 from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
-from crackdino_mm.apis import (OneLineParser, check_output_folder,
+from crackdino_mm.apis import (CheckpointMismatch, OneLineParser,
+                               check_output_folder,
                                scalable_config, scale_argument,
                                threshold_argument)
 
@@ -105,7 +106,11 @@ def main(argv=None):
     stock = stock_test_module()
     stock.Runner = calibrated_runner(args.threshold, args.scale)
     sys.argv = [stock.__file__] + rest
-    stock.main()
+    try:
+        stock.main()
+    except CheckpointMismatch as error:
+        print(f'test.py: {error}', file=sys.stderr)
+        return 2
     return 0
 
 

@@ -1,6 +1,7 @@
 """The package's public surface for tools and users: load a deployable
 model, predict, calibrate and adapt it to a site."""
 from ..datasets.crack_folder import IMAGE_SUFFIXES
+from ..engine.hooks import CheckpointMismatch
 from ..evaluation import ods_threshold
 from ..utils import (SCALE_GRID, MissingConfigFile, apply_calibration,
                      atomic_write, crack_probability, read_calibration,
@@ -22,7 +23,7 @@ from .site_photos import SitePhoto, load_site_photos
 from .tool_arguments import OneLineParser, scale_argument, threshold_argument
 
 __all__ = [
-    'CrackInferencer', 'CrackPredictor', 'IMAGE_SUFFIXES', 'MAX_UNLABELLED',
+    'CheckpointMismatch', 'CrackInferencer', 'CrackPredictor', 'IMAGE_SUFFIXES', 'MAX_UNLABELLED',
     'MissingConfigFile', 'OneLineParser', 'PixelSpaceAttack', 'READY_CPU_CHECKPOINT', 'READY_CPU_CONFIG',
     'SCALE_GRID', 'SitePhoto', 'adapt_to_site',
     'apply_calibration', 'atomic_write', 'calibrated_config', 'check_output_file',

@@ -7,6 +7,11 @@ from mmengine.runner.checkpoint import load_state_dict
 from mmseg.registry import HOOKS
 
 
+class CheckpointMismatch(ValueError):
+    """A checkpoint whose weights do not fit the config's model (one line
+    naming both files)."""
+
+
 @HOOKS.register_module()
 class CheckpointFitHook(Hook):
     """Fail, naming the checkpoint and the config, when the loaded
@@ -30,7 +35,8 @@ class CheckpointFitHook(Hook):
             checkpoint (dict): The loaded checkpoint.
 
         Raises:
-            ValueError: Naming both files and the mismatched keys.
+            CheckpointMismatch: Naming both files and the mismatched
+                keys.
         """
         model = runner.model.module if is_model_wrapper(runner.model) \
             else runner.model
@@ -41,6 +47,6 @@ class CheckpointFitHook(Hook):
             load_state_dict(model, state, strict=True)
         except RuntimeError as error:
             message = ' '.join(str(error).split())
-            raise ValueError(
+            raise CheckpointMismatch(
                 f'checkpoint {runner._load_from} does not fit the model of '
                 f'{runner.cfg.filename}: {message}') from None
