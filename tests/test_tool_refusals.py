@@ -54,9 +54,10 @@ def sources(tmp_path):
 def refuses_and_keeps(run, sources, tmp_path, *words):
     before = {p: digest(p) for p in sources}
     listing = files_under(tmp_path)
-    refused(run, *words)
+    line = refused(run, *words)
     assert {p: digest(p) for p in sources} == before
     assert files_under(tmp_path) == listing
+    return line
 
 
 @pytest.mark.parametrize('option', ['--out', '--work-dir'])
@@ -87,8 +88,10 @@ def test_exports_and_robustness_refuse_to_overwrite_their_sources(
     refuses_and_keeps(tool('export_onnx.py', config, checkpoint, '--out',
                            checkpoint), sources, tmp_path, '--out',
                       'is the checkpoint')
-    refuses_and_keeps(tool('export_student.py', checkpoint, checkpoint),
-                      sources, tmp_path, 'is the source checkpoint')
+    line = refuses_and_keeps(tool('export_student.py', checkpoint,
+                                  checkpoint), sources, tmp_path,
+                             'is the source checkpoint')
+    assert '--overwrite' not in line  # a tool without that option
     refuses_and_keeps(tool('export_student.py', checkpoint, config,
                            '--config', config), sources, tmp_path,
                       'is the config')
