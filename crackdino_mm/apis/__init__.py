@@ -23,15 +23,16 @@ from .site_photos import SitePhoto, load_site_photos
 from .tool_arguments import OneLineParser, scale_argument, threshold_argument
 
 __all__ = [
-    'CheckpointMismatch', 'CrackInferencer', 'CrackPredictor', 'IMAGE_SUFFIXES', 'MAX_UNLABELLED',
-    'MissingConfigFile', 'OneLineParser', 'PixelSpaceAttack', 'READY_CPU_CHECKPOINT', 'READY_CPU_CONFIG',
-    'SCALE_GRID', 'SitePhoto', 'adapt_to_site',
-    'apply_calibration', 'atomic_write', 'calibrated_config', 'check_output_file',
-    'check_output_folder', 'choose_calibration',
-    'crack_probability', 'deployable_config', 'deployable_state_dict', 'evaluate_attacks',
-    'init_crack_model', 'load_checkpoint_file', 'load_site_photos',
-    'map_scores', 'ods_threshold', 'read_calibration', 'ready_model_command',
-    'reestimate_norm_stats', 'save_atomically', 'scalable_config',
-    'scale_argument', 'segmentation_loss',
-    'seg_logits_probability', 'threshold_argument', 'write_calibration'
+    'CheckpointMismatch', 'CrackInferencer', 'CrackPredictor',
+    'IMAGE_SUFFIXES', 'MAX_UNLABELLED', 'MissingConfigFile',
+    'OneLineParser', 'PixelSpaceAttack', 'READY_CPU_CHECKPOINT',
+    'READY_CPU_CONFIG', 'SCALE_GRID', 'SitePhoto', 'adapt_to_site',
+    'apply_calibration', 'atomic_write', 'calibrated_config',
+    'check_output_file', 'check_output_folder', 'choose_calibration',
+    'crack_probability', 'deployable_config', 'deployable_state_dict',
+    'evaluate_attacks', 'init_crack_model', 'load_checkpoint_file',
+    'load_site_photos', 'map_scores', 'ods_threshold', 'read_calibration',
+    'ready_model_command', 'reestimate_norm_stats', 'save_atomically',
+    'scalable_config', 'scale_argument', 'seg_logits_probability',
+    'segmentation_loss', 'threshold_argument', 'write_calibration'
 ]

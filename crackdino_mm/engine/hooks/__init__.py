@@ -4,6 +4,6 @@ from .decision_threshold_hook import DecisionThresholdHook
 from .progress_bar_hook import ProgressBarHook
 
 __all__ = [
-    'AtomicCheckpointHook', 'CheckpointFitHook', 'CheckpointMismatch', 'DecisionThresholdHook',
-    'ProgressBarHook'
+    'AtomicCheckpointHook', 'CheckpointFitHook', 'CheckpointMismatch',
+    'DecisionThresholdHook', 'ProgressBarHook'
 ]
