@@ -36,6 +36,8 @@ import numpy as np
 import torch
 
 from crackdino_mm.apis import apply_calibration
+from crackdino_mm.evaluation import (best_calibration, counts_above,
+                                     sweep_thresholds)
 from crackdino_mm.utils import SCALE_GRID
 from harness import commands, records, report
 from harness.sites import SITES, MapCache, read_photo, site_keys
@@ -44,7 +46,7 @@ from harness.stats import mean_ci, paired_contrast
 #: From the least to the most that is changed; a tie keeps the lesser.
 LEVELS = ('as_is', 'threshold', 'threshold_scale')
 #: ``CrackMetric``'s threshold sweep.
-SWEEP = np.arange(1, 100) / 100
+SWEEP = sweep_thresholds(99)
 #: Fewer labelled photos than this are split into quadrants for the folds.
 MIN_PHOTO_FOLDS = 3
 
@@ -61,9 +63,7 @@ def above_counts(prob: np.ndarray, label: np.ndarray,
     valid = label != ignore_index
     out = np.zeros((3, len(sweep)), np.int64)
     for row, cls in ((0, 1), (1, 0)):
-        values = prob[valid & (label == cls)]
-        below = np.searchsorted(np.sort(values), sweep, side='right')
-        out[row] = values.size - below
+        out[row] = counts_above(prob[valid & (label == cls)], sweep)
     out[2] = int(np.count_nonzero(valid & (label == 1)))
     return out
 
@@ -96,14 +96,10 @@ def fit_level(level: str, counts: Dict[float, np.ndarray],
     threshold, scale = default
     if level == 'as_is':
         return int(np.searchsorted(sweep, threshold)), scale
-    scales = [scale] if level == 'threshold' else sorted(
-        counts, key=lambda s: abs(np.log(s / scale)))
-    best = None
-    for s in scales:
-        f = f_measure(counts[s].sum(0))
-        if best is None or f.max() > best[0]:
-            best = (f.max(), int(f.argmax()), s)
-    return best[1], best[2]
+    scales = [scale] if level == 'threshold' else list(counts)
+    chosen, index = best_calibration(
+        {s: f_measure(counts[s].sum(0)) for s in scales}, scale)
+    return index, chosen
 
 
 def cross_validated_f(level: str, counts: Dict[float, np.ndarray],

@@ -47,6 +47,7 @@ import os.path as osp
 
 import torch
 
+from crackdino_mm.utils import save_atomically
 from harness import (blocks, commands, grad_ratio, records, report,
                      transfer_analysis, transfer_report)
 from harness import front_page  # noqa: F401  registers the README's blocks
@@ -219,7 +220,7 @@ def export_source(name, work_dir):
                        map_location='cpu', weights_only=False)['state_dict']
     backbone = {k: v.half() if v.is_floating_point() else v
                 for k, v in state.items() if k.startswith('backbone.')}
-    records.save_checkpoint(dict(state_dict=backbone),
+    save_atomically(dict(state_dict=backbone),
                             osp.join(REPO, source_weights(name)))
 
 

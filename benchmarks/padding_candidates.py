@@ -31,12 +31,11 @@ import os.path as osp
 import sys
 import time
 
-import torch
 from mmengine.config import Config, DictAction
-from mmengine.evaluator import Evaluator
 from mmengine.runner import Runner
 
-from crackdino_mm.apis import deployable_config, init_crack_model
+from crackdino_mm.apis import (deployable_config, evaluate_attacks,
+                               init_crack_model)
 
 #: name -> (test mode, padding by the data preprocessor or None)
 CANDIDATES = {
@@ -86,20 +85,6 @@ def candidate_cfg(model_cfg, name, crop, stride):
     return cfg
 
 
-def evaluate(model, dataloader, metric_cfg, limit=None):
-    """The evaluator of ``metric_cfg`` over the first ``limit`` batches."""
-    evaluator = Evaluator(copy.deepcopy(metric_cfg))
-    seen = 0
-    for index, data in enumerate(dataloader):
-        if limit is not None and index >= limit:
-            break
-        with torch.no_grad():
-            evaluator.process(model.test_step(data), data)
-        seen += len(data['inputs'])
-    return {key.split('/')[-1]: value
-            for key, value in evaluator.evaluate(seen).items()}
-
-
 def main(argv=None):
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
@@ -125,7 +110,9 @@ def main(argv=None):
         cfg.model = candidate_cfg(model_cfg, name, crop, stride)
         model = init_crack_model(cfg, args.checkpoint)
         start = time.perf_counter()
-        metrics = evaluate(model, dataloader, metric_cfg, args.limit)
+        metrics = evaluate_attacks(model, dataloader, metric_cfg,
+                                   limit=args.limit,
+                                   progress=False)[0]['clean']
         results[name] = {k: metrics[k] for k in KEYS}
         results[name]['seconds'] = time.perf_counter() - start
         print(f'{name}: ' + ', '.join(f'{k} {results[name][k]:.2f}'

@@ -13,7 +13,8 @@ import torch
 import torch.nn as nn
 from mmengine.model import BaseModel
 
-from crackdino_mm.engine.atomic_local_backend import atomic_write
+from crackdino_mm.utils.atomic_files import atomic_write
+from test_atomic_save import run_killed_at
 from crackdino_mm.engine.runner import (DeviceAwareRunner,
                                         choose_resume_checkpoint)
 
@@ -41,13 +42,7 @@ def test_atomic_write_killed_before_rename_keeps_the_old_file(tmp_path):
     target = tmp_path / 'iter_1.pth'
     atomic_write(b'old', target)
     # The worker dies at the worst moment: data written, rename pending.
-    code = ('import os, signal\n'
-            'from crackdino_mm.engine import atomic_local_backend as m\n'
-            'm.os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)\n'
-            f'm.atomic_write(b"new" * 1000, {str(target)!r})\n')
-    proc = subprocess.run([sys.executable, '-c', code], cwd=REPO,
-                          env=dict(os.environ, PYTHONPATH=REPO))
-    assert proc.returncode == -signal.SIGKILL
+    run_killed_at('replace', f'm.atomic_write(b"new" * 1000, {str(target)!r})')
     assert target.read_bytes() == b'old'
     assert len(glob.glob(str(tmp_path / '.iter_1.pth.*.tmp'))) == 1
 

@@ -201,3 +201,20 @@ def test_choose_threshold_config_carries_the_scale(setup, tmp_path):
     unscaled = inference_model(init_model(config, scaled, 'cpu'), photo)
     assert not torch.allclose(result.seg_logits.data,
                               unscaled.seg_logits.data)
+
+
+def test_test_tool_refuses_a_checkpoint_of_another_model(setup, tmp_path):
+    """mmengine loads non-strictly; tools/test.py fails in one line naming
+    both files instead of scoring a half-random model."""
+    state = torch.load(setup['plain'], weights_only=False)['state_dict']
+    wrong = str(tmp_path / 'wrong.pth')
+    torch.save(dict(state_dict={k: v for k, v in state.items()
+                                if not k.startswith('neck.')}), wrong)
+    proc = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'test.py'),
+                           setup['config'], wrong, '--work-dir',
+                           str(tmp_path / 'w')],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith('test.py: checkpoint ' + wrong), line
+    assert setup['config'] in line and 'Traceback' not in proc.stderr

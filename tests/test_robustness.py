@@ -8,6 +8,7 @@ from mmengine.optim import OptimWrapper
 from mmengine.runner import Runner, set_random_seed
 from mmseg.registry import DATASETS, METRICS, MODELS
 
+from crackdino_mm.apis import PixelSpaceAttack, evaluate_attacks
 from script_modules import script_module
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -47,7 +48,7 @@ def trained(tmp_path_factory):
 
 def test_perturbation_stays_in_the_pixel_budget(trained):
     _, model, _, loader = trained
-    attack = robustness.PixelSpaceAttack(model, steps=3)
+    attack = PixelSpaceAttack(model, steps=3)
     data = next(iter(loader))
     pixels = torch.stack(data['inputs']).float()
     for method in ('fgsm', 'pgd'):
@@ -61,8 +62,8 @@ def test_clean_matches_test_and_attacks_hurt(trained):
     cfg, model, _, loader = trained
     for param in model.parameters():
         param.requires_grad_(False)
-    attack = robustness.PixelSpaceAttack(model, steps=5)
-    results, counts = robustness.evaluate(
+    attack = PixelSpaceAttack(model, steps=5)
+    results, counts = evaluate_attacks(
         model, loader, dict(type='CrackMetric'), attack, [0, 8, 32],
         ['pgd', 'fgsm'])
     # Epsilon 0 is exactly the plain test.

@@ -12,11 +12,10 @@ from mmengine.runner import Runner
 from mmseg.registry import MODELS
 from torch.overrides import TorchFunctionMode
 
-from crackdino_mm.apis import CrackPredictor
-from script_modules import script_module
+from crackdino_mm.apis import (CrackPredictor, PixelSpaceAttack,
+                               evaluate_attacks)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-robustness = script_module('tools/robustness.py')
 
 CONFIG = osp.join(REPO, 'configs', 'demo',
                   'teacher-b_vit-t4_300it_synthetic-224x224.py')
@@ -89,16 +88,16 @@ def test_robustness_runs_on_the_accelerator(model_and_data):
     model = model.to('meta')
     for param in model.parameters():
         param.requires_grad_(False)
-    attack = robustness.PixelSpaceAttack(model, steps=2)
+    attack = PixelSpaceAttack(model, steps=2)
     with MetaAccelerator():
         data = next(iter(loader))
         pixels = torch.stack(data['inputs'])
         for method in ('fgsm', 'pgd'):
             adv = attack(pixels, data['data_samples'], 4.0, method)
             assert adv.is_meta and adv.shape == pixels.shape
-        results, _ = robustness.evaluate(model, loader,
-                                         dict(type='CrackMetric'), attack,
-                                         [4], ['pgd'])
+        results, _ = evaluate_attacks(model, loader,
+                                      dict(type='CrackMetric'), attack,
+                                      [4], ['pgd'])
     assert set(results) == {'clean', 'pgd_eps4'}
 
 

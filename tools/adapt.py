@@ -27,9 +27,10 @@ import sys
 from mmengine.config import Config, DictAction
 
 from crackdino_mm.apis import (MAX_UNLABELLED, READY_CPU_CHECKPOINT,
-                               READY_CPU_CONFIG, SCALE_GRID, adapt_to_site,
-                               calibrated_config, check_output_file,
-                               check_output_folder, read_calibration)
+                               READY_CPU_CONFIG, SCALE_GRID, OneLineParser,
+                               adapt_to_site, calibrated_config,
+                               check_output_file, check_output_folder,
+                               read_calibration, scale_argument)
 
 READY_MODEL = f"""\
 Without a GPU, start from the ready CPU model, trained on DeepCrack
@@ -40,7 +41,7 @@ Without a GPU, start from the ready CPU model, trained on DeepCrack
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         description=__doc__.split('\n')[0], epilog=READY_MODEL,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config')
@@ -65,7 +66,7 @@ def parse_args(argv=None):
     parser.add_argument('--distiller-config',
                         help='distiller whose teachers distil on the '
                         'unlabelled photos (default: CONFIG if a distiller)')
-    parser.add_argument('--scales', type=float, nargs='+',
+    parser.add_argument('--scales', type=scale_argument, nargs='+',
                         default=list(SCALE_GRID),
                         help='test-time scales to choose from')
     parser.add_argument('--min-gain', type=float, default=0.0,

@@ -13,18 +13,19 @@ deployable config calibrated for MMSeg's own ``init_model`` and
 checkpoint stores a test-time scale, a ``CrackDataPreProcessor`` with
 ``test_cfg.scale``.
 """
-import argparse
 import os.path as osp
+import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from crackdino_mm.apis import calibrated_config
-from crackdino_mm.apis import read_calibration, write_calibration
+from crackdino_mm.apis import (OneLineParser, calibrated_config,
+                               check_output_file, ods_threshold,
+                               read_calibration, write_calibration)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = OneLineParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument(
@@ -37,19 +38,34 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def ods_threshold(metrics: dict, config: str) -> float:
-    """The ``ods_threshold`` entry of CrackMetric's results (any prefix)."""
-    found = [v for k, v in metrics.items()
-             if k.split('/')[-1] == 'ods_threshold']
-    if not found:
-        raise KeyError(f'{config}: the validation metrics {sorted(metrics)} '
-                       'have no "ods_threshold"; val_evaluator must be '
-                       'CrackMetric')
-    return float(found[0])
+def check_outputs(args) -> None:
+    """Refuse, before any work, a ``--out`` that is the config or an
+    existing file that is not a checkpoint, and an ``--out-config`` that is
+    the config or the checkpoint (ValueError of one line)."""
+    if args.out:
+        check_output_file(args.out, '--out', [('config', args.config)])
+        in_place = osp.exists(args.checkpoint) and osp.isfile(args.out) \
+            and osp.samefile(args.out, args.checkpoint)
+        if osp.isfile(args.out) and not in_place:
+            try:
+                read_calibration(args.out)
+            except (KeyError, ValueError) as error:
+                raise ValueError(f'--out {args.out} exists and is not a '
+                                 f'checkpoint ({error}); give another '
+                                 'path') from None
+    if args.out_config:
+        check_output_file(args.out_config, '--out-config',
+                          [('config', args.config),
+                           ('checkpoint', args.checkpoint)])
 
 
 def main(argv=None):
     args = parse_args(argv)
+    try:
+        check_outputs(args)
+    except ValueError as error:
+        print(f'choose_threshold.py: {error}', file=sys.stderr)
+        return 2
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -73,4 +89,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

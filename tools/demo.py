@@ -99,13 +99,14 @@ def evaluate(config, checkpoint, work_dir, num_pictures):
     from mmengine.runner import Runner
 
     from crackdino_mm.inspection.visualization import side_by_side
-    from crackdino_mm.apis import apply_calibration, write_calibration
+    from crackdino_mm.apis import (apply_calibration, ods_threshold,
+                                   write_calibration)
 
     cfg = Config.fromfile(osp.join(CONFIGS, config))
     cfg.work_dir = work_dir
     cfg.load_from = checkpoint
     runner = Runner.from_cfg(cfg)
-    threshold = runner.val()['ods_threshold']
+    threshold = ods_threshold(runner.val(), config)
     apply_calibration(runner.model, threshold=threshold)
     write_calibration(checkpoint, threshold=threshold)
     print(f'decision threshold chosen on the validation split: {threshold} '

@@ -19,7 +19,7 @@ the tool fails if the probabilities differ by more than ``--atol`` or a
 mask differs where the probability is farther than that from the
 threshold.
 """
-import argparse
+import io
 import sys
 
 import numpy as np
@@ -28,8 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils import parametrize
 
-from crackdino_mm.apis import (apply_calibration, crack_probability,
-                              init_crack_model)
+from crackdino_mm.apis import (OneLineParser, apply_calibration,
+                               atomic_write, check_output_file,
+                               crack_probability, init_crack_model,
+                               scale_argument, threshold_argument)
 
 
 def resize_matrix(size: int, scale: float) -> torch.Tensor:
@@ -91,7 +93,7 @@ def bake_parametrizations(model: torch.nn.Module) -> None:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = OneLineParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('--out', required=True, help='output .onnx file')
@@ -101,11 +103,11 @@ def parse_args(argv=None):
     parser.add_argument('--atol', type=float, default=1e-4,
                         help='largest accepted |ONNX - PyTorch| probability')
     parser.add_argument(
-        '--threshold', type=float,
+        '--threshold', type=threshold_argument,
         help='decision threshold of the crack_mask output (default: the '
         'checkpoint\'s, else the config\'s)')
     parser.add_argument(
-        '--scale', type=float,
+        '--scale', type=scale_argument,
         help='test-time input scale (default: the checkpoint\'s, else the '
         'config\'s)')
     return parser.parse_args(argv)
@@ -120,6 +122,12 @@ def mask_mismatches(prob, mask, expected_mask, threshold, atol):
 
 def main(argv=None):
     args = parse_args(argv)
+    try:
+        check_output_file(args.out, '--out', [('config', args.config),
+                                              ('checkpoint', args.checkpoint)])
+    except ValueError as error:
+        print(f'export_onnx.py: {error}', file=sys.stderr)
+        return 2
     segmentor = init_crack_model(args.config, args.checkpoint, 'cpu',
                                  threshold=args.threshold, scale=args.scale)
     calibration = apply_calibration(segmentor)
@@ -129,16 +137,17 @@ def main(argv=None):
     bake_parametrizations(model)
     example = torch.rand(1, 3, *args.shape) * 255
     outputs = ['crack_probability', 'crack_mask']
+    exported = io.BytesIO()
     torch.onnx.export(
-        model, (example, ), args.out, dynamo=False,
+        model, (example, ), exported, dynamo=False,
         opset_version=args.opset, input_names=['image'],
         output_names=outputs,
         dynamic_axes={name: {0: 'batch'} for name in ['image', *outputs]})
-    graph = onnx.load(args.out)
+    graph = onnx.load_from_string(exported.getvalue())
     onnx.helper.set_model_props(
         graph, dict(decision_threshold=str(threshold),
                     test_scale=str(calibration['scale'])))
-    onnx.save(graph, args.out)
+    atomic_write(graph.SerializeToString(), args.out)
 
     import onnxruntime
     session = onnxruntime.InferenceSession(

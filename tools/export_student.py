@@ -11,16 +11,16 @@ exported weights are loaded into it with strict keys before anything is
 written.
 """
 import argparse
-import os
-import os.path as osp
+import sys
 
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
-from crackdino_mm.apis import (deployable_config, deployable_state_dict,
-                               load_checkpoint_file)
+from crackdino_mm.apis import (check_output_file, deployable_config,
+                               deployable_state_dict, load_checkpoint_file,
+                               save_atomically)
 
 
 def export_student(checkpoint: dict, where: str = 'checkpoint') -> dict:
@@ -51,6 +51,13 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     try:
+        check_output_file(args.out, 'out', [('source checkpoint',
+                                             args.checkpoint),
+                                            ('config', args.config)])
+    except ValueError as error:
+        print(f'export_student.py: {error}', file=sys.stderr)
+        return 2
+    try:
         student = export_student(load_checkpoint_file(args.checkpoint),
                                  args.checkpoint)
     except (KeyError, ValueError, FileNotFoundError) as error:
@@ -62,11 +69,11 @@ def main(argv=None):
         except RuntimeError as error:
             raise SystemExit(f'the student of {args.config} does not load '
                              f'the weights of {args.checkpoint}: {error}')
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    torch.save(student, args.out)
+    save_atomically(student, args.out)
     print(f'student weights ({len(student["state_dict"])} tensors) written '
           f'to {args.out}')
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

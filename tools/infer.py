@@ -39,8 +39,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from crackdino_mm.apis import (IMAGE_SUFFIXES, CrackPredictor,
-                               check_output_folder, init_crack_model)
+from crackdino_mm.apis import (IMAGE_SUFFIXES, CrackPredictor, OneLineParser,
+                               check_output_folder, init_crack_model,
+                               scale_argument, threshold_argument)
 from crackdino_mm.inspection import (MEASURED_AS, InspectionReport,
                                      check_width_limits, measure_each_crack,
                                      overlay_mask, read_photo)
@@ -48,7 +49,7 @@ from crackdino_mm.inspection.visualization import mark_dropped
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         description=__doc__.split('\n')[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('\n', 2)[2])
@@ -59,12 +60,12 @@ def parse_args(argv=None):
         '--out-dir', default='work_dirs/infer',
         help='outputs, in the inputs\' folders relative to their common root')
     parser.add_argument(
-        '--threshold', type=float,
+        '--threshold', type=threshold_argument,
         help='crack probability above which a pixel is a crack (default: '
         'the checkpoint\'s, from tools/choose_threshold.py, else the '
         'config\'s decode_head.threshold)')
     parser.add_argument(
-        '--scale', type=float,
+        '--scale', type=scale_argument,
         help='test-time scale of the photos (default: the checkpoint\'s, '
         'else 1)')
     parser.add_argument(
@@ -98,10 +99,6 @@ def parse_args(argv=None):
     parser.add_argument(
         '--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     args = parser.parse_args(argv)
-    if args.threshold is not None and not 0 < args.threshold < 1:
-        parser.error(f'--threshold must be in (0, 1), got {args.threshold}')
-    if args.scale is not None and args.scale <= 0:
-        parser.error(f'--scale must be > 0, got {args.scale}')
     if args.stride and args.crop_size and args.stride > args.crop_size:
         parser.error('--stride larger than --crop-size leaves gaps')
     if args.mm_per_pixel is not None and args.mm_per_pixel <= 0:

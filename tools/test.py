@@ -13,9 +13,12 @@ Same command line as MMSeg's, plus ``--threshold T`` and ``--scale S``:
    scale 1).
 
 ``--out DIR`` writes each prediction as a 0/255 PNG mask named after its
-photo (CrackMetric's ``output_dir``).
+photo (CrackMetric's ``output_dir``). A ``--out``/``--work-dir`` that is
+an existing file, or a scale or threshold out of range, is refused in one
+line before anything loads; a checkpoint that does not fit the config's
+model fails naming both (``CheckpointFitHook``), where mmengine would only
+warn and score a half-random model.
 """
-import argparse
 import importlib.util
 import os.path as osp
 import sys
@@ -23,7 +26,10 @@ import sys
 from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
-from crackdino_mm.apis import scalable_config
+from crackdino_mm.apis import (CheckpointMismatch, OneLineParser,
+                               check_output_folder,
+                               scalable_config, scale_argument,
+                               threshold_argument)
 
 
 def stock_test_module():
@@ -51,10 +57,11 @@ def calibrated_runner(threshold=None, scale=None):
         def from_cfg(cfg):
             cfg = scalable_config(cfg)
             hooks = list(cfg.get('custom_hooks') or [])
-            hooks = [h for h in hooks
-                     if h.get('type') != 'DecisionThresholdHook']
-            hooks.append(dict(type='DecisionThresholdHook',
-                              threshold=threshold, scale=scale))
+            hooks = [h for h in hooks if h.get('type') not in
+                     ('DecisionThresholdHook', 'CheckpointFitHook')]
+            hooks += [dict(type='CheckpointFitHook'),
+                      dict(type='DecisionThresholdHook',
+                           threshold=threshold, scale=scale)]
             cfg.custom_hooks = hooks
             # Every weight comes from the checkpoint tested (the teachers'
             # and init_cfg files are read only by training).
@@ -70,19 +77,42 @@ def calibrated_runner(threshold=None, scale=None):
 def parse_args(argv=None):
     """The project's options, and the rest of the command line for MMSeg's
     test.py."""
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument('--threshold', type=float)
-    parser.add_argument('--scale', type=float)
-    return parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    parser = OneLineParser(prog='test.py', add_help=False)
+    parser.add_argument('--threshold', type=threshold_argument)
+    parser.add_argument('--scale', type=scale_argument)
+    parser.add_argument('--out')
+    parser.add_argument('--work-dir')
+    args, rest = parser.parse_known_args(
+        sys.argv[1:] if argv is None else argv)
+    for option, folder in output_folders(args):
+        rest += [option, folder]
+    return args, rest
+
+
+def output_folders(args):
+    """(option, folder) of the outputs given on the command line."""
+    return [(option, folder) for option, folder in
+            (('--out', args.out), ('--work-dir', args.work_dir)) if folder]
 
 
 def main(argv=None):
     args, rest = parse_args(argv)
+    try:
+        for option, folder in output_folders(args):
+            check_output_folder(folder, option)
+    except ValueError as error:
+        print(f'test.py: {error}', file=sys.stderr)
+        return 2
     stock = stock_test_module()
     stock.Runner = calibrated_runner(args.threshold, args.scale)
     sys.argv = [stock.__file__] + rest
-    stock.main()
+    try:
+        stock.main()
+    except CheckpointMismatch as error:
+        print(f'test.py: {error}', file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

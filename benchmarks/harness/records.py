@@ -3,14 +3,11 @@ merged under a lock so that sittings running at once lose nothing, and
 written atomically; every path in them is relative to the repository."""
 import contextlib
 import fcntl
-import io
 import json
 import os.path as osp
 import re
 
-import torch
-
-from crackdino_mm.engine.atomic_local_backend import atomic_write
+from crackdino_mm.utils import atomic_write
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RESULTS_DIR = osp.join(REPO, 'benchmarks', 'results')
@@ -64,13 +61,6 @@ def save(path, results):
     every path in them relative to the repository."""
     atomic_write((json.dumps(relative_text(results), indent=2) +
                   '\n').encode(), path)
-
-
-def save_checkpoint(checkpoint, path):
-    """``torch.save`` through an atomic write."""
-    buffer = io.BytesIO()
-    torch.save(checkpoint, buffer)
-    atomic_write(buffer.getvalue(), path)
 
 
 @contextlib.contextmanager

@@ -14,8 +14,8 @@ from crackdino_mm.apis import (CrackPredictor, deployable_state_dict,
                                init_crack_model)
 from crackdino_mm.apis.site_photos import draw_keys, site_keys as keys_of
 from crackdino_mm.datasets import binarize_crack_mask
-from crackdino_mm.utils import apply_calibration
-from harness.records import REPO, relative_text, save_checkpoint
+from crackdino_mm.utils import apply_calibration, save_atomically
+from harness.records import REPO, relative_text
 
 SITES = ('Crack500', 'GAPs384', 'ShadowCrack', 'AigleRN-TRIMM')
 WORK_DIR = 'work_dirs/site_adaptation'
@@ -65,7 +65,7 @@ def keep_source(name):
     the repository."""
     path = osp.join(REPO, WORK_DIR, name, 'iter_1000.pth')
     trained = torch.load(path, map_location='cpu', weights_only=False)
-    save_checkpoint(dict(meta=relative_text(trained.get('meta', {})),
+    save_atomically(dict(meta=relative_text(trained.get('meta', {})),
                          state_dict=deployable_state_dict(trained, path)),
                     osp.join(KEPT, name + '.pth'))
 

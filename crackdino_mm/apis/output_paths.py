@@ -14,32 +14,31 @@ def _same(a: str, b: str) -> bool:
 
 def check_output_file(out: str, option: str,
                       inputs: Iterable[Tuple[str, Optional[str]]] = (),
-                      overwrite: bool = False) -> None:
-    """Refuse an output file ``out`` (named by ``option``) that is a folder,
-    or one of ``inputs`` (what, path) or a link to it unless
-    ``overwrite``.
+                      overwrite: Optional[bool] = None) -> None:
+    """Refuse an output file that is a folder or would replace an input.
 
     Args:
-        out (str): The file to be written.
-        option (str): The option that gave it (``--out``), for the error.
-        inputs (Iterable[tuple[str, str | None]]): (what, path) of each
-            input, ``('checkpoint', 'a.pth')``; a None path is skipped.
-            Defaults to none.
-        overwrite (bool): Allow ``out`` to be an input. Defaults to False.
+        out (str): The output file.
+        option (str): The option that named it, for the message.
+        inputs (Iterable[Tuple[str, Optional[str]]]): (what, path) of the
+            inputs it must not replace (a link to one counts as it).
+        overwrite (bool, optional): Whether the tool's ``--overwrite`` was
+            given (then an input may be replaced); None for a tool without
+            that option (never, and the message does not offer it).
 
     Raises:
-        ValueError: If ``out`` is a folder, or an input without
-            ``overwrite``.
+        ValueError: One line naming ``option``, ``out`` and the input.
     """
     if osp.isdir(out):
         raise ValueError(f'{option} {out} is a folder; expected the file '
                          'to write')
     for what, path in inputs:
         if path and not overwrite and _same(out, path):
+            hint = '' if overwrite is None else \
+                ', or --overwrite to replace it'
             raise ValueError(
                 f'{option} {out} is the {what} ({path}): it would be '
-                'overwritten; give another path, or --overwrite to '
-                'replace it')
+                f'overwritten; give another path{hint}')
 
 
 def check_output_folder(out_dir: str, option: str,

@@ -11,7 +11,7 @@ import numpy as np
 from mmengine.logging import MMLogger
 from tqdm import tqdm
 
-from ..evaluation import CrackMetric
+from ..evaluation import CrackMetric, best_calibration, best_threshold
 from ..utils import SCALE_GRID, apply_calibration
 from .crack_predictor import CrackPredictor
 
@@ -35,11 +35,16 @@ def map_scores(probs: Sequence[np.ndarray], labels: Sequence[np.ndarray],
     ``crack_iou``, ``crack_f1``, ``ods``, ``ods_threshold`` (best of
     ``num_thresholds`` thresholds evenly spaced in (0, 1)), ..."""
     metric = CrackMetric(num_thresholds=num_thresholds)
-    results = [metric.image_counts(prob, (prob > threshold).astype(np.uint8),
-                                   label)
-               for prob, label in zip(probs, labels)]
     with _quiet_metric():
-        return metric.compute_metrics(results)
+        return metric.compute_metrics(
+            _image_counts(metric, probs, labels, threshold))
+
+
+def _image_counts(metric, probs, labels, threshold):
+    """``metric``'s counts of each map, the decision at ``threshold``."""
+    return [metric.image_counts(prob, (prob > threshold).astype(np.uint8),
+                                label)
+            for prob, label in zip(probs, labels)]
 
 
 def site_probabilities(model, images: Sequence[np.ndarray], scale: float,
@@ -54,6 +59,13 @@ def site_probabilities(model, images: Sequence[np.ndarray], scale: float,
         if bar is not None:
             bar.update(1)
     return probs
+
+
+def _sweep_row(scale, f, thresholds, index) -> dict:
+    """A scale's F (points) and threshold at ``index`` of its sweep, as
+    ``CrackMetric`` rounds its ODS and ODS threshold."""
+    return dict(scale=float(scale), f=round(float(f[index]) * 100, 2),
+                threshold=round(float(thresholds[index]), 3))
 
 
 def choose_calibration(model, photos, scales: Sequence[float] = SCALE_GRID,
@@ -82,24 +94,25 @@ def choose_calibration(model, photos, scales: Sequence[float] = SCALE_GRID,
                          f'{min_gain}')
     stored = apply_calibration(model)
     labels = [photo.label for photo in photos]
-    table, maps = [], {}
+    metric = CrackMetric(num_thresholds=num_thresholds)
+    table, maps, f_by_scale = [], {}, {}
     bar = tqdm(total=len(scales) * len(photos), desc='calibration',
                unit='photo', disable=not progress)
     for scale in sorted(scales, key=lambda s: abs(math.log(s))):
         maps[scale] = site_probabilities(model, [p.img for p in photos],
                                          scale, bar=bar, **predictor_args)
-        scores = map_scores(maps[scale], labels, 0.5, num_thresholds)
-        table.append(dict(scale=float(scale), f=scores['ods'],
-                          threshold=scores['ods_threshold']))
+        f_by_scale[scale] = metric.sweep_f(
+            _image_counts(metric, maps[scale], labels, 0.5))
+        table.append(_sweep_row(scale, f_by_scale[scale], metric.thresholds,
+                                best_threshold(f_by_scale[scale])))
     bar.close()
-    best = max(table, key=lambda row: row['f'])
+    scale, index = best_calibration(f_by_scale)
+    chosen = _sweep_row(scale, f_by_scale[scale], metric.thresholds, index)
     if stored['scale'] not in maps:
         maps[stored['scale']] = site_probabilities(
             model, [p.img for p in photos], stored['scale'], **predictor_args)
     stored['f'] = map_scores(maps[stored['scale']], labels,
                              stored['threshold'])['crack_f1']
-    chosen = dict(threshold=best['threshold'], scale=best['scale'],
-                  f=best['f'])
     kept = min_gain > 0 and chosen['f'] - stored['f'] < min_gain
     use = stored if kept else chosen
     apply_calibration(model, use['threshold'], use['scale'])

@@ -13,6 +13,7 @@ from mmseg.registry import METRICS
 from prettytable import PrettyTable
 
 from ..utils import seg_logits_probability
+from .threshold_choice import best_threshold, counts_above, sweep_thresholds
 
 
 def _disk(radius: float) -> np.ndarray:
@@ -95,8 +96,7 @@ class CrackMetric(BaseMetric):
                              f'{num_thresholds}')
         if tolerance < 0:
             raise ValueError(f'tolerance must be >= 0, got {tolerance}')
-        self.thresholds = np.arange(1, num_thresholds + 1) / (
-            num_thresholds + 1)
+        self.thresholds = sweep_thresholds(num_thresholds)
         self.tolerance = tolerance
         self.ignore_index = ignore_index
         self.output_dir = output_dir
@@ -111,12 +111,6 @@ class CrackMetric(BaseMetric):
     def crack_probability(seg_logits: torch.Tensor) -> torch.Tensor:
         """Crack probability from a data sample's (C, H, W) ``seg_logits``."""
         return seg_logits_probability(seg_logits)
-
-    def _counts_above(self, values: np.ndarray) -> np.ndarray:
-        """For every threshold t_j, how many values are > t_j."""
-        above = np.searchsorted(self.thresholds, values, side='left')
-        hist = np.bincount(above, minlength=len(self.thresholds) + 1)
-        return hist[::-1].cumsum()[::-1][1:]
 
     def image_counts(self, prob: np.ndarray, pred: np.ndarray,
                      gt: np.ndarray) -> dict:
@@ -143,9 +137,11 @@ class CrackMetric(BaseMetric):
             crack_hits=int((crack & near_pred).sum()),
             num_pred=int(pred.sum()),
             num_crack=int(crack.sum()),
-            sweep_pred=self._counts_above(prob[valid]),
-            sweep_pred_hits=self._counts_above(prob[valid & near_crack]),
-            sweep_crack_hits=self._counts_above(best_near[crack]))
+            sweep_pred=counts_above(prob[valid], self.thresholds),
+            sweep_pred_hits=counts_above(prob[valid & near_crack],
+                                         self.thresholds),
+            sweep_crack_hits=counts_above(best_near[crack],
+                                          self.thresholds))
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
@@ -164,6 +160,23 @@ class CrackMetric(BaseMetric):
             prob = self.crack_probability(
                 sample['seg_logits']['data']).cpu().numpy()
             self.results.append(self.image_counts(prob, pred, gt))
+
+    @staticmethod
+    def sweep_precision_recall(results: list) -> tuple:
+        """Dataset-level precision and recall at each threshold of the
+        sweep, from the ``image_counts`` of scored images."""
+        sweep = {
+            key: np.sum([r[key] for r in results], axis=0)
+            for key in ('sweep_pred', 'sweep_pred_hits', 'sweep_crack_hits')
+        }
+        num_crack = sum(r['num_crack'] for r in results)
+        return (_ratio(sweep['sweep_pred_hits'], sweep['sweep_pred'], 1.0),
+                _ratio(sweep['sweep_crack_hits'], num_crack, 1.0))
+
+    def sweep_f(self, results: list) -> np.ndarray:
+        """Dataset-level F (0-1) at each threshold of the sweep, from the
+        ``image_counts`` of scored images: what ODS is the best of."""
+        return _f_score(*self.sweep_precision_recall(results))
 
     def compute_metrics(self, results: list) -> dict:
         logger = MMLogger.get_current_instance()
@@ -187,10 +200,6 @@ class CrackMetric(BaseMetric):
             key: sum(r[key] for r in results)
             for key in results[0] if not key.startswith('sweep')
         }
-        sweep = {
-            key: np.sum([r[key] for r in results], axis=0)
-            for key in results[0] if key.startswith('sweep')
-        }
         crack_iou = _ratio(total['tp'], total['tp'] + total['fp'] +
                            total['fn'], 1.0)
         background_iou = _ratio(total['tn'], total['tn'] + total['fp'] +
@@ -198,10 +207,7 @@ class CrackMetric(BaseMetric):
         precision = _ratio(total['pred_hits'], total['num_pred'], 1.0)
         recall = _ratio(total['crack_hits'], total['num_crack'], 1.0)
 
-        sweep_precision = _ratio(sweep['sweep_pred_hits'],
-                                 sweep['sweep_pred'], 1.0)
-        sweep_recall = _ratio(sweep['sweep_crack_hits'], total['num_crack'],
-                              1.0)
+        sweep_precision, sweep_recall = self.sweep_precision_recall(results)
         sweep_f = _f_score(sweep_precision, sweep_recall)
         recall_drop = sweep_recall - np.append(sweep_recall[1:], 0.0)
         ap = float((recall_drop * sweep_precision).sum())
@@ -235,7 +241,7 @@ class CrackMetric(BaseMetric):
             (key, round(float(value) * 100, 2)) for key, value in
             metrics.items())
         metrics['ods_threshold'] = round(
-            float(self.thresholds[int(sweep_f.argmax())]), 3)
+            float(self.thresholds[best_threshold(sweep_f)]), 3)
 
         table = PrettyTable(field_names=['metric', 'value'])
         for key, value in metrics.items():

@@ -8,11 +8,12 @@ threshold lives on the decode head (``threshold``), the scale on the
 ``CrackDataPreProcessor`` (``test_scale``: the photo is resized by it
 before the model sees it, and the prediction resized back).
 """
-import os
 import os.path as osp
 from typing import Optional
 
 import torch
+
+from .atomic_files import save_atomically
 
 THRESHOLD_KEY = 'decision_threshold'
 SCALE_KEY = 'test_scale'
@@ -92,15 +93,6 @@ def write_calibration(path: str, out: Optional[str] = None,
         stored[SCALE_KEY] = check_scale(scale, path)
     stored.update(meta)
     return save_atomically(checkpoint, out or path)
-
-
-def save_atomically(checkpoint: dict, out: str) -> str:
-    """``torch.save`` through a temporary file: ``out`` is either the old
-    file or the whole new one, never a part."""
-    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    torch.save(checkpoint, out + '.tmp')
-    os.replace(out + '.tmp', out)
-    return out
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:

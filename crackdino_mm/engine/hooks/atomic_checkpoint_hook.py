@@ -8,7 +8,7 @@ from mmengine.fileio import LocalBackend, get_file_backend
 from mmengine.hooks import CheckpointHook
 from mmseg.registry import HOOKS
 
-from ..atomic_local_backend import TMP_SUFFIX, atomic_write
+from ...utils.atomic_files import TMP_SUFFIX, atomic_write
 
 
 @HOOKS.register_module()
