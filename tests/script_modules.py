@@ -8,6 +8,10 @@ import os.path as osp
 import sys
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+#: The dataset converters, and the module they share (beside them when
+#: one runs).
+CONVERTERS = 'tools/dataset_converters/'
+SHARED_CONVERTER = 'crack_site_sources.py'
 
 
 def harness(module: str):
@@ -33,6 +37,8 @@ def script_module(path: str):
     """
     if path.startswith('benchmarks/'):
         harness('records')
+    if path.startswith(CONVERTERS) and not path.endswith(SHARED_CONVERTER):
+        script_module(CONVERTERS + SHARED_CONVERTER)
     name = osp.splitext(osp.basename(path))[0]
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name,

@@ -14,8 +14,6 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 @pytest.fixture(scope='module')
 def lmm():
-    # Its shared helpers first, as running the script finds them beside it.
-    script_module('tools/dataset_converters/crack_site_sources.py')
     return script_module('tools/dataset_converters/lmm_crack_sets.py')
 
 

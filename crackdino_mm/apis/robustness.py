@@ -66,8 +66,17 @@ class PixelSpaceAttack:
 
     def probability(self, pixels: torch.Tensor,
                     data_samples) -> torch.Tensor:
-        """Crack probability (N, H, W) of the image area, predicted as the
-        test predicts it, differentiable in ``pixels``."""
+        """Crack probability of the image area, predicted as the test
+        predicts it, differentiable in ``pixels``.
+
+        Args:
+            pixels (torch.Tensor): (N, C, H, W) images in 0-255 pixels.
+            data_samples (list[SegDataSample]): Their samples (cloned, not
+                changed).
+
+        Returns:
+            torch.Tensor: (N, H, W) crack probabilities.
+        """
         samples = [sample.clone() for sample in data_samples]
         results = self.model.test_step(
             dict(inputs=list(pixels), data_samples=samples))

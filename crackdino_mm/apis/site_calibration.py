@@ -30,10 +30,20 @@ def _quiet_metric():
 
 def map_scores(probs: Sequence[np.ndarray], labels: Sequence[np.ndarray],
                threshold: float, num_thresholds: int = 99) -> dict:
-    """CrackMetric's figures (tolerance 0) of crack probability maps
-    against 0/1 labels (255 ignored), the decision at ``threshold``:
-    ``crack_iou``, ``crack_f1``, ``ods``, ``ods_threshold`` (best of
-    ``num_thresholds`` thresholds evenly spaced in (0, 1)), ..."""
+    """CrackMetric's figures (tolerance 0) of crack probability maps.
+
+    Args:
+        probs (Sequence[np.ndarray]): Crack probability maps (H, W).
+        labels (Sequence[np.ndarray]): 0/1 labels of the same sizes (255
+            ignored).
+        threshold (float): The decision threshold of the fixed-threshold
+            figures.
+        num_thresholds (int): Thresholds evenly spaced in (0, 1) that the
+            ODS/OIS sweep tries. Defaults to 99.
+
+    Returns:
+        dict: ``crack_iou``, ``crack_f1``, ``ods``, ``ods_threshold``, ...
+    """
     metric = CrackMetric(num_thresholds=num_thresholds)
     with _quiet_metric():
         return metric.compute_metrics(
@@ -49,8 +59,19 @@ def _image_counts(metric, probs, labels, threshold):
 
 def site_probabilities(model, images: Sequence[np.ndarray], scale: float,
                        bar=None, **predictor_args) -> List[np.ndarray]:
-    """Crack probability maps of BGR ``images`` seen at ``scale``
-    (``bar``, a tqdm bar, advances by one per image)."""
+    """Crack probability maps of photos seen at a test-time scale.
+
+    Args:
+        model (torch.nn.Module): A segmentor; its scale is set to
+            ``scale``.
+        images (Sequence[np.ndarray]): BGR photos.
+        scale (float): The test-time scale.
+        bar (tqdm, optional): A progress bar advanced by one per photo.
+        **predictor_args: Passed to ``CrackPredictor``.
+
+    Returns:
+        list[np.ndarray]: One (H, W) map per photo, at its size.
+    """
     apply_calibration(model, scale=scale)
     predictor = CrackPredictor(model, **predictor_args)
     probs = []
@@ -71,23 +92,36 @@ def _sweep_row(scale, f, thresholds, index) -> dict:
 def choose_calibration(model, photos, scales: Sequence[float] = SCALE_GRID,
                        min_gain: float = 0.0, num_thresholds: int = 99,
                        progress: bool = False, **predictor_args) -> dict:
-    """The (threshold, scale) with the best F pooled over labelled
-    ``photos`` (their ODS over ``num_thresholds`` thresholds evenly spaced
-    in (0, 1)), every scale of ``scales`` tried; a tie keeps the scale
-    nearest 1.
+    """Choose a site's decision threshold and test-time scale on a few
+    labelled photos: the pair with the best F pooled over them (their
+    ODS), every scale tried; a tie keeps the scale nearest 1.
 
-    It replaces the model's current (the checkpoint's stored) calibration
-    only if its F beats the stored one's on the photos by ``min_gain``
-    F points or more: a few photos can pick a threshold that fits them and
-    not the site. ``min_gain=0`` (the default until the leave-one-site-out
-    study chooses a margin) always takes the choice, as before the margin
-    existed. ``progress`` shows a bar over the predictions, with their
-    rate.
+    The choice replaces the model's current (the checkpoint's stored)
+    calibration only if its F beats the stored one's on the photos by
+    ``min_gain`` F points or more: a few photos can pick a threshold that
+    fits them and not the site. ``min_gain=0`` (the default until the
+    leave-one-site-out study chooses a margin) always takes the choice.
 
-    Returns the ``threshold``, ``scale`` and ``f`` in use, the ``table`` of
-    every scale tried, ``stored`` and ``chosen`` (each threshold, scale and
-    F), ``min_gain`` and ``kept_stored``; the model is left calibrated to
-    the one in use.
+    Args:
+        model (torch.nn.Module): A segmentor, calibrated in place.
+        photos (Sequence[SitePhoto]): Labelled photos (``img``, ``label``).
+        scales (Sequence[float]): Test-time scales tried. Defaults to
+            ``SCALE_GRID``.
+        min_gain (float): F points (0-100) the choice must gain over the
+            stored calibration to replace it. Defaults to 0.
+        num_thresholds (int): Thresholds evenly spaced in (0, 1) swept.
+            Defaults to 99.
+        progress (bool): Show a progress bar with its rate. Defaults to
+            False.
+        **predictor_args: Passed to ``CrackPredictor`` (windows, stride).
+
+    Returns:
+        dict: ``threshold``, ``scale`` and ``f`` in use, the ``table`` of
+        every scale tried, ``stored`` and ``chosen`` (each threshold,
+        scale and F), ``min_gain`` and ``kept_stored``.
+
+    Raises:
+        ValueError: If ``min_gain`` is outside [0, 100].
     """
     if not 0 <= min_gain <= 100:
         raise ValueError(f'min_gain: expected F points in [0, 100], got '

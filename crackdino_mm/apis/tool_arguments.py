@@ -2,6 +2,7 @@
 scale or threshold a tool's parser accepts is one the model accepts, and a
 bad one is refused in one line before anything loads."""
 import argparse
+from typing import NoReturn
 
 from ..utils import check_scale, check_threshold
 
@@ -11,7 +12,7 @@ class OneLineParser(argparse.ArgumentParser):
     without the usage block: the project's form for every bad input
     (``--help`` still shows the usage)."""
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         """Print ``PROG: MESSAGE`` on stderr and exit with status 2.
 
         Args:

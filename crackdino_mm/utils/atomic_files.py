@@ -21,6 +21,10 @@ def atomic_write(data: bytes, filepath: Union[str, Path]) -> None:
     A kill at any moment leaves either the old file or the complete new one
     (plus, at worst, a ``.<name>.*.tmp`` file), never a truncated
     ``filepath``; an error leaves no temporary file.
+
+    Args:
+        data (bytes): The file's whole content.
+        filepath (str | Path): The file written (its folder is made).
     """
     filepath = str(filepath)
     folder = osp.dirname(osp.abspath(filepath))

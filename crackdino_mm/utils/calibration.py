@@ -74,17 +74,44 @@ def _load(path: str) -> dict:
 
 
 def read_calibration(path: str) -> dict:
-    """The calibration stored in the checkpoint file ``path``."""
+    """The calibration stored in a checkpoint file.
+
+    Args:
+        path (str): The checkpoint file.
+
+    Returns:
+        dict: ``threshold`` and ``scale``, None where not stored.
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+        ValueError: If it is not a readable checkpoint, or a stored value
+            is out of range.
+        KeyError: If it has no ``state_dict``.
+    """
     return stored_calibration(_load(path), path)
 
 
 def write_calibration(path: str, out: Optional[str] = None,
                       threshold: Optional[float] = None,
                       scale: Optional[float] = None, **meta) -> str:
-    """Store ``threshold``/``scale`` (and any extra ``meta``) in the meta of
-    checkpoint ``path``, written to ``out`` (default: ``path`` itself)
-    through a temporary file, so that a failure leaves both intact.
-    Weights and everything else are kept. Returns the path written."""
+    """Store a calibration in a checkpoint's meta, written atomically (a
+    failure leaves both files intact); weights and the rest are kept.
+
+    Args:
+        path (str): The checkpoint file read.
+        out (str, optional): The file written. Defaults to ``path``.
+        threshold (float, optional): The decision threshold, in (0, 1).
+        scale (float, optional): The test-time scale, in [0.25, 4].
+        **meta: Further meta entries (the adaptation's record).
+
+    Returns:
+        str: The path written.
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+        ValueError: If it is not a readable checkpoint, or a value is out
+            of range.
+    """
     checkpoint = _load(path)
     stored = checkpoint.setdefault('meta', {})
     if threshold is not None:
@@ -107,9 +134,23 @@ def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
 def apply_calibration(model: torch.nn.Module,
                       threshold: Optional[float] = None,
                       scale: Optional[float] = None) -> dict:
-    """Give a segmentor the threshold and scale that are not None; return
-    the ones now in use. A scale other than 1 needs a preprocessor that
-    resizes (``scalable_config`` gives every config one)."""
+    """Give a segmentor a decision threshold and test-time scale.
+
+    Args:
+        model (torch.nn.Module): A segmentor, or a wrapper of one.
+        threshold (float, optional): Set when not None.
+        scale (float, optional): Set when not None; other than 1 it needs a
+            preprocessor that resizes (``scalable_config`` gives every
+            config one).
+
+    Returns:
+        dict: The ``threshold`` and ``scale`` now in use.
+
+    Raises:
+        ValueError: If a value is out of range.
+        TypeError: If a scale other than 1 meets a preprocessor that cannot
+            resize.
+    """
     segmentor = _unwrap(model)
     if threshold is not None:
         segmentor.decode_head.threshold = check_threshold(
