@@ -1,0 +1,158 @@
+"""The adaptation default per k, chosen leave-one-site-out from the
+site-adaptation records, and what it gives at a site it was not chosen on.
+
+Candidate rules per k: the checkpoint as is; the threshold, or threshold
+and scale, of best F on the k photos, each with a margin m that the
+photos' F of the choice must beat the stored calibration's (threshold
+0.5, scale 1) by, else the stored one stays (``tools/adapt.py
+--min-gain m``), on the tool's threshold grid or a coarser one; and
+fine-tuning where it was measured. A margin rule is scored from the
+cached maps' records: per draw, the calibration arm's IoU if the gain
+clears m, else the checkpoint's.
+"""
+from typing import Dict, List, Mapping, NamedTuple, Optional
+
+from harness.loso import leave_one_site_out
+from harness.site_stats import across_sites
+
+#: Margins (F points on the k photos) the calibration rules try.
+MARGINS = (0, 2, 5, 10, 20)
+#: Threshold grids (thresholds evenly spaced in (0, 1)): the tool's 99
+#: (steps of 0.01), then 19 (0.05), recorded as ``grid19``.
+GRIDS = (99, 19)
+LABELLED_KS = (1, 3, 5, 10)
+
+
+class Rule(NamedTuple):
+    """One candidate: its ``arm`` of the records, margin and grid."""
+    arm: str
+    margin: Optional[float] = None
+    grid: int = 99
+
+    @property
+    def name(self):
+        text = {'threshold': 'threshold', 'threshold_scale':
+                'threshold and scale', 'finetune': 'calibrate and '
+                'fine-tune'}.get(self.arm, self.arm)
+        if self.margin is not None:
+            text += f', margin {self.margin:g}'
+        return text + ('' if self.grid == 99 else
+                       f', grid {1 / (self.grid + 1):.2f}')
+
+
+def candidate_rules(finetune: bool = False) -> List[Rule]:
+    """The rules at one k, simplest first (``loso`` keeps the first of
+    equal gains): threshold before threshold and scale, large margins
+    (which change least) before small, the tool's grid first."""
+    rules = [Rule(arm, margin, grid) for arm in ('threshold',
+                                                 'threshold_scale')
+             for margin in sorted(MARGINS, reverse=True) for grid in GRIDS]
+    return rules + ([Rule('finetune')] if finetune else [])
+
+
+def draw_value(rule: Rule, record: Mapping, as_is: Mapping) -> float:
+    """A rule's test IoU at one draw: the arm's if the photos' F gain over
+    the stored calibration clears the margin, else the checkpoint's."""
+    if rule.margin is None:
+        return record['iou']
+    chosen = record if rule.grid == 99 else record[f'grid{rule.grid}']
+    gain = chosen['photos_f_chosen'] - record['photos_f_stored']
+    return chosen['iou'] if gain >= rule.margin else as_is['iou']
+
+
+def _cell(results, source, site, arm, k):
+    prefix = f'{source}/{site}/{arm}/k{k}/d'
+    return {int(key[len(prefix):]): value for key, value in results.items()
+            if key.startswith(prefix)}
+
+
+def site_scores(results: Mapping[str, dict], source: str, k: int,
+                sites, rules: List[Rule]) -> dict:
+    """Each site's mean over its draws of every rule and of as is
+    (``scores``, ``as_is``), the mean ``seconds`` of each rule's arm, and
+    the ``sites`` that have every rule (a margin rule needs draws whose
+    records hold the photos' F)."""
+    scores, as_is, seconds, complete = {}, {}, {}, []
+    for site in sites:
+        none = _cell(results, source, site, 'none', 0)
+        if not none:
+            continue
+        values, ok = {}, True
+        for rule in rules:
+            cell = _cell(results, source, site, rule.arm, k)
+            draws = [d for d, v in cell.items() if rule.margin is None or
+                     'photos_f_stored' in v]
+            if not draws:
+                ok = False
+                break
+            values[rule.name] = sum(draw_value(
+                rule, cell[d], none.get(d, none[min(none)]))
+                for d in draws) / len(draws)
+            seconds.setdefault(rule.name, []).extend(
+                cell[d].get('seconds', 0.0) for d in draws)
+        if ok:
+            scores[site] = values
+            as_is[site] = sum(v['iou'] for v in none.values()) / len(none)
+            complete.append(site)
+    return dict(scores=scores, as_is=as_is, sites=complete, seconds={
+        name: sum(s) / len(s) for name, s in seconds.items()})
+
+
+def advice(results: Mapping[str, dict], source: str, sites,
+           ks=LABELLED_KS) -> Dict[int, dict]:
+    """Per k with three sites or more: ``leave_one_site_out`` over the
+    sites that have every candidate (fine-tuning among them where three
+    sites or more measured it), with the held-out gains' mean over sites, 95 % CI and prediction
+    interval for a new site (``expected``), and the default's seconds."""
+    out = {}
+    for k in ks:
+        with_ft = site_scores(results, source, k, sites,
+                              candidate_rules(True))
+        found = with_ft if len(with_ft['sites']) >= 3 else site_scores(
+            results, source, k, sites, candidate_rules(False))
+        if len(found['sites']) < 3:
+            continue
+        rules = list(found['scores'][found['sites'][0]])
+        loso = leave_one_site_out(found['scores'], found['as_is'], rules)
+        default = loso['default']['rule']
+        out[k] = dict(loso, sites=found['sites'], expected=across_sites(
+            {f['site']: f['gain'] for f in loso['folds']}),
+            seconds=found['seconds'].get(default, 0.0),
+            finetune_measured=found is with_ft)
+    return out
+
+
+def advice_lines(per_k: Mapping[int, dict]) -> List[str]:
+    """A Markdown table of ``advice``: per k the default chosen on all
+    sites, the change in IoU it brought at each held-out site (mean over
+    sites, 95 % prediction interval for a new site), the worst held-out
+    site, and its seconds."""
+    lines = ['| k | default (chosen on all sites) | change at a held-out '
+             'site: mean [95 % PI, new site] | worst held-out site | '
+             'rules chosen without it | sites | s |',
+             '|---|---|---|---|---|---|---|']
+    for k, found in sorted(per_k.items()):
+        e, worst = found['expected'], found['worst']
+        pi = '' if e['pi_low'] is None else \
+            f' [{e["pi_low"]:+.1f}, {e["pi_high"]:+.1f}]'
+        chosen = sorted({f['rule'] for f in found['folds']})
+        lines.append(
+            f'| {k} | {found["default"]["rule"]} | {e["mean"]:+.1f}{pi} | '
+            f'{worst["site"]} {worst["gain"]:+.1f} | {"; ".join(chosen)} | '
+            f'{len(found["sites"])} | {found["seconds"]:.0f} |')
+    return lines
+
+
+def fold_lines(per_k: Mapping[int, dict]) -> List[str]:
+    """Each held-out site's rule and change in IoU, by k."""
+    sites = sorted({f['site'] for found in per_k.values()
+                    for f in found['folds']})
+    lines = ['| k | ' + ' | '.join(sites) + ' |',
+             '|---' * (len(sites) + 1) + '|']
+    for k, found in sorted(per_k.items()):
+        folds = {f['site']: f for f in found['folds']}
+        lines.append(f'| {k} | ' + ' | '.join(
+            f'{folds[s]["gain"]:+.1f} ({folds[s]["rule"]})'
+            if s in folds else '' for s in sites) + ' |')
+    return lines
+
