@@ -60,7 +60,8 @@ import numpy as np
 import torch
 from matplotlib.lines import Line2D
 
-from harness import commands, plots, records, report
+from harness import (commands, plots, records, report, site_advice,
+                     site_stats)
 from harness.site_arms import (ADAPT_ARMS, ARMS, CALIBRATION_ARMS,
                                FINETUNE_ITERS, LABEL_FREE,
                                LONG_FINETUNE_ITERS, TEACHER_ARMS, adapt_arm,
@@ -293,9 +294,11 @@ def report_tables(results, metric='iou', contrasts=True):
         lines += site_table(results, source, metric)
         if not contrasts:
             continue
-        lines.append(f'\nPaired contrasts ({source}; difference in '
-                     f'{metric.upper()} points on the same draws, 95 % CI, '
-                     'p of the paired t-test, pooled over the sites):\n')
+        lines.append(f'\nPaired contrasts, within-site detail ({source}; '
+                     f'difference in {metric.upper()} points on the same '
+                     'draws, 95 % CI, p of the paired t-test, pooled over '
+                     'the sites: draws of a site share its test set and '
+                     'model, so these are not tests over sites):\n')
         lines.append('| contrast | k | difference [95 % CI] | p | pairs |')
         lines.append('|---|---|---|---|---|')
         for a, b, what in CONTRASTS:
@@ -352,6 +355,72 @@ def arm_style(arm):
     return '--' if arm in LABEL_FREE else '-'
 
 
+def site_level_lines(results):
+    """The contrasts the README reads with the site as the unit (each
+    site's mean over its seeds and draws), Holm over those measured."""
+    rows = site_stats.reanalyse(results, skip_missing=True)
+    return site_stats.table(rows, SITES).split('\n')
+
+
+def advice_lines(results):
+    """Per source (training seed 0), the leave-one-site-out default per
+    k and each held-out site's change."""
+    lines = []
+    for source in SOURCES:
+        per_k = site_advice.advice(results, source, SITES)
+        if not per_k:
+            continue
+        lines += [f'\n#### {source}: the default per k, chosen without '
+                  'each site in turn\n', *site_advice.advice_lines(per_k),
+                  f'\n{source}: change in crack IoU at each held-out site '
+                  '(the rule chosen on the other sites):\n',
+                  *site_advice.fold_lines(per_k)]
+    return lines
+
+
+#: The sources the README's new-site advice names.
+ADVICE_SOURCES = ('segformer', 'crackdino')
+
+
+def advice_block(results):
+    """The README / guide table of the new-site advice, or None until
+    every source it names has every k on all the sites."""
+    rows = []
+    for source in ADVICE_SOURCES:
+        per_k = site_advice.advice(results, source, SITES)
+        if set(per_k) != set(KS) or any(
+                len(found['sites']) != len(SITES) for found in per_k.values()):
+            return None
+        for k, found in sorted(per_k.items()):
+            e, worst = found['expected'], found['worst']
+            rows.append(
+                f'| {k} | {source} | '
+                f'{site_advice.tool_step(found["default"]["rule"])} | '
+                f'{e["mean"]:+.1f} [{e["pi_low"]:+.1f}, {e["pi_high"]:+.1f}]'
+                f' | {worst["site"]} {worst["gain"]:+.1f} | '
+                f'{found["seconds"]:.0f} s |')
+    return '\n'.join([
+        '| labelled photos k | source | step to take (chosen leave-one-'
+        'site-out) | change in crack IoU at a new site: mean [95 % '
+        'prediction interval] | worst held-out site | time |',
+        '|---|---|---|---|---|---|', *rows])
+
+
+def write_advice(results):
+    """The advice block into the README and the new-site guide, when
+    complete."""
+    block = advice_block(results)
+    if block is None:
+        print('advice: not every site measured; README and guide left as '
+              'they are')
+        return
+    report.replace_marked_block(osp.join(REPO, 'README.md'),
+                                'readme-new-site', block)
+    report.replace_marked_block(
+        osp.join(REPO, 'docs', 'user_guides', 'new_site.md'),
+        'site-adaptation-advice', block)
+
+
 def cmd_report(args):
     results = records.load(RESULTS)
     text = report_tables(results)
@@ -370,12 +439,23 @@ def cmd_report(args):
         long_finetune_iters=LONG_FINETUNE_ITERS)
     report.write_section(records.REPORT, 'site_adaptation_cpu', [
         setup, '', 'Sources:', '', *sources, '',
-        '### Crack IoU', text,
+        '### Site level: the site as the unit',
+        'Each contrast the README reads: per-site means (over seeds and '
+        'draws), the mean over sites with its 95 % CI (t, df = sites - 1), '
+        'p, p Holm-adjusted over the contrasts measured, and the 95 % '
+        'prediction interval for a new site.', '',
+        *site_level_lines(results),
+        '\n### The adaptation default per k, leave-one-site-out',
+        site_advice.CANDIDATES + ' Criterion: ' + site_advice.CRITERION +
+        '.',
+        *advice_lines(results),
+        '\n### Crack IoU (within-site detail: draws pooled)', text,
         '\n### Crack F1 at the adapted decision',
         report_tables(results, 'f1', contrasts=False),
         '\n### ODS at the adapted scale (threshold-free)',
         report_tables(results, 'ods', contrasts=False),
         '\n![IoU against k](results/site_adaptation_cpu.png)'])
+    write_advice(results)
     report.write_costs()
 
 

@@ -72,3 +72,13 @@ def test_sites_without_margin_fields_or_arms_are_left_out():
     assert found['sites'] == ['A', 'B']
     # Fewer than three sites: no advice.
     assert advice.advice(results, 'src', sorted(sites), ks=(1,)) == {}
+
+
+def test_tool_step_names_the_options_of_a_rule():
+    assert advice.tool_step('threshold and scale, margin 5') == \
+        '`--images --masks --min-gain 5`'
+    assert advice.tool_step('threshold, margin 0') == \
+        '`--images --masks --scales 1`'
+    assert 'no tool option' in advice.tool_step(
+        'threshold, margin 2, grid 0.05')
+    assert advice.tool_step('as is').startswith('nothing')

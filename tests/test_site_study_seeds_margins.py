@@ -117,3 +117,56 @@ def test_a_seed_is_its_own_source(tmp_path, monkeypatch):
     assert set(records.load(bench.RESULTS)) == {
         'segformer/PaveSeg/finetune/k5/d0',
         'segformer@s1/PaveSeg/finetune/k5/d0'}
+
+
+def advice_results(sources=('segformer', 'crackdino')):
+    """Every k on every site: calibration helps where the photos' F gains
+    much (sites 0-5) and costs where it gains little (sites 6-7)."""
+    results = {}
+    for source in sources:
+        for i, site in enumerate(bench.SITES):
+            gain = 30.0 if i < 6 else 1.0
+            for d in range(2):
+                results[f'{source}/{site}/none/k0/d{d}'] = dict(iou=20.0)
+                for arm in ('label_free_norm', 'label_free_otsu'):
+                    results[f'{source}/{site}/{arm}/k0/d{d}'] = dict(
+                        iou=19.0, seconds=4.0)
+                for k in (1, 3, 5, 10):
+                    for arm in ('threshold', 'threshold_scale'):
+                        record = dict(iou=30.0 if i < 6 else 15.0,
+                                      photos_f_stored=40.0,
+                                      photos_f_chosen=40.0 + gain,
+                                      seconds=3.0)
+                        record['grid19'] = dict(record)
+                        results[f'{source}/{site}/{arm}/k{k}/d{d}'] = record
+    return results
+
+
+def test_advice_block_is_written_only_when_every_site_is_measured(
+        tmp_path, monkeypatch):
+    results = advice_results()
+    block = bench.advice_block(results)
+    lines = block.split('\n')
+    assert len(lines) == 2 + 2 * len(bench.KS)
+    # k = 0: the label-free steps cost everywhere; the checkpoint stays.
+    assert lines[2].startswith('| 0 | segformer | nothing')
+    # k = 1: a margin keeps the stored calibration where the photos gain
+    # little, so no held-out site loses.
+    assert lines[3].startswith('| 1 | segformer | `--images --masks '
+                               '--scales 1 --min-gain 20` | +7.5 [')
+    assert '+0.0 |' in lines[3]
+    for path in ('README.md', 'docs/user_guides/new_site.md'):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(
+            'a\n<!-- results:readme-new-site -->\nold\n'
+            '<!-- /results:readme-new-site -->\n'
+            '<!-- results:site-adaptation-advice -->\n'
+            '<!-- /results:site-adaptation-advice -->\n')
+    monkeypatch.setattr(bench, 'REPO', str(tmp_path))
+    bench.write_advice(results)
+    text = (tmp_path / 'README.md').read_text()
+    assert block in text and 'old' not in text
+    assert block in (tmp_path / 'docs/user_guides/new_site.md').read_text()
+    del results['crackdino/PaveSeg/threshold/k5/d0']
+    del results['crackdino/PaveSeg/threshold/k5/d1']
+    assert bench.advice_block(results) is None

@@ -12,7 +12,7 @@ clears m, else the checkpoint's.
 """
 from typing import Dict, List, Mapping, NamedTuple, Optional
 
-from harness.loso import leave_one_site_out
+from harness.loso import CRITERION, leave_one_site_out
 from harness.site_stats import across_sites
 
 #: Margins (F points on the k photos) the calibration rules try.
@@ -20,7 +20,18 @@ MARGINS = (0, 2, 5, 10, 20)
 #: Threshold grids (thresholds evenly spaced in (0, 1)): the tool's 99
 #: (steps of 0.01), then 19 (0.05), recorded as ``grid19``.
 GRIDS = (99, 19)
-LABELLED_KS = (1, 3, 5, 10)
+KS = (0, 1, 3, 5, 10)
+#: The candidates in words, for the report.
+CANDIDATES = (
+    'Candidates at k >= 1: the checkpoint as is; the threshold (scale 1), '
+    'or the threshold and scale, of best F on the k photos, each with a '
+    'margin of ' + ', '.join(f'{m:g}' for m in MARGINS) + ' F points that '
+    "the photos' F must gain over the stored calibration (else it stays), "
+    'on a threshold grid of 0.01 (the tool\'s) or 0.05; calibrate and '
+    'fine-tune (100 steps) where measured. At k = 0: as is, norm '
+    "statistics, Otsu's threshold.")
+#: The label-free candidates at k = 0.
+LABEL_FREE_ARMS = ('label_free_norm', 'label_free_otsu')
 
 
 class Rule(NamedTuple):
@@ -33,17 +44,21 @@ class Rule(NamedTuple):
     def name(self):
         text = {'threshold': 'threshold', 'threshold_scale':
                 'threshold and scale', 'finetune': 'calibrate and '
-                'fine-tune'}.get(self.arm, self.arm)
+                'fine-tune', 'label_free_norm': 'norm statistics',
+                'label_free_otsu': 'Otsu threshold'}.get(self.arm, self.arm)
         if self.margin is not None:
             text += f', margin {self.margin:g}'
         return text + ('' if self.grid == 99 else
                        f', grid {1 / (self.grid + 1):.2f}')
 
 
-def candidate_rules(finetune: bool = False) -> List[Rule]:
+def candidate_rules(finetune: bool = False, k: int = 1) -> List[Rule]:
     """The rules at one k, simplest first (``loso`` keeps the first of
     equal gains): threshold before threshold and scale, large margins
-    (which change least) before small, the tool's grid first."""
+    (which change least) before small, the tool's grid first; at k = 0
+    the label-free steps."""
+    if not k:
+        return [Rule(arm) for arm in LABEL_FREE_ARMS]
     rules = [Rule(arm, margin, grid) for arm in ('threshold',
                                                  'threshold_scale')
              for margin in sorted(MARGINS, reverse=True) for grid in GRIDS]
@@ -99,27 +114,51 @@ def site_scores(results: Mapping[str, dict], source: str, k: int,
 
 
 def advice(results: Mapping[str, dict], source: str, sites,
-           ks=LABELLED_KS) -> Dict[int, dict]:
+           ks=KS) -> Dict[int, dict]:
     """Per k with three sites or more: ``leave_one_site_out`` over the
-    sites that have every candidate (fine-tuning among them where three
-    sites or more measured it), with the held-out gains' mean over sites, 95 % CI and prediction
-    interval for a new site (``expected``), and the default's seconds."""
+    sites that have every candidate (the ``candidates``), with the
+    held-out gains' mean over sites, 95 % CI and prediction interval for
+    a new site (``expected``), and the default's seconds."""
     out = {}
     for k in ks:
-        with_ft = site_scores(results, source, k, sites,
-                              candidate_rules(True))
-        found = with_ft if len(with_ft['sites']) >= 3 else site_scores(
-            results, source, k, sites, candidate_rules(False))
+        # The fullest candidate set that three sites or more have: with
+        # fine-tuning (k > 0) or norm statistics (k = 0) if measured.
+        sets = [candidate_rules(True, k), candidate_rules(False, k)] if k \
+            else [candidate_rules(k=0), candidate_rules(k=0)[1:]]
+        for rules in sets:
+            found = site_scores(results, source, k, sites, rules)
+            if len(found['sites']) >= 3:
+                break
         if len(found['sites']) < 3:
             continue
-        rules = list(found['scores'][found['sites'][0]])
-        loso = leave_one_site_out(found['scores'], found['as_is'], rules)
+        loso = leave_one_site_out(found['scores'], found['as_is'],
+                                  [rule.name for rule in rules])
         default = loso['default']['rule']
         out[k] = dict(loso, sites=found['sites'], expected=across_sites(
             {f['site']: f['gain'] for f in loso['folds']}),
             seconds=found['seconds'].get(default, 0.0),
-            finetune_measured=found is with_ft)
+            candidates=[rule.name for rule in rules])
     return out
+
+
+def tool_step(name: str) -> str:
+    """The ``tools/adapt.py`` options of a rule's name."""
+    rules = {rule.name: rule for k in (0, 1) for rule in
+             candidate_rules(True, k)}
+    if name not in rules:
+        return 'nothing: the checkpoint as it is'
+    rule = rules[name]
+    step = {'label_free_norm': '`--unlabelled DIR`',
+            'label_free_otsu': "Otsu's threshold (no tool option)",
+            'finetune': '`--images --masks --finetune-iters 100`',
+            'threshold': '`--images --masks --scales 1`',
+            'threshold_scale': '`--images --masks`'}[rule.arm]
+    if rule.margin:
+        step = step[:-1] + f' --min-gain {rule.margin:g}`'
+    if rule.grid != 99:
+        step += f' on a {1 / (rule.grid + 1):.2f} threshold grid (no tool ' \
+            'option)'
+    return step
 
 
 def advice_lines(per_k: Mapping[int, dict]) -> List[str]:
