@@ -82,3 +82,21 @@ def test_tool_step_names_the_options_of_a_rule():
     assert 'no tool option' in advice.tool_step(
         'threshold, margin 2, grid 0.05')
     assert advice.tool_step('as is').startswith('nothing')
+
+
+def test_fine_tuning_joins_the_candidates_only_without_losing_sites():
+    sites = {'A': (30.0, 20.0, 3.0), 'B': (10.0, 30.0, 25.0),
+             'C': (15.0, 35.0, 30.0), 'D': (20.0, 32.0, 12.0)}
+    results = toy_results(sites)
+    for site in 'ABC':
+        for d in range(3):
+            results[f'src/{site}/finetune/k1/d{d}'] = dict(iou=50.0,
+                                                          seconds=80.0)
+    found = advice.advice(results, 'src', sorted(sites), ks=(1,))[1]
+    assert found['sites'] == ['A', 'B', 'C', 'D']
+    assert 'calibrate and fine-tune' not in found['candidates']
+    for d in range(3):
+        results[f'src/D/finetune/k1/d{d}'] = dict(iou=50.0, seconds=80.0)
+    found = advice.advice(results, 'src', sorted(sites), ks=(1,))[1]
+    assert found['default']['rule'] == 'calibrate and fine-tune'
+    assert found['seconds'] == 80.0

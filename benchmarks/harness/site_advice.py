@@ -116,19 +116,19 @@ def site_scores(results: Mapping[str, dict], source: str, k: int,
 def advice(results: Mapping[str, dict], source: str, sites,
            ks=KS) -> Dict[int, dict]:
     """Per k with three sites or more: ``leave_one_site_out`` over the
-    sites that have every candidate (the ``candidates``), with the
+    sites that have every candidate (the ``candidates``: fine-tuning or
+    norm statistics among them unless that leaves fewer sites), with the
     held-out gains' mean over sites, 95 % CI and prediction interval for
     a new site (``expected``), and the default's seconds."""
     out = {}
     for k in ks:
-        # The fullest candidate set that three sites or more have: with
-        # fine-tuning (k > 0) or norm statistics (k = 0) if measured.
+        # The candidate set measured on the most sites; on a tie the one
+        # with fine-tuning (k > 0) or norm statistics (k = 0).
         sets = [candidate_rules(True, k), candidate_rules(False, k)] if k \
             else [candidate_rules(k=0), candidate_rules(k=0)[1:]]
-        for rules in sets:
-            found = site_scores(results, source, k, sites, rules)
-            if len(found['sites']) >= 3:
-                break
+        found, rules = max(
+            ((site_scores(results, source, k, sites, rules), rules)
+             for rules in sets), key=lambda pair: len(pair[0]['sites']))
         if len(found['sites']) < 3:
             continue
         loso = leave_one_site_out(found['scores'], found['as_is'],
