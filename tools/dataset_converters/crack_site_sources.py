@@ -11,8 +11,9 @@ consecutive numbers and write
 of ``tools/adapt.py`` come from it), ``test`` its test part. Masks hold 0
 (background) and 255 (crack), the encoding of the other sites, which
 ``LoadCrackAnnotations`` reads as 0/1, and grey ``IGNORE_GREY`` where a
-source marks pixels to leave out (read as MMSeg's ignore index). JPEG images are copied byte for
-byte (whatever their file ending); other images are written as RGB PNG.
+source marks pixels to leave out (read as MMSeg's ignore index). JPEG
+images are copied byte for byte (whatever their file ending); other images
+are written as RGB PNG.
 """
 import argparse
 import json
