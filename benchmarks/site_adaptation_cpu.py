@@ -1,10 +1,15 @@
 """Site adaptation at CPU scale: what each step of ``tools/adapt.py`` buys
-on four crack sets that the DeepCrack-trained models never saw.
+on eight crack sets that the DeepCrack-trained models never saw.
 
-    python benchmarks/site_adaptation_cpu.py sources [--only NAME ...]
+    python benchmarks/site_adaptation_cpu.py sources [--only NAME ...] \
+        [--seed S]
     python benchmarks/site_adaptation_cpu.py run [--sources ...] \
-        [--sites ...] [--arms ...] [--ks ...] [--draws N]
+        [--seeds S ...] [--sites ...] [--arms ...] [--ks ...] [--draws N]
     python benchmarks/site_adaptation_cpu.py report
+
+``sources --seed S`` trains a source with training seed S, kept as its own
+weights file and recorded as ``NAME@sS`` (seed 0 keeps the bare ``NAME``
+of the first records); ``run --seeds`` adapts the sources of those seeds.
 
 ``sources`` trains the DeepCrack source models (270 training images; the
 CPU-scale student alone, the full method, SegFormer MiT-B0). ``run``
@@ -55,27 +60,34 @@ import numpy as np
 import torch
 from matplotlib.lines import Line2D
 
-from harness import commands, plots, records, report
+from harness import (commands, plots, records, report, site_advice,
+                     site_stats)
 from harness.site_arms import (ADAPT_ARMS, ARMS, CALIBRATION_ARMS,
                                FINETUNE_ITERS, LABEL_FREE,
                                LONG_FINETUNE_ITERS, TEACHER_ARMS, adapt_arm,
                                calibration_arms)
 from harness.sites import (KEPT, SITES, SOURCES, TEST_IMAGES, UNLABELLED,
-                           WORK_DIR, MapCache, keep_source,
-                           source_checkpoint)
+                           WORK_DIR, MapCache, keep_source, source_checkpoint,
+                           source_name, source_parts)
 from harness.stats import mean_ci, paired_contrast
 
 REPO = records.REPO
 RESULTS = records.results_path('site_adaptation_cpu.json')
 FIGURE = records.results_path('site_adaptation_cpu.png')
 KS = (0, 1, 3, 5, 10)
-DRAWS = 5
+#: Draws per site and k of new records (the first four sites' recorded
+#: records have 5): they measure within-site noise only, the sites and
+#: the source seeds are the units.
+DRAWS = 3
+#: Fields a threshold arm's record needs for the margin rules.
+MARGIN_FIELDS = ('photos_f_stored', 'photos_f_chosen')
 
 
 def train_command(name, data_root):
-    config, options, _ = SOURCES[name]
+    source, seed = source_parts(name)
+    config, options, _ = SOURCES[source]
     work_dir = osp.join(WORK_DIR, name)
-    options = ['randomness.seed=0'] + commands.data_root_options(
+    options = [f'randomness.seed={seed}'] + commands.data_root_options(
         records.relative(data_root)) + options + [
             'default_hooks.checkpoint.interval=100']
     return commands.train_command(config, work_dir, options,
@@ -98,7 +110,7 @@ def log_wall_seconds(work_dir):
 
 
 def cmd_sources(args):
-    for name in args.only or SOURCES:
+    for name in (source_name(n, args.seed) for n in args.only or SOURCES):
         key = f'source/{name}'
         if key in records.load(RESULTS):
             if not osp.isfile(osp.join(KEPT, name + '.pth')):
@@ -123,6 +135,22 @@ def result_key(source, site, arm, k, d):
     return f'{source}/{site}/{arm}/k{k}/d{d}'
 
 
+def calibration_missing(source, site, wanted, args):
+    """Whether a wanted calibration cell of the draws asked for is not
+    recorded, or a threshold arm's lacks the photos' F of the margin
+    rules (records made before they were kept)."""
+    done = records.load(RESULTS)
+    for arm in wanted:
+        thresholds = arm in ('threshold', 'threshold_scale')
+        for k in (k for k in args.ks if k) if thresholds else (0, ):
+            for d in range(args.draws):
+                value = done.get(result_key(source, site, arm, k, d))
+                if value is None or (thresholds and not all(
+                        f in value for f in MARGIN_FIELDS)):
+                    return True
+    return False
+
+
 def cmd_run(args):
     """Cheap arms first on every site, then the adapting arms k by k,
     draw by draw and site by site, so that a run cut short leaves balanced,
@@ -130,20 +158,15 @@ def cmd_run(args):
     stamp = dict(command=commands.study_command('site_adaptation_cpu.py',
                                                 sys.argv[1:]),
                  commit=commands.git_commit())
-    for source in args.sources:
+    for source in (source_name(n, seed) for seed in args.seeds
+                   for n in args.sources):
         if not osp.isfile(source_checkpoint(source)):
             raise SystemExit(f'{source}: {source_checkpoint(source)} does '
                              'not exist; run "sources" first')
         cache = MapCache(source, args)
         wanted = [a for a in args.arms if a in CALIBRATION_ARMS]
         for site in args.sites:
-            done = records.load(RESULTS)
-            if wanted and any(
-                    result_key(source, site, a, k, d) not in done
-                    for a in wanted for d in range(args.draws)
-                    for k in (args.ks if a in ('threshold',
-                                               'threshold_scale') else (0, ))
-                    if k or a not in ('threshold', 'threshold_scale')):
+            if wanted and calibration_missing(source, site, wanted, args):
                 found = calibration_arms(cache, site, args)
                 with records.locked(RESULTS) as results:
                     for (arm, k, d), value in found.items():
@@ -153,7 +176,7 @@ def cmd_run(args):
                 print(f'{source} {site}: calibration arms recorded',
                       flush=True)
         adapting = [a for a in args.arms if a in ADAPT_ARMS and (
-            a not in TEACHER_ARMS or SOURCES[source][2])]
+            a not in TEACHER_ARMS or SOURCES[source_parts(source)[0]][2])]
         cells = [('label_free_norm', 0, d, site)
                  for d in range(args.draws) for site in args.sites
                  if 'label_free_norm' in adapting]
@@ -271,9 +294,11 @@ def report_tables(results, metric='iou', contrasts=True):
         lines += site_table(results, source, metric)
         if not contrasts:
             continue
-        lines.append(f'\nPaired contrasts ({source}; difference in '
-                     f'{metric.upper()} points on the same draws, 95 % CI, '
-                     'p of the paired t-test, pooled over the sites):\n')
+        lines.append(f'\nPaired contrasts, within-site detail ({source}; '
+                     f'difference in {metric.upper()} points on the same '
+                     'draws, 95 % CI, p of the paired t-test, pooled over '
+                     'the sites: draws of a site share its test set and '
+                     'model, so these are not tests over sites):\n')
         lines.append('| contrast | k | difference [95 % CI] | p | pairs |')
         lines.append('|---|---|---|---|---|')
         for a, b, what in CONTRASTS:
@@ -330,6 +355,72 @@ def arm_style(arm):
     return '--' if arm in LABEL_FREE else '-'
 
 
+def site_level_lines(results):
+    """The contrasts the README reads with the site as the unit (each
+    site's mean over its seeds and draws), Holm over those measured."""
+    rows = site_stats.reanalyse(results, skip_missing=True)
+    return site_stats.table(rows, SITES).split('\n')
+
+
+def advice_lines(results):
+    """Per source (training seed 0), the leave-one-site-out default per
+    k and each held-out site's change."""
+    lines = []
+    for source in SOURCES:
+        per_k = site_advice.advice(results, source, SITES)
+        if not per_k:
+            continue
+        lines += [f'\n#### {source}: the default per k, chosen without '
+                  'each site in turn\n', *site_advice.advice_lines(per_k),
+                  f'\n{source}: change in crack IoU at each held-out site '
+                  '(the rule chosen on the other sites):\n',
+                  *site_advice.fold_lines(per_k)]
+    return lines
+
+
+#: The sources the README's new-site advice names.
+ADVICE_SOURCES = ('segformer', 'crackdino')
+
+
+def advice_block(results):
+    """The README / guide table of the new-site advice, or None until
+    every source it names has every k on all the sites."""
+    rows = []
+    for source in ADVICE_SOURCES:
+        per_k = site_advice.advice(results, source, SITES)
+        if set(per_k) != set(KS) or any(
+                len(found['sites']) != len(SITES) for found in per_k.values()):
+            return None
+        for k, found in sorted(per_k.items()):
+            e, worst = found['expected'], found['worst']
+            rows.append(
+                f'| {k} | {source} | '
+                f'{site_advice.tool_step(found["default"]["rule"])} | '
+                f'{e["mean"]:+.1f} [{e["pi_low"]:+.1f}, {e["pi_high"]:+.1f}]'
+                f' | {worst["site"]} {worst["gain"]:+.1f} | '
+                f'{found["seconds"]:.0f} s |')
+    return '\n'.join([
+        '| labelled photos k | source | step to take (chosen leave-one-'
+        'site-out) | change in crack IoU at a new site: mean [95 % '
+        'prediction interval] | worst held-out site | time |',
+        '|---|---|---|---|---|---|', *rows])
+
+
+def write_advice(results):
+    """The advice block into the README and the new-site guide, when
+    complete."""
+    block = advice_block(results)
+    if block is None:
+        print('advice: not every site measured; README and guide left as '
+              'they are')
+        return
+    report.replace_marked_block(osp.join(REPO, 'README.md'),
+                                'readme-new-site', block)
+    report.replace_marked_block(
+        osp.join(REPO, 'docs', 'user_guides', 'new_site.md'),
+        'site-adaptation-advice', block)
+
+
 def cmd_report(args):
     results = records.load(RESULTS)
     text = report_tables(results)
@@ -348,12 +439,23 @@ def cmd_report(args):
         long_finetune_iters=LONG_FINETUNE_ITERS)
     report.write_section(records.REPORT, 'site_adaptation_cpu', [
         setup, '', 'Sources:', '', *sources, '',
-        '### Crack IoU', text,
+        '### Site level: the site as the unit',
+        'Each contrast the README reads: per-site means (over seeds and '
+        'draws), the mean over sites with its 95 % CI (t, df = sites - 1), '
+        'p, p Holm-adjusted over the contrasts measured, and the 95 % '
+        'prediction interval for a new site.', '',
+        *site_level_lines(results),
+        '\n### The adaptation default per k, leave-one-site-out',
+        site_advice.CANDIDATES + ' Criterion: ' + site_advice.CRITERION +
+        '.',
+        *advice_lines(results),
+        '\n### Crack IoU (within-site detail: draws pooled)', text,
         '\n### Crack F1 at the adapted decision',
         report_tables(results, 'f1', contrasts=False),
         '\n### ODS at the adapted scale (threshold-free)',
         report_tables(results, 'ods', contrasts=False),
         '\n![IoU against k](results/site_adaptation_cpu.png)'])
+    write_advice(results)
     report.write_costs()
 
 
@@ -361,6 +463,10 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('command', choices=('sources', 'run', 'report'))
     parser.add_argument('--only', nargs='+', choices=tuple(SOURCES))
+    parser.add_argument('--seed', type=int, default=0,
+                        help='sources: the training seed')
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0],
+                        help='run: the training seeds of the sources')
     parser.add_argument('--sources', nargs='+', choices=tuple(SOURCES),
                         default=list(SOURCES))
     parser.add_argument('--sites', nargs='+', choices=SITES,

@@ -1,10 +1,13 @@
 """CrackMetric against a brute-force computation written independently."""
+import cv2
 import numpy as np
 import pytest
 import torch
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
+from crackdino_mm.apis import map_scores
+from crackdino_mm.datasets import binarize_crack_mask
 from crackdino_mm.evaluation import CrackMetric
 
 
@@ -151,3 +154,17 @@ def test_writes_predictions_for_test_out(tmp_path):
     import cv2
     written = cv2.imread(str(tmp_path / 'pred' / 'img_007.png'), 0)
     assert written[2, 3] == 255 and written.sum() == 255
+
+
+def test_ignored_mask_pixels_leave_the_scores(tmp_path):
+    """A mask's ignore grey reaches the metric as the ignore index: a
+    prediction of crack there is neither a false alarm nor a hit."""
+    mask = np.zeros((8, 8), np.uint8)
+    mask[3, :] = 255
+    mask[6:, :] = 128  # e.g. sealed crack: ignored
+    cv2.imwrite(str(tmp_path / 'm.png'), mask)
+    label = binarize_crack_mask(cv2.imread(str(tmp_path / 'm.png'),
+                                           cv2.IMREAD_UNCHANGED))
+    prob = np.where((mask == 255) | (mask == 128), 0.9, 0.1)
+    got = map_scores([prob], [label], 0.5)
+    assert got['crack_iou'] == 100.0 and got['precision'] == 100.0

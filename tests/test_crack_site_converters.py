@@ -34,7 +34,7 @@ def read_mask(path):
     return binarize_crack_mask(cv2.imread(str(path), cv2.IMREAD_UNCHANGED))
 
 
-def test_paveseg_classes_map_to_crack_and_background(tmp_path):
+def test_paveseg_classes_map_to_crack_background_and_ignore(tmp_path):
     spec = converter('paveseg')
     classes = np.array([[0, 30, 60, 90], [120, 150, 180, 210]], np.uint8)
     mask = np.repeat(np.repeat(classes, 4, 0), 4, 1)
@@ -46,7 +46,12 @@ def test_paveseg_classes_map_to_crack_and_background(tmp_path):
     site = tmp_path / 'out' / 'PaveSeg'
     split = 'test' if '000000' in manifest['test'] else 'train'
     label = read_mask(site / f'{split}_lab' / '000000.png')
-    np.testing.assert_array_equal(label, np.isin(mask, (30, 150)))
+    # Sealed crack (90) is ignored: neither crack nor background.
+    expected = np.isin(mask, (30, 150)).astype(np.uint8)
+    expected[mask == 90] = 255
+    np.testing.assert_array_equal(label, expected)
+    assert manifest['ignored_pixels'][split] == \
+        (mask == 90).sum() * manifest['counts'][split]
     assert manifest['commit'] == COMMIT
     assert manifest['source'] == 'FuturePave/PaveSeg-Dataset'
     assert json.loads((site / 'manifest.json').read_text()) == manifest

@@ -65,6 +65,44 @@ def test_every_mask_encoding_loads_as_clean_binary(tmp_path):
             .seg_map_path
 
 
+def ignore_masks():
+    """A line of crack, a patch to ignore, the labels they mean."""
+    truth = line_mask(value=1)
+    truth[2:8, 2:8] = 255
+    native = truth.copy()
+    grey = line_mask()
+    grey[2:8, 2:8] = 128
+    return truth, native, grey
+
+
+@pytest.mark.parametrize('encoding', ['native_0_1_255', 'grey_128'])
+def test_ignore_encodings_load_as_ignore_index(tmp_path, encoding):
+    truth, native, grey = ignore_masks()
+    write_split(tmp_path, {'a': ({'native_0_1_255': native,
+                                  'grey_128': grey}[encoding], '.png')})
+    labels = build(tmp_path)[0]['data_samples'].gt_sem_seg.data[0].numpy()
+    assert np.array_equal(labels, truth)
+
+
+def test_ignore_grey_marks_a_photo_without_crack():
+    mask = np.zeros((6, 6), np.uint8)
+    mask[:2] = 128
+    labels = binarize_crack_mask(mask)
+    assert (labels[:2] == 255).all() and (labels[2:] == 0).all()
+
+
+def test_noisy_jpeg_0_255_mask_gets_no_ignore(tmp_path):
+    """A 0/255 JPEG mask holds 1s and 128s among many other values: it
+    stays 0/1, never read as an ignore encoding."""
+    write_split(tmp_path, {'c_jpeg': (line_mask(), '.jpg')})
+    noisy = cv2.imread(str(tmp_path / 'lab' / 'c_jpeg.jpg'), 0)
+    assert len(np.unique(noisy)) > 3
+    noisy[0, 0], noisy[0, 1] = 1, 128
+    labels = binarize_crack_mask(noisy)
+    assert set(np.unique(labels)) == {0, 1}
+    assert np.array_equal(labels, noisy > 127)
+
+
 def test_one_error_lists_every_problem(tmp_path):
     write_split(tmp_path, {
         'ok': (line_mask(), '.png'),

@@ -123,7 +123,9 @@ def test_site_mean_table_averages_site_means_and_counts_draws():
     """A site with more draws weighs no more than one with fewer; a cell
     that some site lacks stays empty."""
     results = {}
-    for site, values in zip(bench.SITES, ([10, 20], [30], [40], [50])):
+    values_by_site = ([10, 20], [30], [40], [50], [60], [70], [80], [90])
+    assert len(values_by_site) == len(bench.SITES)
+    for site, values in zip(bench.SITES, values_by_site):
         for d, v in enumerate(values):
             results[bench.result_key('src', site, 'finetune', 5, d)] = dict(
                 iou=v)
@@ -136,7 +138,8 @@ def test_site_mean_table_averages_site_means_and_counts_draws():
     rows = {line.split(' | ')[0][2:]: line.strip('| ').split(' | ')[1:]
             for line in bench.site_mean_table(results, 'src')[2:]}
     ks = list(bench.KS)
-    assert rows['finetune'][ks.index(5)] == '33.8 (5)'  # (15+30+40+50)/4
+    # (15 + 30 + 40 + ... + 90) / 8 over 9 (site, draw) cells
+    assert rows['finetune'][ks.index(5)] == '54.4 (9)'
     assert rows['finetune'][ks.index(1)] == ''
     assert rows['none'][ks.index(0)] == '1.0'
     assert set(rows) == {'finetune', 'none'}

@@ -101,3 +101,29 @@ def test_reanalyse_reads_the_benchmark_keys():
         site_stats.reanalyse(results, [('x', ('m', 'finetune', 1),
                                         ('m', 'none', 0))])
     assert '| k1 |' in site_stats.table(rows, ('S1', 'S2', 'S3'))
+
+
+def test_seeds_join_a_site_mean_and_missing_contrasts_can_be_skipped():
+    """A source's other training seeds (``name@sS``) enter each site's
+    mean beside seed 0's draws; a contrast without results is left out
+    of the family with ``skip_missing``."""
+    results = {}
+    for site, gains in (('S1', (1.0, 3.0)), ('S2', (2.0, 4.0)),
+                        ('S3', (0.0, 2.0))):
+        for seed, gain in enumerate(gains):
+            name = 'm' if not seed else f'm@s{seed}'
+            for d in range(2):
+                results[f'{name}/{site}/none/k0/d{d}'] = dict(iou=10.0)
+                results[f'{name}/{site}/finetune/k5/d{d}'] = dict(
+                    iou=10.0 + gain)
+    results['other@sx/S1/finetune/k5/d0'] = dict(iou=99.0)
+    draws = site_stats.arm_draws(results, ('m', 'finetune', 5))
+    assert draws['S1'] == {0: 11.0, 1: 11.0, (1, 0): 13.0, (1, 1): 13.0}
+    rows = site_stats.reanalyse(results, [
+        ('ft', ('m', 'finetune', 5), ('m', 'none', 0)),
+        ('absent', ('m', 'finetune', 10), ('m', 'none', 0))],
+        skip_missing=True)
+    assert [row['name'] for row in rows] == ['ft']
+    assert rows[0]['sites'] == pytest.approx({'S1': 2, 'S2': 3, 'S3': 1})
+    assert rows[0]['draws'] == {'S1': 4, 'S2': 4, 'S3': 4}
+    assert rows[0]['p_holm'] == rows[0]['p']

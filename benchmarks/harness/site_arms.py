@@ -13,8 +13,9 @@ from crackdino_mm.apis import adapt_to_site, init_crack_model, map_scores
 from crackdino_mm.apis.site_calibration import site_probabilities
 from crackdino_mm.utils import SCALE_GRID
 from harness.records import REPO
-from harness.sites import (DISTILLER, SOURCES, TEACHER_OPTIONS, WORK_DIR,
-                           draw, read_photo, source_checkpoint, test_keys)
+from harness.sites import (DISTILLER, TEACHER_OPTIONS, WORK_DIR, draw,
+                           read_photo, source_checkpoint, source_config,
+                           test_keys)
 
 FINETUNE_ITERS = 100
 #: As long in wall time as ``finetune_distill``'s 100 steps (mean 273 s
@@ -31,6 +32,10 @@ ARMS = CALIBRATION_ARMS[:2] + ADAPT_ARMS[:1] + CALIBRATION_ARMS[2:4] + \
     ADAPT_ARMS[1:] + CALIBRATION_ARMS[4:]
 LABEL_FREE = ('none', 'label_free_otsu', 'label_free_norm',
               'oracle_threshold', 'oracle_threshold_scale')
+#: Thresholds the k photos choose among (evenly spaced in (0, 1)): the
+#: tool's grid (steps of 0.01) first, then a coarser candidate (0.05),
+#: recorded inside the threshold arms' records as ``grid<N>``.
+THRESHOLD_GRIDS = (99, 19)
 
 
 def otsu_threshold(probs):
@@ -85,26 +90,56 @@ def calibration_arms(cache, site, args):
             labelled, _ = draw(site, k, d, args)
             photo_labels = [read_photo(site, 'train', key, args)[1]
                             for key in labelled]
-            table = []
-            for s in sorted(SCALE_GRID, key=lambda s: abs(np.log(s))):
-                maps = [cache.get(site, 'train', key, s) for key in labelled]
-                m = map_scores([p for p, _ in maps], photo_labels, 0.5)
-                table.append((m['ods'], s, m['ods_threshold'],
-                              sum(t for _, t in maps)))
-            f1, _, t1, sec1 = next(row for row in table if row[1] == 1.0)
-            out[('threshold', k, d)] = dict(
-                scores(test[1.0], labels, t1), threshold=t1, scale=1.0,
-                seconds=sec1)
-            best = max(table, key=lambda row: row[0])
-            out[('threshold_scale', k, d)] = dict(
-                scores(test[best[1]], labels, best[2]), threshold=best[2],
-                scale=best[1], seconds=sum(row[3] for row in table))
+            rows = calibration_table(cache, site, labelled, photo_labels)
+            for grid in THRESHOLD_GRIDS:
+                found = {arm: dict(scores(test[row['scale']], labels,
+                                          row['threshold']), **row)
+                         for arm, row in rows[grid].items()}
+                if grid == THRESHOLD_GRIDS[0]:
+                    for arm, value in found.items():
+                        out[(arm, k, d)] = value
+                else:
+                    for arm, value in found.items():
+                        out[(arm, k, d)][f'grid{grid}'] = {
+                            key: value[key] for key in (
+                                'iou', 'f1', 'threshold', 'scale',
+                                'photos_f_chosen')}
+    return out
+
+
+def calibration_table(cache, site, labelled, photo_labels):
+    """{grid: {arm: choice}} of the threshold arms on the k photos: the
+    ``threshold`` (scale 1) and ``threshold_scale`` of best pooled F, each
+    with the photos' F of the choice and of the stored calibration
+    (threshold 0.5, scale 1), so that a margin rule can be scored later,
+    and the seconds their prediction took."""
+    table = {grid: [] for grid in THRESHOLD_GRIDS}
+    stored, seconds = None, 0.0
+    for s in sorted(SCALE_GRID, key=lambda s: abs(np.log(s))):
+        maps = [cache.get(site, 'train', key, s) for key in labelled]
+        seconds += sum(t for _, t in maps)
+        for grid in THRESHOLD_GRIDS:
+            m = map_scores([p for p, _ in maps], photo_labels, 0.5, grid)
+            if s == 1.0:
+                stored = m['crack_f1']
+                scale1_seconds = seconds
+            table[grid].append(dict(photos_f_chosen=m['ods'], scale=s,
+                                    threshold=m['ods_threshold']))
+    out = {}
+    for grid, rows in table.items():
+        at1 = next(row for row in rows if row['scale'] == 1.0)
+        best = max(rows, key=lambda row: row['photos_f_chosen'])
+        out[grid] = dict(
+            threshold=dict(at1, photos_f_stored=stored,
+                           seconds=scale1_seconds),
+            threshold_scale=dict(best, photos_f_stored=stored,
+                                 seconds=seconds))
     return out
 
 
 def adapt_arm(cache, arm, site, k, d, args):
     """One run of ``tools/adapt.py``'s API, scored on the test subset."""
-    config = SOURCES[cache.source][0]
+    config = source_config(cache.source)
     root = osp.join(REPO, args.crack_sets_root, site)
     run_dir = osp.join(REPO, WORK_DIR, 'runs', cache.source, site, arm,
                        f'k{k}_d{d}')

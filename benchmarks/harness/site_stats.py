@@ -19,7 +19,10 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple
 from scipy import stats
 
 RESULTS = osp.join('benchmarks', 'results', 'site_adaptation_cpu.json')
-SITES = ('Crack500', 'GAPs384', 'ShadowCrack', 'AigleRN-TRIMM')
+#: The study's sites (``harness.sites.SITES``, which needs the model
+#: stack; this module reads JSON only).
+SITES = ('Crack500', 'GAPs384', 'ShadowCrack', 'AigleRN-TRIMM',
+         'SUT-Crack', 'PaveSeg', 'UAV-Crack', 'CeramicTiles')
 
 #: One arm of the site-adaptation benchmark: (source, arm, k).
 Arm = Tuple[str, str, int]
@@ -126,28 +129,40 @@ def holm(pvalues: Mapping[str, float]) -> Dict[str, float]:
 
 
 def arm_draws(results: Mapping[str, dict], arm: Arm,
-              metric: str = 'iou') -> Dict[str, Dict[int, float]]:
+              metric: str = 'iou') -> Dict[str, Dict[object, float]]:
     """{site: {draw: value}} of one arm of the site-adaptation results,
-    keyed ``source/site/arm/k{k}/d{draw}``."""
+    keyed ``source/site/arm/k{k}/d{draw}``; a source trained with other
+    seeds (``source@sS``) adds its draws as ``(S, draw)``, so that a
+    site's mean runs over seeds and draws and sources compare over seeds
+    and sites."""
     source, name, k = arm
-    out: Dict[str, Dict[int, float]] = {}
+    out: Dict[str, Dict[object, float]] = {}
     for key, value in results.items():
         parts = key.split('/')
-        if len(parts) == 5 and parts[0] == source and parts[2] == name \
-                and parts[3] == f'k{k}' and parts[4].startswith('d'):
-            out.setdefault(parts[1], {})[int(parts[4][1:])] = value[metric]
+        if len(parts) != 5 or parts[2] != name or parts[3] != f'k{k}' \
+                or not parts[4].startswith('d'):
+            continue
+        base, _, seed = parts[0].partition('@s')
+        if base == source and (not seed or seed.isdigit()):
+            draw = int(parts[4][1:])
+            out.setdefault(parts[1], {})[
+                (int(seed), draw) if seed else draw] = value[metric]
     return out
 
 
 def reanalyse(results: Mapping[str, dict],
               contrasts: Sequence[Tuple[str, Arm, Arm]] = HEADLINE,
-              metric: str = 'iou') -> list:
+              metric: str = 'iou', skip_missing: bool = False) -> list:
     """Each contrast at site level (``site_contrast``), with its p
-    Holm-adjusted over ``contrasts`` (``p_holm``)."""
+    Holm-adjusted over ``contrasts`` (``p_holm``). A contrast without
+    results is an error, or with ``skip_missing`` left out (the family
+    is then the contrasts measured)."""
     rows = []
     for name, a, b in contrasts:
         ca, cb = arm_draws(results, a, metric), arm_draws(results, b, metric)
         if not ca or not cb:
+            if skip_missing:
+                continue
             raise KeyError(f'{name}: no result for {a if not ca else b}')
         rows.append(dict(site_contrast(ca, cb), name=name))
     tested = {row['name']: row['p'] for row in rows if row['p'] is not None}
@@ -162,15 +177,16 @@ def _num(value, fmt='+.1f'):
 
 
 def table(rows, sites: Sequence[str] = SITES) -> str:
-    """A markdown table of ``reanalyse``'s rows."""
-    lines = ['| contrast | ' + ' | '.join(sites) + ' | mean [95 % CI] | p | '
-             'p (Holm) | 95 % PI, new site |',
-             '|---' * (len(sites) + 5) + '|']
+    """A markdown table of ``reanalyse``'s rows (a site without a value
+    shows -; ``n`` counts the sites of the row)."""
+    lines = ['| contrast | ' + ' | '.join(sites) + ' | n | mean [95 % CI] | '
+             'p | p (Holm) | 95 % PI, new site |',
+             '|---' * (len(sites) + 6) + '|']
     for row in rows:
         cells = [_num(row['sites'].get(site)) for site in sites]
         lines.append(
             f'| {row["name"]} | ' + ' | '.join(cells) +
-            f' | {_num(row["mean"])} [{_num(row["low"])}, '
+            f' | {row["n"]} | {_num(row["mean"])} [{_num(row["low"])}, '
             f'{_num(row["high"])}] | {_num(row["p"], ".3f")} | '
             f'{_num(row["p_holm"], ".3f")} | [{_num(row["pi_low"])}, '
             f'{_num(row["pi_high"])}] |')

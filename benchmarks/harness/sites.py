@@ -1,7 +1,12 @@
-"""The site-adaptation sources (DeepCrack-trained models, their kept
-weights) and the photos of the four crack sets they are adapted to, with
-a cache of their crack probability maps; shared by the studies that adapt
-or calibrate on those sites."""
+"""The site-adaptation sources (DeepCrack-trained models, one per training
+seed, their kept weights) and the photos of the eight crack sets they are
+adapted to, with a cache of their crack probability maps; shared by the
+studies that adapt or calibrate on those sites.
+
+A source is named ``NAME`` (training seed 0, the first recorded) or
+``NAME@sS`` (training seed S): each is its own model, weights file and
+key prefix in the records."""
+import functools
 import os
 import os.path as osp
 import time
@@ -17,7 +22,10 @@ from crackdino_mm.datasets import binarize_crack_mask
 from crackdino_mm.utils import apply_calibration, save_atomically
 from harness.records import REPO, relative_text
 
-SITES = ('Crack500', 'GAPs384', 'ShadowCrack', 'AigleRN-TRIMM')
+SITES = ('Crack500', 'GAPs384', 'ShadowCrack', 'AigleRN-TRIMM',
+         'SUT-Crack', 'PaveSeg', 'UAV-Crack', 'CeramicTiles')
+#: The sites converted by ``tools/dataset_converters`` (PNG masks).
+NEW_SITES = SITES[4:]
 WORK_DIR = 'work_dirs/site_adaptation'
 #: Test photos each site is scored on (a fixed subset, seed 0, or all).
 TEST_IMAGES = 300
@@ -49,6 +57,27 @@ SOURCES = {
                   False),
 }
 KEPT = osp.join(REPO, 'benchmarks', 'results', 'site_adaptation_weights')
+
+
+def source_name(source, seed):
+    """The name of a source trained with ``seed`` (seed 0 keeps the bare
+    name of the first records)."""
+    return source if not seed else f'{source}@s{seed}'
+
+
+def source_parts(name):
+    """(source, training seed) of a source's name; the error names the
+    known sources."""
+    source, _, seed = name.partition('@s')
+    if source not in SOURCES or (seed and not seed.isdigit()):
+        raise ValueError(f'{name!r}: expected NAME or NAME@sSEED with NAME '
+                         f'one of {", ".join(SOURCES)}')
+    return source, int(seed or 0)
+
+
+def source_config(name):
+    """The config of a source (any seed)."""
+    return SOURCES[source_parts(name)[0]][0]
 
 
 def source_checkpoint(name):
@@ -89,12 +118,33 @@ def draw(site, k, d, args):
     return labelled, draw_keys(keys, min(UNLABELLED, len(keys)), d, site)
 
 
+@functools.lru_cache(maxsize=None)
+def _folder_index(folder):
+    """{key: [file names]} of a folder, read once."""
+    index = {}
+    for name in sorted(os.listdir(folder)):
+        if not name.startswith('.'):
+            index.setdefault(osp.splitext(name)[0], []).append(name)
+    return index
+
+
+def photo_file(folder, key):
+    """The one file of ``folder`` whose name is ``key`` with any
+    extension (the sites hold .jpg and .png photos and masks)."""
+    found = _folder_index(folder).get(key, [])
+    if len(found) != 1:
+        raise FileNotFoundError(f'{folder}: expected one file named {key}.*'
+                                f', found {found or "none"}')
+    return osp.join(folder, found[0])
+
+
 def read_photo(site, split, key, args):
+    """A photo (BGR) and its labels (0/1, 255 ignored) by key."""
     root = osp.join(REPO, args.crack_sets_root, site)
-    img = cv2.imread(osp.join(root, f'{split}_img', key + '.jpg'))
-    mask = cv2.imread(osp.join(root, f'{split}_lab', key + '.jpg'),
-                      cv2.IMREAD_UNCHANGED)
-    return img, binarize_crack_mask(mask, key)
+    img = cv2.imread(photo_file(osp.join(root, f'{split}_img'), key))
+    path = photo_file(osp.join(root, f'{split}_lab'), key)
+    return img, binarize_crack_mask(cv2.imread(path, cv2.IMREAD_UNCHANGED),
+                                    path)
 
 
 class MapCache:
@@ -108,7 +158,7 @@ class MapCache:
     def _model(self):
         if self.model is None:
             self.model = init_crack_model(
-                osp.join(REPO, SOURCES[self.source][0]),
+                osp.join(REPO, source_config(self.source)),
                 source_checkpoint(self.source))
         return self.model
 

@@ -10,8 +10,10 @@ consecutive numbers and write
 ``train`` is the site's adaptation pool (the labelled and unlabelled photos
 of ``tools/adapt.py`` come from it), ``test`` its test part. Masks hold 0
 (background) and 255 (crack), the encoding of the other sites, which
-``LoadCrackAnnotations`` reads as 0/1. JPEG images are copied byte for
-byte (whatever their file ending); other images are written as RGB PNG.
+``LoadCrackAnnotations`` reads as 0/1, and grey ``IGNORE_GREY`` where a
+source marks pixels to leave out (read as MMSeg's ignore index). JPEG
+images are copied byte for byte (whatever their file ending); other images
+are written as RGB PNG.
 """
 import argparse
 import json
@@ -30,6 +32,8 @@ import numpy as np
 #: The test part's least share of a site's photos.
 TEST_FRACTION = 0.4
 JPEG_MAGIC = b'\xff\xd8\xff'
+#: A mask's grey for ignored pixels (``binarize_crack_mask``'s rule).
+IGNORE_GREY = 128
 
 
 class SiteSource(NamedTuple):
@@ -44,6 +48,8 @@ class SiteSource(NamedTuple):
     expected_pairs: int  # pairs the source is documented to hold
     rule: str  # the mask rule, in words, for the manifest
     forbidden: Tuple[str, ...] = ()  # source folders never to be read
+    #: grey mask -> pixels to ignore (bool), where a source has such a class
+    ignored: Optional[Callable[[np.ndarray], np.ndarray]] = None
 
 
 def source_commit(source: str) -> Optional[str]:
@@ -146,8 +152,9 @@ def check_allowed(spec: SiteSource, source: str) -> None:
 
 
 def convert_pair(spec: SiteSource, image: str, mask: str, img_out: str,
-                 lab_out: str, key: str) -> int:
-    """Write one pair in the sites' layout; returns its crack pixels."""
+                 lab_out: str, key: str) -> Tuple[int, int]:
+    """Write one pair in the sites' layout; returns its crack and ignored
+    pixels."""
     img, jpeg = read_image(image)
     grey = read_grey_mask(mask)
     if grey.shape != img.shape[:2]:
@@ -156,6 +163,8 @@ def convert_pair(spec: SiteSource, image: str, mask: str, img_out: str,
                          f'{img.shape[0]}')
     try:
         crack = spec.crack(grey)
+        ignored = spec.ignored(grey) & ~crack if spec.ignored else \
+            np.zeros_like(crack)
     except ValueError as error:
         raise ValueError(f'mask {mask}: {error}') from None
     if jpeg is not None:
@@ -163,9 +172,10 @@ def convert_pair(spec: SiteSource, image: str, mask: str, img_out: str,
             f.write(jpeg)
     else:
         cv2.imwrite(osp.join(img_out, key + '.png'), img)
-    cv2.imwrite(osp.join(lab_out, key + '.png'),
-                crack.astype(np.uint8) * 255)
-    return int(crack.sum())
+    out = crack.astype(np.uint8) * 255
+    out[ignored] = IGNORE_GREY
+    cv2.imwrite(osp.join(lab_out, key + '.png'), out)
+    return int(crack.sum()), int(ignored.sum())
 
 
 def build(spec: SiteSource, source: str, out: str, seed: int = 0,
@@ -192,17 +202,19 @@ def build(spec: SiteSource, source: str, out: str, seed: int = 0,
     site_dir = osp.join(out, spec.site)
     staging = site_dir + '.partial'
     shutil.rmtree(staging, ignore_errors=True)
-    crack_pixels = {}
+    crack_pixels, ignored_pixels = {}, {}
     for split, keys in splits.items():
         img_out = osp.join(staging, f'{split}_img')
         lab_out = osp.join(staging, f'{split}_lab')
         os.makedirs(img_out)
         os.makedirs(lab_out)
-        crack_pixels[split] = 0
+        crack_pixels[split] = ignored_pixels[split] = 0
         for key in keys:
             try:
-                crack_pixels[split] += convert_pair(spec, *pairs[key],
-                                                    img_out, lab_out, key)
+                crack, ignored = convert_pair(spec, *pairs[key], img_out,
+                                              lab_out, key)
+                crack_pixels[split] += crack
+                ignored_pixels[split] += ignored
             except ValueError as error:
                 problems.append(str(error))
     if problems:
@@ -215,6 +227,7 @@ def build(spec: SiteSource, source: str, out: str, seed: int = 0,
         expected_pairs=spec.expected_pairs, pairs=len(pairs),
         counts={split: len(keys) for split, keys in splits.items()},
         crack_pixels=crack_pixels,
+        **(dict(ignored_pixels=ignored_pixels) if spec.ignored else {}),
         split_rule=(f'blocks of photos whose names share the prefix and '
                     f'number // {spec.block}, drawn with the seed, form the '
                     f'test part until it holds >= {TEST_FRACTION:.0%} of '

@@ -6,13 +6,24 @@ from mmengine import fileio
 from mmseg.registry import TRANSFORMS
 
 
+#: Label of pixels left out of training and scores (MMSeg's ignore index).
+IGNORE = 255
+#: Grey value that marks ignored pixels in a 0/255 crack mask.
+IGNORE_GREY = 128
+
+
 def binarize_crack_mask(mask: np.ndarray, path: str = '<mask>') -> np.ndarray:
-    """Map a crack mask of any common encoding to 0/1 (uint8).
+    """Map a crack mask of any common encoding to 0/1 labels (uint8), with
+    ``IGNORE`` (255) for pixels to leave out.
 
     Accepts 0/1 and 0/255 masks, JPEG masks with compression noise
     (thresholded at half the value range), 16-bit masks (0/65535, or 0/255
     stored in 16 bits), and RGB/RGBA masks (the colour channels'
-    luminance; alpha is ignored).
+    luminance; alpha is ignored). Two lossless encodings mark ignored
+    pixels: MMSeg's labels (values exactly within {0, 1, 255} with some
+    1: 255 is ignore) and 0/255 masks with grey ``IGNORE_GREY`` (values
+    exactly within {0, 128, 255} with some 128), which can mark ignored
+    pixels in a photo without crack.
     """
     if mask is None:
         raise OSError(f'cannot read the mask {path}')
@@ -26,6 +37,14 @@ def binarize_crack_mask(mask: np.ndarray, path: str = '<mask>') -> np.ndarray:
     top = mask.max()
     if top <= 1:
         return (mask == 1).astype(np.uint8)
+    if mask.dtype == np.uint8:
+        values = set(np.unique(mask).tolist())
+        if 1 in values and values <= {0, 1, IGNORE}:
+            return mask.copy()
+        if IGNORE_GREY in values and values <= {0, IGNORE_GREY, 255}:
+            labels = (mask == 255).astype(np.uint8)
+            labels[mask == IGNORE_GREY] = IGNORE
+            return labels
     # A 16-bit file holding 0/255 values is thresholded like an 8-bit one.
     half = 32767 if top > 255 else 127
     return (mask > half).astype(np.uint8)
@@ -33,7 +52,8 @@ def binarize_crack_mask(mask: np.ndarray, path: str = '<mask>') -> np.ndarray:
 
 @TRANSFORMS.register_module()
 class LoadCrackAnnotations(MMCVLoadAnnotations):
-    """Load a crack mask as 0 (background) / 1 (crack) labels.
+    """Load a crack mask as 0 (background) / 1 (crack) labels, 255 where
+    the mask marks pixels to ignore (``binarize_crack_mask``).
 
     Use it in place of MMSeg's ``LoadAnnotations`` for crack data: masks
     stored as 0/255 (DeepCrack) would otherwise mark every crack pixel

@@ -1,0 +1,197 @@
+"""The adaptation default per k, chosen leave-one-site-out from the
+site-adaptation records, and what it gives at a site it was not chosen on.
+
+Candidate rules per k: the checkpoint as is; the threshold, or threshold
+and scale, of best F on the k photos, each with a margin m that the
+photos' F of the choice must beat the stored calibration's (threshold
+0.5, scale 1) by, else the stored one stays (``tools/adapt.py
+--min-gain m``), on the tool's threshold grid or a coarser one; and
+fine-tuning where it was measured. A margin rule is scored from the
+cached maps' records: per draw, the calibration arm's IoU if the gain
+clears m, else the checkpoint's.
+"""
+from typing import Dict, List, Mapping, NamedTuple, Optional
+
+from harness.loso import CRITERION, leave_one_site_out
+from harness.site_stats import across_sites
+
+#: Margins (F points on the k photos) the calibration rules try.
+MARGINS = (0, 2, 5, 10, 20)
+#: Threshold grids (thresholds evenly spaced in (0, 1)): the tool's 99
+#: (steps of 0.01), then 19 (0.05), recorded as ``grid19``.
+GRIDS = (99, 19)
+KS = (0, 1, 3, 5, 10)
+#: The candidates in words, for the report.
+CANDIDATES = (
+    'Candidates at k >= 1: the checkpoint as is; the threshold (scale 1), '
+    'or the threshold and scale, of best F on the k photos, each with a '
+    'margin of ' + ', '.join(f'{m:g}' for m in MARGINS) + ' F points that '
+    "the photos' F must gain over the stored calibration (else it stays), "
+    'on a threshold grid of 0.01 (the tool\'s) or 0.05; calibrate and '
+    'fine-tune (100 steps) where measured. At k = 0: as is, norm '
+    "statistics, Otsu's threshold.")
+#: The label-free candidates at k = 0.
+LABEL_FREE_ARMS = ('label_free_norm', 'label_free_otsu')
+
+
+class Rule(NamedTuple):
+    """One candidate: its ``arm`` of the records, margin and grid."""
+    arm: str
+    margin: Optional[float] = None
+    grid: int = 99
+
+    @property
+    def name(self):
+        text = {'threshold': 'threshold', 'threshold_scale':
+                'threshold and scale', 'finetune': 'calibrate and '
+                'fine-tune', 'label_free_norm': 'norm statistics',
+                'label_free_otsu': 'Otsu threshold'}.get(self.arm, self.arm)
+        if self.margin is not None:
+            text += f', margin {self.margin:g}'
+        return text + ('' if self.grid == 99 else
+                       f', grid {1 / (self.grid + 1):.2f}')
+
+
+def candidate_rules(finetune: bool = False, k: int = 1) -> List[Rule]:
+    """The rules at one k, simplest first (``loso`` keeps the first of
+    equal gains): threshold before threshold and scale, large margins
+    (which change least) before small, the tool's grid first; at k = 0
+    the label-free steps."""
+    if not k:
+        return [Rule(arm) for arm in LABEL_FREE_ARMS]
+    rules = [Rule(arm, margin, grid) for arm in ('threshold',
+                                                 'threshold_scale')
+             for margin in sorted(MARGINS, reverse=True) for grid in GRIDS]
+    return rules + ([Rule('finetune')] if finetune else [])
+
+
+def draw_value(rule: Rule, record: Mapping, as_is: Mapping) -> float:
+    """A rule's test IoU at one draw: the arm's if the photos' F gain over
+    the stored calibration clears the margin, else the checkpoint's."""
+    if rule.margin is None:
+        return record['iou']
+    chosen = record if rule.grid == 99 else record[f'grid{rule.grid}']
+    gain = chosen['photos_f_chosen'] - record['photos_f_stored']
+    return chosen['iou'] if gain >= rule.margin else as_is['iou']
+
+
+def _cell(results, source, site, arm, k):
+    prefix = f'{source}/{site}/{arm}/k{k}/d'
+    return {int(key[len(prefix):]): value for key, value in results.items()
+            if key.startswith(prefix)}
+
+
+def site_scores(results: Mapping[str, dict], source: str, k: int,
+                sites, rules: List[Rule]) -> dict:
+    """Each site's mean over its draws of every rule and of as is
+    (``scores``, ``as_is``), the mean ``seconds`` of each rule's arm, and
+    the ``sites`` that have every rule (a margin rule needs draws whose
+    records hold the photos' F)."""
+    scores, as_is, seconds, complete = {}, {}, {}, []
+    for site in sites:
+        none = _cell(results, source, site, 'none', 0)
+        if not none:
+            continue
+        values, ok = {}, True
+        for rule in rules:
+            cell = _cell(results, source, site, rule.arm, k)
+            draws = [d for d, v in cell.items() if rule.margin is None or
+                     'photos_f_stored' in v]
+            if not draws:
+                ok = False
+                break
+            values[rule.name] = sum(draw_value(
+                rule, cell[d], none.get(d, none[min(none)]))
+                for d in draws) / len(draws)
+            seconds.setdefault(rule.name, []).extend(
+                cell[d].get('seconds', 0.0) for d in draws)
+        if ok:
+            scores[site] = values
+            as_is[site] = sum(v['iou'] for v in none.values()) / len(none)
+            complete.append(site)
+    return dict(scores=scores, as_is=as_is, sites=complete, seconds={
+        name: sum(s) / len(s) for name, s in seconds.items()})
+
+
+def advice(results: Mapping[str, dict], source: str, sites,
+           ks=KS) -> Dict[int, dict]:
+    """Per k with three sites or more: ``leave_one_site_out`` over the
+    sites that have every candidate (the ``candidates``: fine-tuning or
+    norm statistics among them unless that leaves fewer sites), with the
+    held-out gains' mean over sites, 95 % CI and prediction interval for
+    a new site (``expected``), and the default's seconds."""
+    out = {}
+    for k in ks:
+        # The candidate set measured on the most sites; on a tie the one
+        # with fine-tuning (k > 0) or norm statistics (k = 0).
+        sets = [candidate_rules(True, k), candidate_rules(False, k)] if k \
+            else [candidate_rules(k=0), candidate_rules(k=0)[1:]]
+        found, rules = max(
+            ((site_scores(results, source, k, sites, rules), rules)
+             for rules in sets), key=lambda pair: len(pair[0]['sites']))
+        if len(found['sites']) < 3:
+            continue
+        loso = leave_one_site_out(found['scores'], found['as_is'],
+                                  [rule.name for rule in rules])
+        default = loso['default']['rule']
+        out[k] = dict(loso, sites=found['sites'], expected=across_sites(
+            {f['site']: f['gain'] for f in loso['folds']}),
+            seconds=found['seconds'].get(default, 0.0),
+            candidates=[rule.name for rule in rules])
+    return out
+
+
+def tool_step(name: str) -> str:
+    """The ``tools/adapt.py`` options of a rule's name."""
+    rules = {rule.name: rule for k in (0, 1) for rule in
+             candidate_rules(True, k)}
+    if name not in rules:
+        return 'nothing: the checkpoint as it is'
+    rule = rules[name]
+    step = {'label_free_norm': '`--unlabelled DIR`',
+            'label_free_otsu': "Otsu's threshold (no tool option)",
+            'finetune': '`--images --masks --finetune-iters 100`',
+            'threshold': '`--images --masks --scales 1`',
+            'threshold_scale': '`--images --masks`'}[rule.arm]
+    if rule.margin:
+        step = step[:-1] + f' --min-gain {rule.margin:g}`'
+    if rule.grid != 99:
+        step += f' on a {1 / (rule.grid + 1):.2f} threshold grid (no tool ' \
+            'option)'
+    return step
+
+
+def advice_lines(per_k: Mapping[int, dict]) -> List[str]:
+    """A Markdown table of ``advice``: per k the default chosen on all
+    sites, the change in IoU it brought at each held-out site (mean over
+    sites, 95 % prediction interval for a new site), the worst held-out
+    site, and its seconds."""
+    lines = ['| k | default (chosen on all sites) | change at a held-out '
+             'site: mean [95 % PI, new site] | worst held-out site | '
+             'rules chosen without it | sites | s |',
+             '|---|---|---|---|---|---|---|']
+    for k, found in sorted(per_k.items()):
+        e, worst = found['expected'], found['worst']
+        pi = '' if e['pi_low'] is None else \
+            f' [{e["pi_low"]:+.1f}, {e["pi_high"]:+.1f}]'
+        chosen = sorted({f['rule'] for f in found['folds']})
+        lines.append(
+            f'| {k} | {found["default"]["rule"]} | {e["mean"]:+.1f}{pi} | '
+            f'{worst["site"]} {worst["gain"]:+.1f} | {"; ".join(chosen)} | '
+            f'{len(found["sites"])} | {found["seconds"]:.0f} |')
+    return lines
+
+
+def fold_lines(per_k: Mapping[int, dict]) -> List[str]:
+    """Each held-out site's rule and change in IoU, by k."""
+    sites = sorted({f['site'] for found in per_k.values()
+                    for f in found['folds']})
+    lines = ['| k | ' + ' | '.join(sites) + ' |',
+             '|---' * (len(sites) + 1) + '|']
+    for k, found in sorted(per_k.items()):
+        folds = {f['site']: f for f in found['folds']}
+        lines.append(f'| {k} | ' + ' | '.join(
+            f'{folds[s]["gain"]:+.1f} ({folds[s]["rule"]})'
+            if s in folds else '' for s in sites) + ' |')
+    return lines
+
