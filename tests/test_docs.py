@@ -11,6 +11,8 @@ import sys
 
 import pytest
 
+from script_modules import CONVERTERS, SHARED_CONVERTER, script_module
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DOCS = ['README.md'] + sorted(
     osp.relpath(p, REPO)
@@ -113,6 +115,8 @@ def load_tool(path):
     """A tool's module, under a name of its own (``tools/test.py`` is not
     the standard library's ``test``)."""
     name = 'docs_' + osp.splitext(osp.basename(path))[0]
+    if path.startswith(CONVERTERS):  # their shared module, as when run
+        script_module(CONVERTERS + SHARED_CONVERTER)
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(
             name, osp.join(REPO, path))
