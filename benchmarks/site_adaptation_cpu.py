@@ -60,8 +60,8 @@ import numpy as np
 import torch
 from matplotlib.lines import Line2D
 
-from harness import (commands, plots, records, report, site_advice,
-                     site_stats)
+from harness import (blocks, commands, plots, records, report,
+                     site_advice, site_stats)
 from harness.site_arms import (ADAPT_ARMS, ARMS, CALIBRATION_ARMS,
                                FINETUNE_ITERS, LABEL_FREE,
                                LONG_FINETUNE_ITERS, TEACHER_ARMS, adapt_arm,
@@ -378,47 +378,71 @@ def advice_lines(results):
     return lines
 
 
-#: The sources the README's new-site advice names.
-ADVICE_SOURCES = ('segformer', 'crackdino')
+#: The README's new-site table: labelled photos k -> today's tool step,
+#: as (k, the arm that records it, the step in words).
+NEW_SITE_STEPS = (
+    (0, 'label_free_norm', '`--unlabelled DIR`: norm statistics'),
+    (1, 'threshold_scale', '`--images --masks`: calibrate threshold and '
+     'scale'),
+    (3, 'threshold_scale', 'the same'),
+    (5, 'finetune', 'add `--finetune-iters 100`: fine-tune 100 steps'),
+    (10, 'finetune', 'the same'),
+)
+#: The sources the table reads: the ready model and the full method.
+NEW_SITE_SOURCES = (('segformer', 'SegFormer MiT-B0 (ready model)'),
+                    ('crackdino', "full method's student"))
 
 
-def advice_block(results):
-    """The README / guide table of the new-site advice, or None until
-    every source it names has every k on all the sites."""
-    rows = []
-    for source in ADVICE_SOURCES:
-        per_k = site_advice.advice(results, source, SITES)
-        if set(per_k) != set(KS) or any(
-                len(found['sites']) != len(SITES) for found in per_k.values()):
-            return None
-        for k, found in sorted(per_k.items()):
-            e, worst = found['expected'], found['worst']
-            rows.append(
-                f'| {k} | {source} | '
-                f'{site_advice.tool_step(found["default"]["rule"])} | '
-                f'{e["mean"]:+.1f} [{e["pi_low"]:+.1f}, {e["pi_high"]:+.1f}]'
-                f' | {worst["site"]} {worst["gain"]:+.1f} | '
-                f'{found["seconds"]:.0f} s |')
-    return '\n'.join([
-        '| labelled photos k | source | step to take (chosen leave-one-'
-        'site-out) | change in crack IoU at a new site: mean [95 % '
-        'prediction interval] | worst held-out site | time |',
-        '|---|---|---|---|---|---|', *rows])
+def site_change(results, source, arm, k):
+    """The arm's change in crack IoU against the checkpoint as is, with
+    the site as the unit (``site_stats.site_contrast``), or None when
+    either is unmeasured."""
+    a = site_stats.arm_draws(results, (source, arm, k))
+    b = site_stats.arm_draws(results, (source, 'none', 0))
+    return site_stats.site_contrast(a, b) if a and b else None
 
 
-def write_advice(results):
-    """The advice block into the README and the new-site guide, when
-    complete."""
-    block = advice_block(results)
-    if block is None:
-        print('advice: not every site measured; README and guide left as '
-              'they are')
-        return
-    report.replace_marked_block(osp.join(REPO, 'README.md'),
-                                'readme-new-site', block)
-    report.replace_marked_block(
-        osp.join(REPO, 'docs', 'user_guides', 'new_site.md'),
-        'site-adaptation-advice', block)
+def change_cell(change):
+    """Mean change [95 % PI, new site], the worst site, and the count of
+    sites it rests on."""
+    if change is None:
+        return 'not measured'
+    worst = min(change['sites'], key=change['sites'].get)
+    pi = '' if change['pi_low'] is None else \
+        f' [PI {change["pi_low"]:+.1f}, {change["pi_high"]:+.1f}]'
+    return (f'{change["mean"]:+.1f}{pi}, worst {change["sites"][worst]:+.1f}'
+            f' ({worst}), {change["n"]} sites')
+
+
+def arm_seconds(results, source, arm, k):
+    """Mean recorded seconds of one arm over its sites, seeds and draws."""
+    values = [v for draws in site_stats.arm_draws(
+        results, (source, arm, k), 'seconds').values()
+        for v in draws.values()]
+    return f'{np.mean(values):.0f} s' if values else '-'
+
+
+def new_site_table(results):
+    """The README's new-site table: per k the step to take and, per
+    source, what it changed at the sites measured so far."""
+    names = [name for _, name in NEW_SITE_SOURCES]
+    lines = ['| labelled photos you have | step to take | ' +
+             ' | '.join(names) + ' | time, ' + ' / '.join(names) + ' |',
+             '|---' * (len(names) + 3) + '|']
+    for k, arm, step in NEW_SITE_STEPS:
+        cells = [change_cell(site_change(results, source, arm, k))
+                 for source, _ in NEW_SITE_SOURCES]
+        times = ' / '.join(arm_seconds(results, source, arm, k)
+                           for source, _ in NEW_SITE_SOURCES)
+        lines.append(f'| {k} | {step} | ' + ' | '.join(cells) +
+                     f' | {times} |')
+    return '\n'.join(lines)
+
+
+@blocks.register('readme-new-site', 'README.md')
+def readme_new_site():
+    """The README's new-site table from the committed record."""
+    return new_site_table(records.load(RESULTS))
 
 
 def cmd_report(args):
@@ -455,7 +479,7 @@ def cmd_report(args):
         '\n### ODS at the adapted scale (threshold-free)',
         report_tables(results, 'ods', contrasts=False),
         '\n![IoU against k](results/site_adaptation_cpu.png)'])
-    write_advice(results)
+    blocks.write('readme-new-site')
     report.write_costs()
 
 

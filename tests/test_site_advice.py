@@ -74,16 +74,6 @@ def test_sites_without_margin_fields_or_arms_are_left_out():
     assert advice.advice(results, 'src', sorted(sites), ks=(1,)) == {}
 
 
-def test_tool_step_names_the_options_of_a_rule():
-    assert advice.tool_step('threshold and scale, margin 5') == \
-        '`--images --masks --min-gain 5`'
-    assert advice.tool_step('threshold, margin 0') == \
-        '`--images --masks --scales 1`'
-    assert 'no tool option' in advice.tool_step(
-        'threshold, margin 2, grid 0.05')
-    assert advice.tool_step('as is').startswith('nothing')
-
-
 def test_fine_tuning_joins_the_candidates_only_without_losing_sites():
     sites = {'A': (30.0, 20.0, 3.0), 'B': (10.0, 30.0, 25.0),
              'C': (15.0, 35.0, 30.0), 'D': (20.0, 32.0, 12.0)}

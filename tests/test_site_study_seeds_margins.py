@@ -119,54 +119,30 @@ def test_a_seed_is_its_own_source(tmp_path, monkeypatch):
         'segformer@s1/PaveSeg/finetune/k5/d0'}
 
 
-def advice_results(sources=('segformer', 'crackdino')):
-    """Every k on every site: calibration helps where the photos' F gains
-    much (sites 0-5) and costs where it gains little (sites 6-7)."""
+def test_new_site_table_is_site_level_against_as_is():
+    # Site A gains 10 and 20 on its two draws (mean 15), site B 5, site C
+    # -1 on its one draw; fine-tuning is unmeasured.
     results = {}
-    for source in sources:
-        for i, site in enumerate(bench.SITES):
-            gain = 30.0 if i < 6 else 1.0
-            for d in range(2):
-                results[f'{source}/{site}/none/k0/d{d}'] = dict(iou=20.0)
-                for arm in ('label_free_norm', 'label_free_otsu'):
-                    results[f'{source}/{site}/{arm}/k0/d{d}'] = dict(
-                        iou=19.0, seconds=4.0)
-                for k in (1, 3, 5, 10):
-                    for arm in ('threshold', 'threshold_scale'):
-                        record = dict(iou=30.0 if i < 6 else 15.0,
-                                      photos_f_stored=40.0,
-                                      photos_f_chosen=40.0 + gain,
-                                      seconds=3.0)
-                        record['grid19'] = dict(record)
-                        results[f'{source}/{site}/{arm}/k{k}/d{d}'] = record
-    return results
-
-
-def test_advice_block_is_written_only_when_every_site_is_measured(
-        tmp_path, monkeypatch):
-    results = advice_results()
-    block = bench.advice_block(results)
-    lines = block.split('\n')
-    assert len(lines) == 2 + 2 * len(bench.KS)
-    # k = 0: the label-free steps cost everywhere; the checkpoint stays.
-    assert lines[2].startswith('| 0 | segformer | nothing')
-    # k = 1: a margin keeps the stored calibration where the photos gain
-    # little, so no held-out site loses.
-    assert lines[3].startswith('| 1 | segformer | `--images --masks '
-                               '--scales 1 --min-gain 20` | +7.5 [')
-    assert '+0.0 |' in lines[3]
-    for path in ('README.md', 'docs/user_guides/new_site.md'):
-        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / path).write_text(
-            'a\n<!-- results:readme-new-site -->\nold\n'
-            '<!-- /results:readme-new-site -->\n'
-            '<!-- results:site-adaptation-advice -->\n'
-            '<!-- /results:site-adaptation-advice -->\n')
-    monkeypatch.setattr(bench, 'REPO', str(tmp_path))
-    bench.write_advice(results)
-    text = (tmp_path / 'README.md').read_text()
-    assert block in text and 'old' not in text
-    assert block in (tmp_path / 'docs/user_guides/new_site.md').read_text()
-    del results['crackdino/PaveSeg/threshold/k5/d0']
-    del results['crackdino/PaveSeg/threshold/k5/d1']
-    assert bench.advice_block(results) is None
+    for site, as_is, calibrated in (('A', (10.0, 10.0), (20.0, 30.0)),
+                                    ('B', (20.0, 20.0), (25.0, 25.0)),
+                                    ('C', (30.0, ), (29.0, ))):
+        for source in ('segformer', 'crackdino'):
+            for d, (a, b) in enumerate(zip(as_is, calibrated)):
+                results[f'{source}/{site}/none/k0/d{d}'] = dict(
+                    iou=a, seconds=0.0)
+                results[f'{source}/{site}/threshold_scale/k1/d{d}'] = dict(
+                    iou=b, seconds=2.0 + d)
+    results['crackdino@s1/A/threshold_scale/k1/d0'] = dict(iou=10.0,
+                                                           seconds=5.0)
+    lines = bench.new_site_table(results).split('\n')
+    assert len(lines) == 2 + len(bench.NEW_SITE_STEPS)
+    k1 = lines[3].split(' | ')
+    assert k1[0] == '| 1'
+    # segformer: mean of 15, 5, -1 over three sites; worst C.
+    assert k1[2].startswith('+6.3 [PI ') and k1[2].endswith(
+        ', worst -1.0 (C), 3 sites')
+    # crackdino: the seed-1 draw adds no pair (no seed-1 as is), so the
+    # site-level change is the same; its seconds count.
+    assert k1[3] == k1[2]
+    assert k1[4] == '2 s / 3 s |'
+    assert 'not measured' in lines[5]

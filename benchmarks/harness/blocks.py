@@ -16,12 +16,6 @@ BLOCKS = {}
 #: Files whose ``results:`` blocks must all have a generator.
 DOCUMENTS = ('README.md', 'docs/**/*.md', 'benchmarks/README.md',
              'configs/**/README.md')
-#: Blocks written by ``benchmarks/site_adaptation_cpu.py report``, whose
-#: generators come with that study's site-level rewrite.
-SITE_ADAPTATION = ('readme-new-site', 'site-adaptation-steps',
-                   'site-adaptation-per-site', 'site-adaptation-reading',
-                   'site-adaptation-student-reading',
-                   'site-adaptation-single-draws', 'site-adaptation-sources')
 MARKER = re.compile(r'<!-- results:([\w-]+) -->')
 
 

@@ -141,26 +141,6 @@ def advice(results: Mapping[str, dict], source: str, sites,
     return out
 
 
-def tool_step(name: str) -> str:
-    """The ``tools/adapt.py`` options of a rule's name."""
-    rules = {rule.name: rule for k in (0, 1) for rule in
-             candidate_rules(True, k)}
-    if name not in rules:
-        return 'nothing: the checkpoint as it is'
-    rule = rules[name]
-    step = {'label_free_norm': '`--unlabelled DIR`',
-            'label_free_otsu': "Otsu's threshold (no tool option)",
-            'finetune': '`--images --masks --finetune-iters 100`',
-            'threshold': '`--images --masks --scales 1`',
-            'threshold_scale': '`--images --masks`'}[rule.arm]
-    if rule.margin:
-        step = step[:-1] + f' --min-gain {rule.margin:g}`'
-    if rule.grid != 99:
-        step += f' on a {1 / (rule.grid + 1):.2f} threshold grid (no tool ' \
-            'option)'
-    return step
-
-
 def advice_lines(per_k: Mapping[int, dict]) -> List[str]:
     """A Markdown table of ``advice``: per k the default chosen on all
     sites, the change in IoU it brought at each held-out site (mean over
