@@ -9,6 +9,7 @@ from harness.blocks import register
 DEEPCRACK = records.results_path('deepcrack_cpu.json')
 TRANSFER = records.results_path('crack_transfer_cpu.json')
 TTA = records.results_path('tta_cpu.json')
+READY = records.results_path('ready_model_cpu.json')
 #: The model zoo: config, what it is, DeepCrack-CPU entry measured (or
 #: where its figures come from; None: not trained here), where its weights
 #: come from, its card.
@@ -25,7 +26,7 @@ ZOO = (
      'MiT-B0, DINOv2-B + UPerHead', None, 'train them', 'configs/baselines'),
     ('configs/cpu_benchmark/segformer_mit-b0_1k_deepcrack-224x224.py',
      'the ready CPU model: SegFormer MiT-B0 from scratch, 224 crops',
-     'segformer', '`benchmarks/results/site_adaptation_weights/'
+     'ready', '`benchmarks/results/site_adaptation_weights/'
      'segformer.pth` (its site-adaptation run, 270 images)',
      'configs/cpu_benchmark'),
     ('configs/cpu_benchmark/crackdino_vit-w192d12_1k_deepcrack-224x224.py',
@@ -46,11 +47,18 @@ DISTILLATION = (('distill_plain', 'student_plain'),
 
 
 def measured(deepcrack, entry):
-    """The model-zoo cell of a DeepCrack-CPU entry's test figures."""
-    if entry not in deepcrack:
+    """The model-zoo cell of an entry's DeepCrack test figures: the ready
+    model's own weights, or the DeepCrack-CPU run of the same config."""
+    if entry == 'ready':
+        metrics = records.load(READY)['deepcrack_test']['metrics']
+        source = 'these weights'
+    elif entry in deepcrack:
+        metrics = deepcrack[entry]['test']['metrics']
+        source = 'the config trained on all 300 images'
+    else:
         return entry or 'not trained here'
-    metrics = deepcrack[entry]['test']['metrics']
-    return f'crack IoU {metrics["crack_iou"]:.2f}, ODS {metrics["ods"]:.2f}'
+    return (f'crack IoU {metrics["crack_iou"]:.2f}, ODS {metrics["ods"]:.2f} '
+            f'({source})')
 
 
 @register('readme-model-zoo', 'README.md')
