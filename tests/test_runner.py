@@ -1,7 +1,12 @@
 """DeviceAwareRunner's choices that need no second process: backend and
 cudnn.benchmark from the hardware, and which BatchNorm layers SyncBN
 converts (not those under a double backward), and the optimizer step
-it publishes."""
+it publishes, and that the CPU process group it starts is destroyed at
+exit."""
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 import torch.nn as nn
@@ -13,6 +18,7 @@ from crackdino_mm.engine.runner import (DeviceAwareRunner,
                                         device_env_cfg)
 from crackdino_mm.utils.optimizer_step import optimizer_step
 from test_distiller import distiller_cfg
+from test_distributed import REPO, free_port
 
 
 @pytest.mark.parametrize('cuda', [False, True])
@@ -102,3 +108,26 @@ def test_optimizer_steps_survive_resume_and_count_accumulated_steps(
     work_dir = str(tmp_path / 'work')
     assert train_recorder(work_dir, 4, resume=False) == [0, 0, 1, 1]
     assert train_recorder(work_dir, 8, resume=True) == [2, 2, 3, 3]
+
+
+def test_cpu_process_group_is_destroyed_before_exit(tmp_path):
+    """The gloo group the runner starts is gone when the interpreter
+    tears down (a check registered before it runs after the close)."""
+    script = tmp_path / 'worker.py'
+    script.write_text(
+        'import atexit, types\n'
+        'import torch.distributed as dist\n'
+        'from crackdino_mm.engine.runner import DeviceAwareRunner\n'
+        'atexit.register(lambda: print("initialized at exit:",'
+        ' dist.is_initialized()))\n'
+        'DeviceAwareRunner._init_cpu_process_group('
+        'types.SimpleNamespace(launcher="pytorch"), dict(backend="gloo"))\n'
+        'print("initialized:", dist.is_initialized())\n')
+    env = dict(os.environ, MASTER_ADDR='127.0.0.1', MASTER_PORT=str(
+        free_port()), RANK='0', WORLD_SIZE='1', LOCAL_RANK='0',
+        PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'initialized: True' in proc.stdout
+    assert 'initialized at exit: False' in proc.stdout

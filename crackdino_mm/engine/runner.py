@@ -1,6 +1,8 @@
 """mmengine's Runner, fitted to the hardware it finds and able to resume
 after a kill."""
+import atexit
 import datetime
+import gc
 import logging
 import os
 import os.path as osp
@@ -109,6 +111,17 @@ def choose_resume_checkpoint(work_dir: str
     return path, None
 
 
+def close_process_group() -> None:
+    """Destroy the process group and free what still holds it (the DDP
+    wrapper of a finished runner, kept alive by reference cycles) before
+    the interpreter exits: freed during interpreter teardown, gloo's
+    threads can abort a process that finished its work ("terminate called
+    without an active exception")."""
+    if torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
+    gc.collect()
+
+
 def device_env_cfg(env_cfg: Optional[dict]) -> dict:
     """``env_cfg`` with the backend and cudnn.benchmark it leaves unset
     chosen from the hardware: NCCL and benchmark with CUDA, gloo and no
@@ -153,7 +166,8 @@ class DeviceAwareRunner(Runner):
     - **CPU processes.** mmengine's PyTorch launcher always selects a CUDA
       device and gives DDP the local GPU; without CUDA this runner starts
       the gloo process group itself (``torchrun`` / ``--launcher pytorch``)
-      and wraps the model in DDP without device ids.
+      and wraps the model in DDP without device ids, and destroys the group
+      at exit (``close_process_group``).
     - **SyncBN.** ``sync_bn='torch'`` converts BatchNorm to SyncBatchNorm in
       multi-GPU runs, except in modules trained with a double backward
       (see ``convert_sync_batchnorm_where_possible``); one process
@@ -225,6 +239,7 @@ class DeviceAwareRunner(Runner):
         if kwargs.get('timeout') is not None:
             kwargs['timeout'] = datetime.timedelta(seconds=kwargs['timeout'])
         torch_dist.init_process_group(**kwargs)
+        atexit.register(close_process_group)
 
     def wrap_model(self, model_wrapper_cfg: Optional[dict], model):
         if not self.distributed:
