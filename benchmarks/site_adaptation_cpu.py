@@ -363,34 +363,62 @@ def site_level_lines(results):
 
 
 def advice_lines(results):
-    """Per source (training seed 0), the leave-one-site-out default per
-    k and each held-out site's change."""
-    lines = []
-    for source in SOURCES:
-        per_k = site_advice.advice(results, source, SITES)
-        if not per_k:
-            continue
-        lines += [f'\n#### {source}: the default per k, chosen without '
-                  'each site in turn\n', *site_advice.advice_lines(per_k),
-                  f'\n{source}: change in crack IoU at each held-out site '
-                  '(the rule chosen on the other sites):\n',
-                  *site_advice.fold_lines(per_k)]
-    return lines
+    """The leave-one-site-out default per k, one rule for every source
+    (training seed 0), and each held-out site's change."""
+    per_k = site_advice.advice(results, list(SOURCES), SITES)
+    if not per_k:
+        return []
+    return ['\n#### The default per k, chosen without each site in turn\n',
+            *site_advice.advice_lines(per_k),
+            '\nChange in crack IoU at each held-out site (mean over the '
+            'source models measured there; the rule chosen on the other '
+            'sites):\n', *site_advice.fold_lines(per_k)]
 
 
-#: The README's new-site table: labelled photos k -> today's tool step,
-#: as (k, the arm that records it, the step in words).
-NEW_SITE_STEPS = (
+#: The README's optional steps: (k, the arm that records it, the step).
+OPTIONAL_STEPS = (
     (0, 'label_free_norm', '`--unlabelled DIR`: norm statistics'),
-    (1, 'threshold_scale', '`--images --masks`: calibrate threshold and '
-     'scale'),
-    (3, 'threshold_scale', 'the same'),
-    (5, 'finetune', 'add `--finetune-iters 100`: fine-tune 100 steps'),
+    (5, 'finetune', '`--finetune-iters 100`: fine-tune 100 steps'),
     (10, 'finetune', 'the same'),
 )
-#: The sources the table reads: the ready model and the full method.
+#: The sources the optional steps' table reads: the ready model and the
+#: full method.
 NEW_SITE_SOURCES = (('segformer', 'SegFormer MiT-B0 (ready model)'),
                     ('crackdino', "full method's student"))
+
+
+def rule_words(rule):
+    """A default rule as the tool applies it."""
+    if rule is None:
+        return "keep the checkpoint's threshold and scale"
+    what = 'threshold and scale' if rule.arm == 'threshold_scale' else \
+        'threshold'
+    grid = '' if rule.grid == 99 else f' (steps of {1 / (rule.grid + 1):.2f})'
+    return (f"the {what}{grid} of best F on the photos, if their F gains "
+            f'{rule.margin:g} points or more')
+
+
+def seconds_words(seconds):
+    return f'{seconds:.0f} s' if seconds >= 1 else '< 1 s'
+
+
+def default_table(per_k):
+    """Per k >= 1: the tool's default and what it changed at each site
+    held out from its choice."""
+    lines = ['| labelled photos | `tools/adapt.py` by default | change at a '
+             'held-out site: mean [95 % PI, new site] | worst held-out site '
+             '| sites | time |', '|---|---|---|---|---|---|']
+    for k, found in sorted(per_k.items()):
+        if not k:
+            continue
+        e, worst = found['expected'], found['worst']
+        pi = '' if e['pi_low'] is None else \
+            f' [{e["pi_low"]:+.1f}, {e["pi_high"]:+.1f}]'
+        lines.append(
+            f'| {k} | {rule_words(found["default_rule"])} | '
+            f'{e["mean"]:+.1f}{pi} | {worst["gain"]:+.1f} ({worst["site"]}) '
+            f'| {len(found["sites"])} | {seconds_words(found["seconds"])} |')
+    return lines
 
 
 def site_change(results, source, arm, k):
@@ -423,13 +451,14 @@ def arm_seconds(results, source, arm, k):
 
 
 def new_site_table(results):
-    """The README's new-site table: per k the step to take and, per
-    source, what it changed at the sites measured so far."""
+    """The README's new-site tables: the tool's default per k, chosen
+    leave-one-site-out, and the optional steps' change per source."""
     names = [name for _, name in NEW_SITE_SOURCES]
-    lines = ['| labelled photos you have | step to take | ' +
-             ' | '.join(names) + ' | time, ' + ' / '.join(names) + ' |',
-             '|---' * (len(names) + 3) + '|']
-    for k, arm, step in NEW_SITE_STEPS:
+    lines = default_table(site_advice.advice(results, list(SOURCES), SITES))
+    lines += ['', '| labelled photos | optional step | ' + ' | '.join(names) +
+              ' | time, ' + ' / '.join(names) + ' |',
+              '|---' * (len(names) + 3) + '|']
+    for k, arm, step in OPTIONAL_STEPS:
         cells = [change_cell(site_change(results, source, arm, k))
                  for source, _ in NEW_SITE_SOURCES]
         times = ' / '.join(arm_seconds(results, source, arm, k)

@@ -65,3 +65,37 @@ def test_missing_scores_and_too_few_sites_are_named():
         loso.leave_one_site_out({'A': {'r': 1}}, {'A': 0.0}, ['r'])
     with pytest.raises(ValueError, match='always a candidate'):
         loso.leave_one_site_out(scores({}), AS_IS, [loso.AS_IS])
+
+
+def test_sources_at_a_site_count_as_one_site_and_each_must_not_lose():
+    # Two source models at sites A-C. 'r' gains 6 for source x everywhere
+    # but loses 1 for source y at C; 'q' gains 2 for both everywhere.
+    gains = {'x@A': (6, 2), 'y@A': (0, 2), 'x@B': (6, 2), 'y@B': (0, 2),
+             'x@C': (6, 2), 'y@C': (-1, 2)}
+    as_is = {case: 10.0 for case in gains}
+    toy = {case: {'r': 10 + r, 'q': 10 + q}
+           for case, (r, q) in gains.items()}
+
+    def site_of(case):
+        return case.split('@')[1]
+
+    out = loso.leave_one_site_out(toy, as_is, ['r', 'q'], site_of=site_of)
+    # On all sites 'r' loses for y at C: refused although its mean over
+    # sites (+2.83) beats 'q' (+2).
+    assert out['default']['rule'] == 'q'
+    assert out['default']['mean_gain'] == pytest.approx(2)
+    # Without C, 'r' is safe and gains (6 + 0) / 2 = 3 per site: chosen,
+    # and at C it scores the mean of its sources, (6 - 1) / 2.
+    folds = {f['site']: f for f in out['folds']}
+    assert [f['site'] for f in out['folds']] == ['A', 'B', 'C']
+    assert folds['C']['rule'] == 'r'
+    assert folds['C']['gain'] == pytest.approx(2.5)
+    assert folds['C']['cases'] == {'x@C': 6, 'y@C': -1}
+    assert folds['A']['rule'] == 'q' and folds['A']['as_is'] == 10
+    assert out['worst_case'] == dict(case='y@C', gain=-1)
+    assert out['mean_gain'] == pytest.approx((2 + 2 + 2.5) / 3)
+    # Two cases of one site are not two sites.
+    with pytest.raises(ValueError, match='two sites or more'):
+        loso.leave_one_site_out(
+            {c: toy[c] for c in ('x@A', 'y@A')},
+            {c: 10.0 for c in ('x@A', 'y@A')}, ['r'], site_of=site_of)

@@ -344,7 +344,7 @@ def test_cli_shows_progress_and_ends_with_its_choice_cost_and_commands(
     run = subprocess.run(
         [sys.executable, osp.join(REPO, 'tools', 'adapt.py'), STUDENT,
          student, '--images', site[0], '--masks', site[1], '--unlabelled',
-         unlabelled, '--scales', '2', '--out', out],
+         unlabelled, '--scales', '2', '--min-gain', '0', '--out', out],
         capture_output=True, text=True, cwd=REPO)
     assert run.returncode == 0, run.stderr[-3000:]
     assert shows_bar(run.stderr, 'calibration', 4, 'photo')

@@ -41,7 +41,7 @@ def test_loso_picks_the_margin_that_spares_the_right_site():
     # where the gain is small (the default was already right).
     sites = {'A': (30.0, 20.0, 3.0), 'B': (10.0, 30.0, 25.0),
              'C': (15.0, 35.0, 30.0), 'D': (20.0, 32.0, 12.0)}
-    per_k = advice.advice(toy_results(sites), 'src', sorted(sites), ks=(1,))
+    per_k = advice.advice(toy_results(sites), ['src'], sorted(sites), ks=(1,))
     found = per_k[1]
     # On all sites margin 10 skips A (gain 3) and keeps B, C, D: never
     # worse, best mean (margin 5 ties and comes later).
@@ -71,7 +71,7 @@ def test_sites_without_margin_fields_or_arms_are_left_out():
                                advice.candidate_rules())
     assert found['sites'] == ['A', 'B']
     # Fewer than three sites: no advice.
-    assert advice.advice(results, 'src', sorted(sites), ks=(1,)) == {}
+    assert advice.advice(results, ['src'], sorted(sites), ks=(1,)) == {}
 
 
 def test_fine_tuning_joins_the_candidates_only_without_losing_sites():
@@ -82,11 +82,11 @@ def test_fine_tuning_joins_the_candidates_only_without_losing_sites():
         for d in range(3):
             results[f'src/{site}/finetune/k1/d{d}'] = dict(iou=50.0,
                                                           seconds=80.0)
-    found = advice.advice(results, 'src', sorted(sites), ks=(1,))[1]
+    found = advice.advice(results, ['src'], sorted(sites), ks=(1,))[1]
     assert found['sites'] == ['A', 'B', 'C', 'D']
     assert 'calibrate and fine-tune' not in found['candidates']
     for d in range(3):
         results[f'src/D/finetune/k1/d{d}'] = dict(iou=50.0, seconds=80.0)
-    found = advice.advice(results, 'src', sorted(sites), ks=(1,))[1]
+    found = advice.advice(results, ['src'], sorted(sites), ks=(1,))[1]
     assert found['default']['rule'] == 'calibrate and fine-tune'
     assert found['seconds'] == 80.0

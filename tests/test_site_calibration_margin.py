@@ -1,7 +1,9 @@
 """The calibration margin: a threshold and scale chosen on k photos replace
 the checkpoint's only if their F on the photos beats it by ``min_gain``;
-``min_gain=0`` always takes the choice, as the tool did before."""
+``min_gain=0`` always takes the choice, ``inf`` never; what is not given
+follows the default rule for the number of photos."""
 import json
+import math
 import os.path as osp
 import subprocess
 import sys
@@ -9,10 +11,10 @@ import sys
 import numpy as np
 import pytest
 
-from crackdino_mm.apis import (adapt_to_site, choose_calibration,
-                               init_crack_model, load_site_photos,
-                               site_calibration)
-from crackdino_mm.utils import apply_calibration, read_calibration
+from crackdino_mm.apis import (adapt_to_site, calibration_default,
+                               choose_calibration, init_crack_model,
+                               load_site_photos, site_calibration)
+from crackdino_mm.utils import SCALE_GRID, apply_calibration, read_calibration
 # The site adaptation tests' module fixtures: a random student, a site.
 from test_site_adaptation import STUDENT, site, student  # noqa: F401
 
@@ -119,4 +121,61 @@ def test_cli_passes_the_margin(student, site, tmp_path):
     record = json.loads(run.stdout[run.stdout.index('{'):
                                    run.stdout.rindex('}') + 1])
     assert record['steps'][0]['kept_stored']
+    assert read_calibration(out) == dict(threshold=0.5, scale=1.0)
+
+
+def test_default_rule_per_number_of_photos(monkeypatch):
+    rules = {2: calibration_default.CalibrationRule(False, 5.0, 19),
+             6: calibration_default.CalibrationRule(True, 0.0, 99)}
+    monkeypatch.setattr(calibration_default, 'DEFAULT_RULES', rules)
+    assert calibration_default.default_rule(1) == calibration_default.AS_IS
+    assert calibration_default.default_rule(2) == rules[2]
+    assert calibration_default.default_rule(5) == rules[2]
+    assert calibration_default.default_rule(60) == rules[6]
+
+
+@pytest.mark.parametrize('rule', [
+    calibration_default.CalibrationRule(True, math.inf, 99),
+    calibration_default.CalibrationRule(False, 0.0, 19),
+    calibration_default.CalibrationRule(True, 20.0, 19)])
+def test_adapt_applies_the_default_rule_for_its_photos(
+        student, site, monkeypatch, tmp_path, rule):
+    """What is not given follows the rule for k photos: the scales tried,
+    the margin and the threshold grid."""
+    maps = fake_maps(monkeypatch, 0.6, 0.4, 0.1)
+    maps.labels = [p.label for p in load_site_photos(*site, k=2, seed=3)]
+    monkeypatch.setattr(calibration_default, 'DEFAULT_RULES', {2: rule})
+    out = str(tmp_path / 'adapted.pth')
+    step = adapt_to_site(STUDENT, student, out, *site, k=2,
+                         seed=3)['steps'][0]
+    assert sorted(row['scale'] for row in step['table']) == (
+        sorted(SCALE_GRID) if rule.scale else [1.0])
+    assert step['num_thresholds'] == rule.num_thresholds
+    assert step['min_gain'] == (None if rule.min_gain == math.inf
+                                else rule.min_gain)
+    # The photos gain ~33 F points: only the never-changing rule keeps
+    # the stored 0.5; the coarse grid chooses a multiple of 0.05.
+    assert step['kept_stored'] is (rule.min_gain == math.inf)
+    if not step['kept_stored']:
+        assert round(step['threshold'] / 0.05, 6) % 1 == 0
+        assert read_calibration(out)['threshold'] == step['threshold']
+    # A margin given wins over the rule's.
+    given = adapt_to_site(STUDENT, student, str(tmp_path / 'b.pth'), *site,
+                          k=2, seed=3, min_gain=0.0)
+    assert not given['steps'][0]['kept_stored']
+
+
+def test_cli_says_why_it_kept_the_checkpoint_calibration(
+        student, site, tmp_path):
+    out = str(tmp_path / 'a.pth')
+    run = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools', 'adapt.py'), STUDENT,
+         student, '--images', site[0], '--masks', site[1], '--k', '3',
+         '--scales', '1', '--min-gain', 'inf', '--out', out],
+        capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 0, run.stderr
+    assert "kept the checkpoint's calibration: the photos' F gained" in \
+        run.stdout
+    assert 'the rule for 3 photos never changes it (--min-gain)' in \
+        run.stdout
     assert read_calibration(out) == dict(threshold=0.5, scale=1.0)

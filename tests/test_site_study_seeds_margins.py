@@ -119,30 +119,47 @@ def test_a_seed_is_its_own_source(tmp_path, monkeypatch):
         'segformer@s1/PaveSeg/finetune/k5/d0'}
 
 
-def test_new_site_table_is_site_level_against_as_is():
-    # Site A gains 10 and 20 on its two draws (mean 15), site B 5, site C
-    # -1 on its one draw; fine-tuning is unmeasured.
+def test_new_site_table_is_site_level_against_as_is(monkeypatch):
+    """The default per k (leave-one-site-out) and the optional steps,
+    each with the site as the unit."""
+    monkeypatch.setattr(bench, 'SITES', ('A', 'B', 'C'))
+    # Optional step: fine-tuning at k = 5 gains 10 and 20 at site A's two
+    # draws (mean 15), 5 at B, -1 at C's one draw; norm statistics and
+    # k = 10 are unmeasured. Calibration at k = 1: the photos gain 30 F
+    # points at A and B (IoU +10) and 3 at C (IoU -4).
     results = {}
-    for site, as_is, calibrated in (('A', (10.0, 10.0), (20.0, 30.0)),
-                                    ('B', (20.0, 20.0), (25.0, 25.0)),
-                                    ('C', (30.0, ), (29.0, ))):
+    for site, as_is, tuned in (('A', (10.0, 10.0), (20.0, 30.0)),
+                               ('B', (20.0, 20.0), (25.0, 25.0)),
+                               ('C', (30.0, ), (29.0, ))):
         for source in ('segformer', 'crackdino'):
-            for d, (a, b) in enumerate(zip(as_is, calibrated)):
+            for d, (a, b) in enumerate(zip(as_is, tuned)):
                 results[f'{source}/{site}/none/k0/d{d}'] = dict(
                     iou=a, seconds=0.0)
-                results[f'{source}/{site}/threshold_scale/k1/d{d}'] = dict(
+                results[f'{source}/{site}/finetune/k5/d{d}'] = dict(
                     iou=b, seconds=2.0 + d)
-    results['crackdino@s1/A/threshold_scale/k1/d0'] = dict(iou=10.0,
-                                                           seconds=5.0)
+                gain, change = (3.0, -4.0) if site == 'C' else (30.0, 10.0)
+                for arm in ('threshold', 'threshold_scale'):
+                    record = dict(iou=a + change, photos_f_stored=40.0,
+                                  photos_f_chosen=40.0 + gain, seconds=1.5)
+                    record['grid19'] = dict(record)
+                    results[f'{source}/{site}/{arm}/k1/d{d}'] = record
+    results['crackdino@s1/A/finetune/k5/d0'] = dict(iou=10.0, seconds=5.0)
     lines = bench.new_site_table(results).split('\n')
-    assert len(lines) == 2 + len(bench.NEW_SITE_STEPS)
-    k1 = lines[3].split(' | ')
-    assert k1[0] == '| 1'
+    # On all sites, margin 20 keeps C as is and calibrates A and B (the
+    # tool's grid first among equals); held out, each site gets the same
+    # rule: gains 10, 10, 0, PI mean +- t(2) * sd * sqrt(1 + 1/3).
+    assert lines[2] == (
+        '| 1 | the threshold of best F on the photos, if their F gains 20 '
+        'points or more | +6.7 [-22.0, +35.4] | +0.0 (C) | 3 | 2 s |')
+    assert len(lines) == 3 + 3 + len(bench.OPTIONAL_STEPS)
+    assert 'not measured' in lines[6]
+    k5 = lines[7].split(' | ')
+    assert k5[0] == '| 5'
     # segformer: mean of 15, 5, -1 over three sites; worst C.
-    assert k1[2].startswith('+6.3 [PI ') and k1[2].endswith(
+    assert k5[2].startswith('+6.3 [PI ') and k5[2].endswith(
         ', worst -1.0 (C), 3 sites')
     # crackdino: the seed-1 draw adds no pair (no seed-1 as is), so the
     # site-level change is the same; its seconds count.
-    assert k1[3] == k1[2]
-    assert k1[4] == '2 s / 3 s |'
-    assert 'not measured' in lines[5]
+    assert k5[3] == k5[2]
+    assert k5[4] == '2 s / 3 s |'
+    assert 'not measured' in lines[8]

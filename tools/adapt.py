@@ -67,13 +67,15 @@ def parse_args(argv=None):
                         help='distiller whose teachers distil on the '
                         'unlabelled photos (default: CONFIG if a distiller)')
     parser.add_argument('--scales', type=scale_argument, nargs='+',
-                        default=list(SCALE_GRID),
-                        help='test-time scales to choose from')
-    parser.add_argument('--min-gain', type=float, default=0.0,
+                        help='test-time scales to choose from (default: '
+                        'the rule for K photos; with a scale, '
+                        f'{" ".join(f"{s:g}" for s in SCALE_GRID)})')
+    parser.add_argument('--min-gain', type=float,
                         help='F points on the labelled photos by which the '
                         'chosen threshold and scale must beat the '
-                        "checkpoint's before they replace it (default 0: "
-                        'always)')
+                        "checkpoint's before they replace it (0: always, "
+                        'inf: never; default: the rule for K photos, '
+                        'README "A new site")')
     parser.add_argument('--no-norm-stats', action='store_true',
                         help='keep the normalisation statistics')
     parser.add_argument('--seed', type=int, default=0)
@@ -148,6 +150,21 @@ def one_line(error):
     return f'{lines[0]} {"; ".join(lines[1:])}'
 
 
+def kept_line(record):
+    """Why calibration kept the checkpoint's threshold and scale, if it
+    did."""
+    step = next((s for s in record['steps'] if s['step'] == 'calibration'),
+                None)
+    if not step or not step['kept_stored']:
+        return []
+    gain = step['chosen']['f'] - step['stored']['f']
+    margin = 'never changes it' if step['min_gain'] is None else \
+        f'needs {step["min_gain"]:g}'
+    return [f"kept the checkpoint's calibration: the photos' F gained "
+            f'{gain:+.1f} points, the rule for {len(record["labelled"])} '
+            f'photos {margin} (--min-gain)']
+
+
 def closing_summary(args, record):
     """What was chosen, what it costs at prediction time, and the
     commands that test and run the adapted model."""
@@ -158,7 +175,7 @@ def closing_summary(args, record):
     steps = ', '.join(step['step'] for step in record['steps'])
     lines = [
         f'chose: decision threshold {stored["threshold"]}, test-time scale '
-        f'{scale} ({steps}; {record["seconds"]} s)',
+        f'{scale} ({steps}; {record["seconds"]} s)', *kept_line(record),
         f'cost: the model sees every photo resized by {scale}, so each '
         f'prediction takes about {scale ** 2:.2g} times as long as at scale '
         '1' if scale != 1 else 'cost: scale 1, predictions as fast as '

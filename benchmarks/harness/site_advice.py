@@ -10,7 +10,7 @@ fine-tuning where it was measured. A margin rule is scored from the
 cached maps' records: per draw, the calibration arm's IoU if the gain
 clears m, else the checkpoint's.
 """
-from typing import Dict, List, Mapping, NamedTuple, Optional
+from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence
 
 from harness.loso import CRITERION, leave_one_site_out
 from harness.site_stats import across_sites
@@ -30,6 +30,9 @@ CANDIDATES = (
     'on a threshold grid of 0.01 (the tool\'s) or 0.05; calibrate and '
     'fine-tune (100 steps) where measured. At k = 0: as is, norm '
     "statistics, Otsu's threshold.")
+#: The loss (IoU points) a safe rule may show at a site: one that rounds to
+#: 0.0 at the README's precision (0.1) is no loss.
+TOLERANCE = 0.05
 #: The label-free candidates at k = 0.
 LABEL_FREE_ARMS = ('label_free_norm', 'label_free_otsu')
 
@@ -113,52 +116,81 @@ def site_scores(results: Mapping[str, dict], source: str, k: int,
         name: sum(s) / len(s) for name, s in seconds.items()})
 
 
-def advice(results: Mapping[str, dict], source: str, sites,
-           ks=KS) -> Dict[int, dict]:
+def advice(results: Mapping[str, dict], sources: Sequence[str], sites,
+           ks=KS, tolerance: float = TOLERANCE) -> Dict[int, dict]:
     """Per k with three sites or more: ``leave_one_site_out`` over the
-    sites that have every candidate (the ``candidates``: fine-tuning or
-    norm statistics among them unless that leaves fewer sites), with the
-    held-out gains' mean over sites, 95 % CI and prediction interval for
-    a new site (``expected``), and the default's seconds."""
+    cases (a source at a site, ``source@site``) that have every candidate
+    (the ``candidates``: fine-tuning or norm statistics among them unless
+    that leaves fewer cases), one rule for every source, with the held-out
+    sites' gains: mean over sites, 95 % CI and prediction interval for a
+    new site (``expected``); the default as a ``Rule`` (``default_rule``)
+    and its seconds."""
     out = {}
     for k in ks:
-        # The candidate set measured on the most sites; on a tie the one
+        # The candidate set measured on the most cases; on a tie the one
         # with fine-tuning (k > 0) or norm statistics (k = 0).
         sets = [candidate_rules(True, k), candidate_rules(False, k)] if k \
             else [candidate_rules(k=0), candidate_rules(k=0)[1:]]
         found, rules = max(
-            ((site_scores(results, source, k, sites, rules), rules)
-             for rules in sets), key=lambda pair: len(pair[0]['sites']))
-        if len(found['sites']) < 3:
+            ((_cases(results, sources, k, sites, rules), rules)
+             for rules in sets), key=lambda pair: len(pair[0]['as_is']))
+        if len({site_of(case) for case in found['as_is']}) < 3:
             continue
         loso = leave_one_site_out(found['scores'], found['as_is'],
-                                  [rule.name for rule in rules])
+                                  [rule.name for rule in rules], tolerance,
+                                  site_of)
         default = loso['default']['rule']
-        out[k] = dict(loso, sites=found['sites'], expected=across_sites(
-            {f['site']: f['gain'] for f in loso['folds']}),
-            seconds=found['seconds'].get(default, 0.0),
-            candidates=[rule.name for rule in rules])
+        out[k] = dict(loso, sites=sorted({site_of(c) for c in found['as_is']}),
+                      cases=sorted(found['as_is']),
+                      expected=across_sites(
+                          {f['site']: f['gain'] for f in loso['folds']}),
+                      seconds=found['seconds'].get(default, 0.0),
+                      default_rule=next((r for r in rules
+                                         if r.name == default), None),
+                      candidates=[rule.name for rule in rules])
     return out
+
+
+def site_of(case: str) -> str:
+    """The site of a case ``source@site``."""
+    return case.split('@', 1)[1]
+
+
+def _cases(results, sources, k, sites, rules) -> dict:
+    """``site_scores`` of every source, keyed by case ``source@site``."""
+    scores, as_is, seconds = {}, {}, {}
+    for source in sources:
+        found = site_scores(results, source, k, sites, rules)
+        for site in found['sites']:
+            scores[f'{source}@{site}'] = found['scores'][site]
+            as_is[f'{source}@{site}'] = found['as_is'][site]
+        for name, value in found['seconds'].items():
+            seconds.setdefault(name, []).append(value)
+    return dict(scores=scores, as_is=as_is, seconds={
+        name: sum(v) / len(v) for name, v in seconds.items()})
 
 
 def advice_lines(per_k: Mapping[int, dict]) -> List[str]:
     """A Markdown table of ``advice``: per k the default chosen on all
     sites, the change in IoU it brought at each held-out site (mean over
     sites, 95 % prediction interval for a new site), the worst held-out
-    site, and its seconds."""
+    site and the worst source model at one, and its seconds."""
     lines = ['| k | default (chosen on all sites) | change at a held-out '
-             'site: mean [95 % PI, new site] | worst held-out site | '
-             'rules chosen without it | sites | s |',
-             '|---|---|---|---|---|---|---|']
+             'site: mean [95 % PI, new site] | worst held-out site | worst '
+             'source at a held-out site | rules chosen without a site | '
+             'sites | s |', '|---|---|---|---|---|---|---|---|']
     for k, found in sorted(per_k.items()):
-        e, worst = found['expected'], found['worst']
+        e, worst, case = found['expected'], found['worst'], \
+            found['worst_case']
         pi = '' if e['pi_low'] is None else \
             f' [{e["pi_low"]:+.1f}, {e["pi_high"]:+.1f}]'
         chosen = sorted({f['rule'] for f in found['folds']})
         lines.append(
             f'| {k} | {found["default"]["rule"]} | {e["mean"]:+.1f}{pi} | '
-            f'{worst["site"]} {worst["gain"]:+.1f} | {"; ".join(chosen)} | '
-            f'{len(found["sites"])} | {found["seconds"]:.0f} |')
+            f'{worst["site"]} {worst["gain"]:+.1f} | '
+            f'{case["case"].replace("@", " at ")} {case["gain"]:+.1f} | '
+            f'{"; ".join(chosen)} | {len(found["sites"])} | '
+            f'{found["seconds"]:.0f} |')
     return lines
 
 

@@ -137,6 +137,11 @@ def calibration_table(cache, site, labelled, photo_labels):
     return out
 
 
+#: The fine-tuning arms calibrate threshold and scale on the k photos
+#: whatever their gain (the tool's default before the margin rules).
+FINETUNE_CALIBRATION = dict(scales=SCALE_GRID, min_gain=0.0)
+
+
 def adapt_arm(cache, arm, site, k, d, args):
     """One run of ``tools/adapt.py``'s API, scored on the test subset."""
     config = source_config(cache.source)
@@ -161,7 +166,7 @@ def adapt_arm(cache, arm, site, k, d, args):
                             finetune_distill=FINETUNE_ITERS,
                             finetune_long=LONG_FINETUNE_ITERS).get(arm, 0),
         norm_stats=arm == 'label_free_norm', distiller_config=distiller,
-        work_dir=run_dir, **labelled)
+        work_dir=run_dir, **labelled, **FINETUNE_CALIBRATION)
     seconds = time.perf_counter() - tic
     model = init_crack_model(osp.join(REPO, config),
                              osp.join(run_dir, 'adapted.pth'))

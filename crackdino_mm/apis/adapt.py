@@ -11,6 +11,7 @@ from mmengine.runner import Runner, load_state_dict
 
 from ..utils import SCALE_GRID, apply_calibration, check_scale, \
     save_atomically
+from .calibration_default import default_rule
 from .model_loader import (deployable_config, deployable_state_dict,
                            init_crack_model, load_checkpoint_file)
 from .site_calibration import choose_calibration
@@ -37,8 +38,8 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
                   finetune_iters: int = 0,
                   distiller_config: Union[str, Config, None] = None,
                   train_blocks: Optional[int] = None,
-                  scales: Sequence[float] = SCALE_GRID,
-                  min_gain: float = 0.0,
+                  scales: Optional[Sequence[float]] = None,
+                  min_gain: Optional[float] = None,
                   norm_stats: bool = True,
                   work_dir: Optional[str] = None, device: str = 'cpu',
                   cfg_options: Optional[dict] = None) -> dict:
@@ -51,7 +52,9 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
        with ``seed``; all if ``k`` is None): the test-time scale of
        ``scales`` and the decision threshold with the best F pooled over
        them, kept only if its F on them beats the checkpoint's stored
-       calibration by ``min_gain`` F points (0, the default: always).
+       calibration by ``min_gain`` F points. What is not given follows
+       ``default_rule`` for the number of photos: the rule that, chosen
+       without each of eight sites in turn, made none of the others worse.
     2. Label-free: the BatchNorm statistics re-estimated on ``unlabelled``
        photos (``norm_stats``): at most ``max_unlabelled`` of them, drawn
        with ``seed``, the same ones the distillation reads.
@@ -89,10 +92,12 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
             Defaults to None.
         train_blocks (int, optional): Last DINOv2 blocks fine-tuned (other
             backbones: leave None). Defaults to None: 4.
-        scales (Sequence[float]): Test-time scales calibration tries, each
-            in [0.25, 4]. Defaults to ``SCALE_GRID``.
-        min_gain (float): F points by which the chosen calibration must
-            beat the stored one to replace it. Defaults to 0.0.
+        scales (Sequence[float], optional): Test-time scales calibration
+            tries, each in [0.25, 4]. Defaults to None: ``SCALE_GRID`` if
+            the default rule chooses the scale, else the stored scale.
+        min_gain (float, optional): F points by which the chosen
+            calibration must beat the stored one to replace it (``inf``:
+            never). Defaults to None: the default rule's.
         norm_stats (bool): Re-estimate the BatchNorm statistics on
             ``unlabelled``. Defaults to True.
         work_dir (str, optional): Folder of the fine-tuning run. Defaults to
@@ -132,7 +137,8 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
     if finetune_iters < 0 or (finetune_iters and images is None):
         raise ValueError('fine-tuning needs labelled photos and '
                          f'finetune_iters >= 0 (got {finetune_iters})')
-    scales = [check_scale(s, 'scales') for s in scales]
+    if scales is not None:
+        scales = [check_scale(s, 'scales') for s in scales]
     if isinstance(distiller_config, str):
         distiller_config = Config.fromfile(distiller_config)
     if cfg_options:
@@ -157,8 +163,14 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
                   max_unlabelled=max_unlabelled, seed=seed, steps=[])
 
     if photos:
-        calibration = choose_calibration(model, photos, scales, min_gain,
-                                         progress=True)
+        rule = default_rule(len(photos))
+        if scales is None:
+            scales = SCALE_GRID if rule.scale else \
+                [apply_calibration(model)['scale']]
+        calibration = choose_calibration(
+            model, photos, scales,
+            rule.min_gain if min_gain is None else min_gain,
+            num_thresholds=rule.num_thresholds, progress=True)
         record['steps'].append(dict(step='calibration', **calibration))
     if unlabelled_photos and norm_stats:
         layers = reestimate_norm_stats(

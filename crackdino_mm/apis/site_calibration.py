@@ -99,16 +99,17 @@ def choose_calibration(model, photos, scales: Sequence[float] = SCALE_GRID,
     The choice replaces the model's current (the checkpoint's stored)
     calibration only if its F beats the stored one's on the photos by
     ``min_gain`` F points or more: a few photos can pick a threshold that
-    fits them and not the site. ``min_gain=0`` (the default until the
-    leave-one-site-out study chooses a margin) always takes the choice.
+    fits them and not the site. ``min_gain=0`` always takes the choice,
+    ``inf`` never (``adapt_to_site`` picks the margin per number of
+    photos).
 
     Args:
         model (torch.nn.Module): A segmentor, calibrated in place.
         photos (Sequence[SitePhoto]): Labelled photos (``img``, ``label``).
         scales (Sequence[float]): Test-time scales tried. Defaults to
             ``SCALE_GRID``.
-        min_gain (float): F points (0-100) the choice must gain over the
-            stored calibration to replace it. Defaults to 0.
+        min_gain (float): F points (0-100, or ``inf``) the choice must
+            gain over the stored calibration to replace it. Defaults to 0.
         num_thresholds (int): Thresholds evenly spaced in (0, 1) swept.
             Defaults to 99.
         progress (bool): Show a progress bar with its rate. Defaults to
@@ -118,14 +119,15 @@ def choose_calibration(model, photos, scales: Sequence[float] = SCALE_GRID,
     Returns:
         dict: ``threshold``, ``scale`` and ``f`` in use, the ``table`` of
         every scale tried, ``stored`` and ``chosen`` (each threshold,
-        scale and F), ``min_gain`` and ``kept_stored``.
+        scale and F), ``min_gain`` (None for ``inf``), ``num_thresholds``
+        and ``kept_stored``.
 
     Raises:
-        ValueError: If ``min_gain`` is outside [0, 100].
+        ValueError: If ``min_gain`` is outside [0, 100] and not ``inf``.
     """
-    if not 0 <= min_gain <= 100:
-        raise ValueError(f'min_gain: expected F points in [0, 100], got '
-                         f'{min_gain}')
+    if not (0 <= min_gain <= 100 or min_gain == math.inf):
+        raise ValueError(f'min_gain: expected F points in [0, 100] or inf, '
+                         f'got {min_gain}')
     stored = apply_calibration(model)
     labels = [photo.label for photo in photos]
     metric = CrackMetric(num_thresholds=num_thresholds)
@@ -151,4 +153,5 @@ def choose_calibration(model, photos, scales: Sequence[float] = SCALE_GRID,
     use = stored if kept else chosen
     apply_calibration(model, use['threshold'], use['scale'])
     return dict(use, table=table, stored=stored, chosen=chosen,
-                min_gain=min_gain, kept_stored=kept)
+                min_gain=None if min_gain == math.inf else min_gain,
+                num_thresholds=num_thresholds, kept_stored=kept)
