@@ -7,8 +7,8 @@ threads, and its model card, written from the results.
 
 ``run`` runs, one at a time, each with ``OMP_NUM_THREADS=2``:
 ``tools/test.py`` on the 237 DeepCrack test images; ``tools/infer.py`` on
-10 of them (544x384); ``tools/adapt.py`` on 5 labelled test photos (the
-five scales tried) and on 64 unlabelled ones. Each is recorded with its
+10 of them (544x384); ``tools/adapt.py`` on 5 labelled test photos (its
+default for 5 photos) and on 64 unlabelled ones. Each is recorded with its
 command, commit and wall time in ``benchmarks/results/ready_model_cpu.json``.
 (resumable: a recorded run is skipped). ``report`` writes the card's
 figures into ``configs/cpu_benchmark/README.md`` and the times into
@@ -22,10 +22,11 @@ import os.path as osp
 import shutil
 
 import numpy as np
-from harness import blocks, commands, records, report
+from harness import blocks, commands, records, report, site_advice
 from harness import front_page  # noqa: F401  registers the README's blocks
 
 from crackdino_mm.apis import READY_CPU_CHECKPOINT, READY_CPU_CONFIG
+from crackdino_mm.apis.calibration_default import default_rule
 
 REPO = records.REPO
 RESULTS = records.results_path('ready_model_cpu.json')
@@ -80,20 +81,40 @@ def cmd_run(args):
         records.record(RESULTS, name, **run)
 
 
+def tool_default(k):
+    """The tool's default calibration for k photos as a study rule."""
+    rule = default_rule(k)
+    return site_advice.Rule('threshold_scale' if rule.scale else 'threshold',
+                            rule.min_gain, rule.num_thresholds)
+
+
 def crack_set_rows(site_results):
     """Crack IoU of the ready model on each crack set's 300 test images:
-    as it is, and after ``tools/adapt.py`` on 5 labelled photos
-    (threshold and scale; mean of the draws)."""
+    as it is, after ``tools/adapt.py`` on 5 labelled photos (its default
+    for 5, scored from the draws' recorded photos' F; mean of the draws),
+    and with the oracle's threshold and scale."""
     rows = []
+    rule = tool_default(5)
     for site in SITES:
-        cells = {}
-        for arm, k in (('none', 0), ('threshold_scale', 5),
-                       ('oracle_threshold_scale', 0)):
-            ious = [record['iou'] for key, record in site_results.items()
-                    if key.startswith(f'segformer/{site}/{arm}/k{k}/')]
-            cells[arm] = float(np.mean(ious)) if ious else None
+        none = {key.rsplit('/', 1)[1]: record
+                for key, record in site_results.items()
+                if key.startswith(f'segformer/{site}/none/k0/')}
+        cells = dict(none=mean_or_none([r['iou'] for r in none.values()]))
+        cells['default'] = mean_or_none([
+            site_advice.draw_value(rule, record, none.get(
+                key.rsplit('/', 1)[1], next(iter(none.values()), None)))
+            for key, record in site_results.items()
+            if key.startswith(f'segformer/{site}/{rule.arm}/k5/')
+            and 'photos_f_stored' in record])
+        cells['oracle_threshold_scale'] = mean_or_none([
+            record['iou'] for key, record in site_results.items()
+            if key.startswith(f'segformer/{site}/oracle_threshold_scale/k0/')])
         rows.append((site, cells))
     return rows
+
+
+def mean_or_none(values):
+    return float(np.mean(values)) if values else None
 
 
 def card_lines(results, site_results):
@@ -129,9 +150,9 @@ def card_lines(results, site_results):
         '',
         'Crack IoU on four crack sets it never saw (300 test images each; '
         '`benchmarks/site_adaptation_cpu.py`): as it is, after '
-        '`tools/adapt.py` on 5 labelled photos of the set (threshold and '
-        'scale, mean of 5 draws), and the best threshold and scale the test '
-        'images themselves would choose:',
+        '`tools/adapt.py` on 5 labelled photos of the set (its default for '
+        '5 photos, mean of the draws), and the best threshold and scale the '
+        'test images themselves would choose:',
         '',
         '| crack set | as it is | 5 labelled photos | oracle |',
         '|---|---|---|---|',
@@ -139,7 +160,7 @@ def card_lines(results, site_results):
     for site, cells in crack_set_rows(site_results):
         lines.append(f'| {site} | ' + ' | '.join(
             report.cell(cells[arm], 1) for arm in (
-                'none', 'threshold_scale', 'oracle_threshold_scale')) + ' |')
+                'none', 'default', 'oracle_threshold_scale')) + ' |')
     return lines
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from crackdino_mm.apis import (READY_CPU_CHECKPOINT, READY_CPU_CONFIG,
                                ready_model_command)
+from crackdino_mm.apis.calibration_default import CalibrationRule
 from script_modules import harness, script_module
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -79,3 +80,25 @@ def test_the_card_and_the_readme_times_are_the_recorded_ones():
         == bench.card_block()
     assert blocks.current('ready-model-times', 'README.md') == \
         bench.times_block()
+
+
+def test_the_card_scores_the_tools_default_for_5_photos(monkeypatch):
+    """The card's 5-photo column is what the tool's default rule for 5
+    photos gives at each draw: the calibration where the photos' F clears
+    its margin, else the checkpoint as is."""
+    bench = script_module('benchmarks/ready_model_cpu.py')
+    monkeypatch.setattr(bench, 'SITES', ('A', ))
+    monkeypatch.setattr(bench, 'default_rule',
+                        lambda k: CalibrationRule(False, 10.0, 99))
+    results = {'segformer/A/none/k0/d0': dict(iou=10.0),
+               'segformer/A/none/k0/d1': dict(iou=20.0),
+               'segformer/A/oracle_threshold_scale/k0/d0': dict(iou=40.0)}
+    for d, (iou, gain) in enumerate(((30.0, 15.0), (5.0, 5.0))):
+        results[f'segformer/A/threshold/k5/d{d}'] = dict(
+            iou=iou, photos_f_stored=50.0, photos_f_chosen=50.0 + gain)
+    results['segformer/A/threshold_scale/k5/d0'] = dict(
+        iou=99.0, photos_f_stored=50.0, photos_f_chosen=90.0)
+    (site, cells), = bench.crack_set_rows(results)
+    assert site == 'A'
+    assert cells == dict(none=15.0, default=25.0,
+                         oracle_threshold_scale=40.0)
