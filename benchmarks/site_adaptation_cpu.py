@@ -372,7 +372,19 @@ def advice_lines(results):
             *site_advice.advice_lines(per_k),
             '\nChange in crack IoU at each held-out site (mean over the '
             'source models measured there; the rule chosen on the other '
-            'sites):\n', *site_advice.fold_lines(per_k)]
+            'sites):\n', *site_advice.fold_lines(per_k),
+            *finetune_lines(results)]
+
+
+def finetune_lines(results):
+    """Fine-tuning among the candidates, where it was measured: the
+    fewest photos from which it is the step to take."""
+    per_k = site_advice.finetune_advice(results, list(SOURCES), SITES)
+    if not per_k:
+        return []
+    return ['\n#### Fine-tuning or calibration, chosen without each site in '
+            'turn (the sources and sites where fine-tuning was measured)\n',
+            *site_advice.advice_lines(per_k)]
 
 
 #: The README's optional steps: (k, the arm that records it, the step).

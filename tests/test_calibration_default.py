@@ -1,7 +1,9 @@
-"""The calibration ``tools/adapt.py`` applies by default is the one the
-committed site-adaptation record chooses leave-one-site-out, for every k
-it measured: a new result that changes the choice fails here until the
+"""The calibration ``tools/adapt.py`` applies by default, and the fewest
+photos it fine-tunes on without a warning, are what the committed
+site-adaptation record chooses leave-one-site-out, for every k it
+measured: a new result that changes the choice fails here until the
 default follows it."""
+from crackdino_mm.apis.adapt import MIN_FINETUNE_PHOTOS
 from crackdino_mm.apis.calibration_default import (AS_IS, DEFAULT_RULES,
                                                    CalibrationRule)
 from script_modules import harness, script_module
@@ -32,3 +34,13 @@ def test_the_tool_default_is_the_rule_the_record_chooses():
     for k in DEFAULT_RULES:
         assert per_k[k]['default']['worst_gain'] >= -advice.TOLERANCE
 
+
+
+def test_fine_tuning_warns_below_the_photos_it_was_chosen_from():
+    per_k = advice.finetune_advice(records.load(study.RESULTS),
+                                   list(study.SOURCES), study.SITES)
+    chosen = sorted(k for k, found in per_k.items()
+                    if found['default_rule'] == advice.Rule('finetune'))
+    assert chosen and chosen[0] == MIN_FINETUNE_PHOTOS
+    # Below it, a calibration rule (or as is) was chosen.
+    assert all(k in chosen for k in per_k if k >= MIN_FINETUNE_PHOTOS)

@@ -90,3 +90,27 @@ def test_fine_tuning_joins_the_candidates_only_without_losing_sites():
     found = advice.advice(results, ['src'], sorted(sites), ks=(1,))[1]
     assert found['default']['rule'] == 'calibrate and fine-tune'
     assert found['seconds'] == 80.0
+
+
+def test_fine_tuning_advice_reads_only_the_sites_it_was_measured_on():
+    # Fine-tuning is measured at A, B, C (IoU 50 everywhere, beating every
+    # calibration rule) for source x, not at D; source y has no fine-tuning.
+    sites = {'A': (30.0, 20.0, 3.0), 'B': (10.0, 30.0, 25.0),
+             'C': (15.0, 35.0, 30.0), 'D': (20.0, 32.0, 12.0)}
+    results = {key.replace('src/', f'{source}/', 1): value
+               for source in ('x', 'y')
+               for key, value in toy_results(sites).items()}
+    for site in 'ABC':
+        for d in range(3):
+            results[f'x/{site}/finetune/k1/d{d}'] = dict(iou=50.0,
+                                                        seconds=80.0)
+    found = advice.finetune_advice(results, ['x', 'y'], sorted(sites),
+                                   ks=(1, 3))
+    assert list(found) == [1]  # nothing measured at k = 3
+    assert found[1]['cases'] == ['x@A', 'x@B', 'x@C']
+    assert found[1]['default_rule'] == advice.Rule('finetune')
+    # A loss at one site for one source keeps fine-tuning out.
+    for d in range(3):  # B as is: 10
+        results[f'x/B/finetune/k1/d{d}'] = dict(iou=9.0, seconds=80.0)
+    found = advice.finetune_advice(results, ['x'], sorted(sites), ks=(1, ))
+    assert found[1]['default_rule'] != advice.Rule('finetune')

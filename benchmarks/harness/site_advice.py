@@ -134,21 +134,41 @@ def advice(results: Mapping[str, dict], sources: Sequence[str], sites,
         found, rules = max(
             ((_cases(results, sources, k, sites, rules), rules)
              for rules in sets), key=lambda pair: len(pair[0]['as_is']))
-        if len({site_of(case) for case in found['as_is']}) < 3:
-            continue
-        loso = leave_one_site_out(found['scores'], found['as_is'],
-                                  [rule.name for rule in rules], tolerance,
-                                  site_of)
-        default = loso['default']['rule']
-        out[k] = dict(loso, sites=sorted({site_of(c) for c in found['as_is']}),
-                      cases=sorted(found['as_is']),
-                      expected=across_sites(
-                          {f['site']: f['gain'] for f in loso['folds']}),
-                      seconds=found['seconds'].get(default, 0.0),
-                      default_rule=next((r for r in rules
-                                         if r.name == default), None),
-                      candidates=[rule.name for rule in rules])
+        if len({site_of(case) for case in found['as_is']}) >= 3:
+            out[k] = _loso(found, rules, tolerance)
     return out
+
+
+def finetune_advice(results: Mapping[str, dict], sources: Sequence[str],
+                    sites, ks=(1, 3, 5, 10),
+                    tolerance: float = TOLERANCE) -> Dict[int, dict]:
+    """Per k, ``leave_one_site_out`` among the calibration rules and
+    fine-tuning, over the cases where fine-tuning was measured: from
+    which k fine-tuning is the step to take."""
+    out = {}
+    for k in ks:
+        rules = candidate_rules(True, k)
+        found = _cases(results, sources, k, sites, rules)
+        if len({site_of(case) for case in found['as_is']}) >= 3:
+            out[k] = _loso(found, rules, tolerance)
+    return out
+
+
+def _loso(found, rules, tolerance) -> dict:
+    """``leave_one_site_out`` over ``found``'s cases, with the expected
+    change at a new site, the default as a ``Rule`` and its seconds."""
+    loso = leave_one_site_out(found['scores'], found['as_is'],
+                              [rule.name for rule in rules], tolerance,
+                              site_of)
+    default = loso['default']['rule']
+    return dict(loso, sites=sorted({site_of(c) for c in found['as_is']}),
+                cases=sorted(found['as_is']),
+                expected=across_sites(
+                    {f['site']: f['gain'] for f in loso['folds']}),
+                seconds=found['seconds'].get(default, 0.0),
+                default_rule=next((r for r in rules if r.name == default),
+                                  None),
+                candidates=[rule.name for rule in rules])
 
 
 def site_of(case: str) -> str:
