@@ -223,7 +223,8 @@ def test_every_consumer_predicts_at_the_stored_calibration(
     assert script_module('tools/adapt.py').main(
         [source['config'], source['checkpoint'], '--images',
          str(photos[0].parent), '--masks', labels, '--scales', str(scale),
-         '--out', adapted, '--out-config', out_config]) == 0
+         '--min-gain', '0', '--out', adapted, '--out-config',
+         out_config]) == 0
     stored = read_calibration(adapted)
     assert stored['scale'] == scale
     # The reference: the deployable model at the stored calibration ...
@@ -306,7 +307,8 @@ def adapted_at_two(request, photos, tmp_path_factory):
     adapted = str(root / 'site.pth')
     assert script_module('tools/adapt.py').main(
         [config, checkpoint, '--images', str(photos[0].parent), '--masks',
-         labels, '--scales', '2', '--out', adapted]) == 0
+         labels, '--scales', '2', '--min-gain', '0', '--out',
+         adapted]) == 0
     return dict(source, adapted=adapted, large=large, root=root,
                 stored=read_calibration(adapted))
 
