@@ -24,7 +24,7 @@ DEFAULT_RULES = {
     1: CalibrationRule(False, 20.0, 19),
     3: CalibrationRule(False, 20.0, 19),
     5: CalibrationRule(False, 20.0, 99),
-    10: CalibrationRule(True, 2.0, 99),
+    10: CalibrationRule(True, 0.0, 99),
 }
 
 
