@@ -93,28 +93,20 @@ def crack_set_rows(site_results):
     as it is, after ``tools/adapt.py`` on 5 labelled photos (its default
     for 5, scored from the draws' recorded photos' F; mean of the draws),
     and with the oracle's threshold and scale."""
-    rows = []
     rule = tool_default(5)
+    found = site_advice.site_scores(site_results, 'segformer', 5, SITES,
+                                    [rule])
+    rows = []
     for site in SITES:
-        none = {key.rsplit('/', 1)[1]: record
-                for key, record in site_results.items()
-                if key.startswith(f'segformer/{site}/none/k0/')}
-        cells = dict(none=mean_or_none([r['iou'] for r in none.values()]))
-        cells['default'] = mean_or_none([
-            site_advice.draw_value(rule, record, none.get(
-                key.rsplit('/', 1)[1], next(iter(none.values()), None)))
-            for key, record in site_results.items()
-            if key.startswith(f'segformer/{site}/{rule.arm}/k5/')
-            and 'photos_f_stored' in record])
-        cells['oracle_threshold_scale'] = mean_or_none([
-            record['iou'] for key, record in site_results.items()
-            if key.startswith(f'segformer/{site}/oracle_threshold_scale/k0/')])
-        rows.append((site, cells))
+        oracle = [record['iou'] for key, record in site_results.items()
+                  if key.startswith(
+                      f'segformer/{site}/oracle_threshold_scale/k0/')]
+        rows.append((site, dict(
+            none=found['as_is'].get(site),
+            default=found['scores'].get(site, {}).get(rule.name),
+            oracle_threshold_scale=float(np.mean(oracle)) if oracle
+            else None)))
     return rows
-
-
-def mean_or_none(values):
-    return float(np.mean(values)) if values else None
 
 
 def card_lines(results, site_results):
