@@ -53,8 +53,8 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
        ``scales`` and the decision threshold with the best F pooled over
        them, kept only if its F on them beats the checkpoint's stored
        calibration by ``min_gain`` F points. What is not given follows
-       ``default_rule`` for the number of photos: the rule that, chosen
-       without each of eight sites in turn, made none of the others worse.
+       ``default_rule`` for the number of photos: the rule chosen on eight
+       sites that made none of them worse for any of three source models.
     2. Label-free: the BatchNorm statistics re-estimated on ``unlabelled``
        photos (``norm_stats``): at most ``max_unlabelled`` of them, drawn
        with ``seed``, the same ones the distillation reads.
