@@ -83,9 +83,7 @@ def cmd_run(args):
 
 def tool_default(k):
     """The tool's default calibration for k photos as a study rule."""
-    rule = default_rule(k)
-    return site_advice.Rule('threshold_scale' if rule.scale else 'threshold',
-                            rule.min_gain, rule.num_thresholds)
+    return site_advice.study_rule(default_rule(k))
 
 
 def crack_set_rows(site_results):

@@ -403,11 +403,15 @@ def rule_words(rule):
     """A default rule as the tool applies it."""
     if rule is None:
         return "keep the checkpoint's threshold and scale"
-    what = 'threshold and scale' if rule.arm == 'threshold_scale' else \
-        'threshold'
     grid = '' if rule.grid == 99 else f' (steps of {1 / (rule.grid + 1):.2f})'
-    return (f"the {what}{grid} of best F on the photos, if their F gains "
-            f'{rule.margin:g} points or more')
+    if rule.arm == 'threshold':
+        what = f'threshold{grid} of best F on the photos'
+    elif rule.needs_threshold_arm:
+        what = (f'threshold{grid} of best F on the photos, with the scale '
+                f'where it adds {rule.scale_margin:g} points to that')
+    else:
+        what = f'threshold{grid} and scale of best F on the photos'
+    return f'the {what}, if their F gains {rule.margin:g} points or more'
 
 
 def seconds_words(seconds):

@@ -4,8 +4,7 @@ site-adaptation record chooses leave-one-site-out, for every k it
 measured: a new result that changes the choice fails here until the
 default follows it."""
 from crackdino_mm.apis.adapt import MIN_FINETUNE_PHOTOS
-from crackdino_mm.apis.calibration_default import (AS_IS, DEFAULT_RULES,
-                                                   CalibrationRule)
+from crackdino_mm.apis.calibration_default import DEFAULT_RULES
 from script_modules import harness, script_module
 
 study = script_module('benchmarks/site_adaptation_cpu.py')
@@ -13,27 +12,15 @@ advice = harness('site_advice')
 records = harness('records')
 
 
-def as_package_rule(rule):
-    """The study's chosen rule as the package states it (None: a rule the
-    tool has no default for, e.g. fine-tuning)."""
-    if rule is None:
-        return AS_IS
-    if rule.margin is None:
-        return None
-    return CalibrationRule(rule.arm == 'threshold_scale', rule.margin,
-                           rule.grid)
-
-
 def test_the_tool_default_is_the_rule_the_record_chooses():
     per_k = advice.advice(records.load(study.RESULTS), list(study.SOURCES),
                           study.SITES)
-    chosen = {k: as_package_rule(found['default_rule'])
+    chosen = {k: advice.package_rule(found['default_rule'])
               for k, found in per_k.items() if k}
     assert chosen == DEFAULT_RULES
     # Chosen on all sites, the default is safe at every one of them.
     for k in DEFAULT_RULES:
         assert per_k[k]['default']['worst_gain'] >= -advice.TOLERANCE
-
 
 
 def test_fine_tuning_warns_below_the_photos_it_was_chosen_from():

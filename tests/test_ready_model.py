@@ -1,6 +1,7 @@
 """The ready CPU model: named by the README, tools/adapt.py --help and the
 demo; the README's command runs as written on a folder of photos; its
 card's figures are the recorded ones."""
+import math
 import os.path as osp
 import re
 import subprocess
@@ -89,7 +90,7 @@ def test_the_card_scores_the_tools_default_for_5_photos(monkeypatch):
     bench = script_module('benchmarks/ready_model_cpu.py')
     monkeypatch.setattr(bench, 'SITES', ('A', ))
     monkeypatch.setattr(bench, 'default_rule',
-                        lambda k: CalibrationRule(False, 10.0, 99))
+                        lambda k: CalibrationRule(10.0, math.inf, 99))
     results = {'segformer/A/none/k0/d0': dict(iou=10.0),
                'segformer/A/none/k0/d1': dict(iou=20.0),
                'segformer/A/oracle_threshold_scale/k0/d0': dict(iou=40.0)}

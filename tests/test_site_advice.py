@@ -36,6 +36,33 @@ def test_a_margin_rule_keeps_the_stored_calibration_below_it():
     assert coarse.name == 'threshold, margin 0, grid 0.05'
 
 
+def test_a_scale_margin_falls_back_to_the_threshold_alone():
+    rule = advice.Rule('threshold_scale', 0, 99, 5)
+    both = dict(iou=30.0, photos_f_stored=50.0, photos_f_chosen=60.0)
+    alone = dict(iou=20.0, photos_f_stored=50.0, photos_f_chosen=56.0)
+    # The scale adds 4 F points to the threshold alone: under 5.
+    assert advice.draw_value(rule, both, dict(iou=10.0), alone) == 20.0
+    alone['photos_f_chosen'] = 55.0
+    assert advice.draw_value(rule, both, dict(iou=10.0), alone) == 30.0
+    # The fallback must still clear the margin over the stored one.
+    alone['photos_f_chosen'] = 56.0
+    assert advice.draw_value(rule._replace(margin=8), both, dict(iou=10.0),
+                             alone) == 10.0
+    assert rule.name == 'threshold and scale (scale margin 5), margin 0'
+
+
+@pytest.mark.parametrize('rule', [
+    advice.Rule('threshold', 20, 19), advice.Rule('threshold_scale', 0),
+    advice.Rule('threshold_scale', 2, 99, 10)])
+def test_a_rule_reads_the_same_in_the_package(rule):
+    package = advice.package_rule(rule)
+    assert package.min_gain == rule.margin
+    assert package.num_thresholds == rule.grid
+    assert advice.study_rule(package) == rule
+    assert advice.package_rule(None).min_gain == float('inf')
+    assert advice.package_rule(advice.Rule('finetune')) is None
+
+
 def test_loso_picks_the_margin_that_spares_the_right_site():
     # Calibration gains a lot where the photos' F gain is large; it costs
     # where the gain is small (the default was already right).

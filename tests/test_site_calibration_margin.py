@@ -1,6 +1,7 @@
-"""The calibration margin: a threshold and scale chosen on k photos replace
-the checkpoint's only if their F on the photos beats it by ``min_gain``;
-``min_gain=0`` always takes the choice, ``inf`` never; what is not given
+"""The calibration margins: a threshold and scale chosen on k photos replace
+the checkpoint's only if their F on the photos beats it by ``min_gain``
+(``0`` always takes the choice, ``inf`` never), and a new scale only if it
+beats the best threshold alone by ``scale_min_gain``; what is not given
 follows the default rule for the number of photos."""
 import json
 import math
@@ -15,6 +16,7 @@ from crackdino_mm.apis import (adapt_to_site, calibration_default,
                                choose_calibration, init_crack_model,
                                load_site_photos, site_calibration)
 from crackdino_mm.utils import SCALE_GRID, apply_calibration, read_calibration
+from script_modules import script_module
 # The site adaptation tests' module fixtures: a random student, a site.
 from test_site_adaptation import STUDENT, site, student  # noqa: F401
 
@@ -115,18 +117,19 @@ def test_cli_passes_the_margin(student, site, tmp_path):
     run = subprocess.run(
         [sys.executable, osp.join(REPO, 'tools', 'adapt.py'), STUDENT,
          student, '--images', site[0], '--masks', site[1], '--scales', '1',
-         '--min-gain', '100', '--out', out],
+         '--min-gain', '100', '--scale-min-gain', '3', '--out', out],
         capture_output=True, text=True, cwd=REPO)
     assert run.returncode == 0, run.stderr
     record = json.loads(run.stdout[run.stdout.index('{'):
                                    run.stdout.rindex('}') + 1])
     assert record['steps'][0]['kept_stored']
+    assert record['steps'][0]['scale_min_gain'] == 3
     assert read_calibration(out) == dict(threshold=0.5, scale=1.0)
 
 
 def test_default_rule_per_number_of_photos(monkeypatch):
-    rules = {2: calibration_default.CalibrationRule(False, 5.0, 19),
-             6: calibration_default.CalibrationRule(True, 0.0, 99)}
+    rules = {2: calibration_default.CalibrationRule(5.0, math.inf, 19),
+             6: calibration_default.CalibrationRule(0.0, 0.0, 99)}
     monkeypatch.setattr(calibration_default, 'DEFAULT_RULES', rules)
     assert calibration_default.default_rule(1) == calibration_default.AS_IS
     assert calibration_default.default_rule(2) == rules[2]
@@ -135,9 +138,10 @@ def test_default_rule_per_number_of_photos(monkeypatch):
 
 
 @pytest.mark.parametrize('rule', [
-    calibration_default.CalibrationRule(True, math.inf, 99),
-    calibration_default.CalibrationRule(False, 0.0, 19),
-    calibration_default.CalibrationRule(True, 20.0, 19)])
+    calibration_default.CalibrationRule(math.inf, 0.0, 99),
+    calibration_default.CalibrationRule(0.0, math.inf, 19),
+    calibration_default.CalibrationRule(20.0, 0.0, 19),
+    calibration_default.CalibrationRule(0.0, 5.0, 99)])
 def test_adapt_applies_the_default_rule_for_its_photos(
         student, site, monkeypatch, tmp_path, rule):
     """What is not given follows the rule for k photos: the scales tried,
@@ -149,20 +153,80 @@ def test_adapt_applies_the_default_rule_for_its_photos(
     step = adapt_to_site(STUDENT, student, out, *site, k=2,
                          seed=3)['steps'][0]
     assert sorted(row['scale'] for row in step['table']) == (
-        sorted(SCALE_GRID) if rule.scale else [1.0])
+        sorted(SCALE_GRID) if rule.scale_min_gain < math.inf else [1.0])
     assert step['num_thresholds'] == rule.num_thresholds
     assert step['min_gain'] == (None if rule.min_gain == math.inf
                                 else rule.min_gain)
+    assert step['scale_min_gain'] == (
+        None if rule.scale_min_gain == math.inf else rule.scale_min_gain)
     # The photos gain ~33 F points: only the never-changing rule keeps
-    # the stored 0.5; the coarse grid chooses a multiple of 0.05.
+    # the stored 0.5; the threshold lies on the rule's grid.
     assert step['kept_stored'] is (rule.min_gain == math.inf)
     if not step['kept_stored']:
-        assert round(step['threshold'] / 0.05, 6) % 1 == 0
+        assert round(step['threshold'] * (rule.num_thresholds + 1),
+                     6) % 1 == 0
         assert read_calibration(out)['threshold'] == step['threshold']
-    # A margin given wins over the rule's.
+    # A margin given wins over the rule's; scales given take the best
+    # pair among them unless a scale margin is given too.
     given = adapt_to_site(STUDENT, student, str(tmp_path / 'b.pth'), *site,
-                          k=2, seed=3, min_gain=0.0)
+                          k=2, seed=3, min_gain=0.0, scales=(1.0, 2.0))
     assert not given['steps'][0]['kept_stored']
+    assert given['steps'][0]['scale_min_gain'] == 0.0
+    given = adapt_to_site(STUDENT, student, str(tmp_path / 'c.pth'), *site,
+                          k=2, seed=3, scales=(1.0, 2.0), scale_min_gain=7)
+    assert given['steps'][0]['scale_min_gain'] == 7
+
+
+def scale_dependent_maps(monkeypatch, labels):
+    """At scale 2 the whole crack reads 0.6; at other scales its odd
+    columns read 0.05, below the background's 0.1, so no threshold finds
+    them: the best threshold alone has F ~66.7, scale 2 F 100."""
+    def maps(model, images, scale, **kwargs):
+        out = []
+        for label in labels:
+            prob = np.full(label.shape, 0.1, np.float32)
+            odd = np.arange(label.shape[1]) % 2 == 1
+            prob[label == 1] = 0.6
+            if scale != 2.0:
+                prob[(label == 1) & odd] = 0.05
+            out.append(prob)
+        return out
+    monkeypatch.setattr(site_calibration, 'site_probabilities', maps)
+
+
+def test_a_new_scale_must_beat_the_threshold_alone_by_its_margin(
+        student, site, monkeypatch):
+    photos = load_site_photos(*site)
+    scale_dependent_maps(monkeypatch, [p.label for p in photos])
+    model = init_crack_model(STUDENT, student)
+    kept = choose_calibration(model, photos, (1.0, 2.0), scale_min_gain=40)
+    assert kept['kept_scale'] and not kept['kept_stored']
+    assert (kept['best']['scale'], kept['best']['f']) == (2.0, 100)
+    assert kept['at_stored_scale']['f'] == pytest.approx(66.7, abs=2)
+    assert kept['chosen'] == kept['at_stored_scale']
+    assert apply_calibration(model)['scale'] == 1.0
+    # The stored scale is the fallback even when it is not among those
+    # tried.
+    assert choose_calibration(model, photos, (2.0, ),
+                              scale_min_gain=40)['scale'] == 1.0
+    taken = choose_calibration(model, photos, (1.0, 2.0), scale_min_gain=20)
+    assert not taken['kept_scale'] and taken['scale'] == 2.0
+    assert apply_calibration(model)['scale'] == 2.0
+    with pytest.raises(ValueError, match=r'scale_min_gain: expected F'):
+        choose_calibration(model, photos, (1.0, ), scale_min_gain=-1)
+
+
+def test_cli_says_why_it_kept_the_checkpoint_scale():
+    adapt = script_module('tools/adapt.py')
+    step = dict(step='calibration', kept_scale=True, kept_stored=False,
+                best=dict(scale=2.0, f=70.0), scale_min_gain=5.0,
+                at_stored_scale=dict(scale=1.0, f=67.5))
+    assert adapt.kept_line(dict(labelled=['a'] * 5, steps=[step])) == [
+        "kept the checkpoint's scale: scale 2 gained +2.5 F points over "
+        'the best threshold alone, the rule for 5 photos needs 5 '
+        '(--scale-min-gain)']
+    assert adapt.kept_line(dict(labelled=['a'], steps=[dict(
+        step, kept_scale=False)])) == []
 
 
 def test_cli_says_why_it_kept_the_checkpoint_calibration(

@@ -3,7 +3,7 @@ unlabelled ones.
 
     python tools/adapt.py CONFIG CHECKPOINT --images DIR --masks DIR \
         --out ADAPTED.pth [--k K] [--unlabelled DIR] [--max-unlabelled N] \
-        [--finetune-iters N] \
+        [--min-gain F] [--scale-min-gain F] [--finetune-iters N] \
         [--distiller-config CFG] [--seed S] [--out-config CFG] \
         [--cfg-options ...]
 
@@ -76,6 +76,11 @@ def parse_args(argv=None):
                         "checkpoint's before they replace it (0: always, "
                         'inf: never; default: the rule for K photos, '
                         'README "A new site")')
+    parser.add_argument('--scale-min-gain', type=float,
+                        help='F points by which a new test-time scale must '
+                        'beat the best threshold at the checkpoint\'s scale '
+                        '(0: the best pair, inf: never; default: the rule '
+                        'for K photos, or 0 with --scales)')
     parser.add_argument('--no-norm-stats', action='store_true',
                         help='keep the normalisation statistics')
     parser.add_argument('--seed', type=int, default=0)
@@ -119,7 +124,7 @@ def main(argv=None):
             finetune_iters=args.finetune_iters,
             distiller_config=args.distiller_config,
             train_blocks=args.train_blocks, scales=args.scales,
-            min_gain=args.min_gain,
+            min_gain=args.min_gain, scale_min_gain=args.scale_min_gain,
             norm_stats=not args.no_norm_stats, work_dir=args.work_dir,
             device=args.device, cfg_options=args.cfg_options)
     except (ValueError, KeyError, FileNotFoundError) as error:
@@ -155,14 +160,24 @@ def kept_line(record):
     did."""
     step = next((s for s in record['steps'] if s['step'] == 'calibration'),
                 None)
-    if not step or not step['kept_stored']:
+    if not step:
         return []
-    gain = step['chosen']['f'] - step['stored']['f']
-    margin = 'never changes it' if step['min_gain'] is None else \
-        f'needs {step["min_gain"]:g}'
-    return [f"kept the checkpoint's calibration: the photos' F gained "
-            f'{gain:+.1f} points, the rule for {len(record["labelled"])} '
-            f'photos {margin} (--min-gain)']
+    photos, lines = len(record['labelled']), []
+    if step['kept_scale']:
+        gain = step['best']['f'] - step['at_stored_scale']['f']
+        lines.append(
+            f"kept the checkpoint's scale: scale {step['best']['scale']:g} "
+            f'gained {gain:+.1f} F points over the best threshold alone, '
+            f'the rule for {photos} photos needs '
+            f'{step["scale_min_gain"]:g} (--scale-min-gain)')
+    if step['kept_stored']:
+        gain = step['chosen']['f'] - step['stored']['f']
+        margin = 'never changes it' if step['min_gain'] is None else \
+            f'needs {step["min_gain"]:g}'
+        lines.append(f"kept the checkpoint's calibration: the photos' F "
+                     f'gained {gain:+.1f} points, the rule for {photos} '
+                     f'photos {margin} (--min-gain)')
+    return lines
 
 
 def closing_summary(args, record):

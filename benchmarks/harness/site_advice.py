@@ -1,22 +1,28 @@
 """The adaptation default per k, chosen leave-one-site-out from the
 site-adaptation records, and what it gives at a site it was not chosen on.
 
-Candidate rules per k: the checkpoint as is; the threshold, or threshold
-and scale, of best F on the k photos, each with a margin m that the
-photos' F of the choice must beat the stored calibration's (threshold
-0.5, scale 1) by, else the stored one stays (``tools/adapt.py
---min-gain m``), on the tool's threshold grid or a coarser one; and
-fine-tuning where it was measured. A margin rule is scored from the
-cached maps' records: per draw, the calibration arm's IoU if the gain
-clears m, else the checkpoint's.
+Candidate rules per k: the checkpoint as is; the threshold of best F on
+the k photos at scale 1, or the threshold and scale of best F where the
+scale gains a scale margin s over the threshold alone (else the threshold
+alone; ``tools/adapt.py --scale-min-gain s``), each with a margin m that
+the photos' F of the choice must beat the stored calibration's
+(threshold 0.5, scale 1) by, else the stored one stays (``--min-gain
+m``), on the tool's threshold grid or a coarser one; and fine-tuning
+where it was measured. A margin rule is scored from the cached maps'
+records: per draw, the IoU of the arm its photos' F selects.
 """
 from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence
 
+from crackdino_mm.apis.calibration_default import (AS_IS, INF,
+                                                   CalibrationRule)
 from harness.loso import CRITERION, leave_one_site_out
 from harness.site_stats import across_sites
 
 #: Margins (F points on the k photos) the calibration rules try.
 MARGINS = (0, 2, 5, 10, 20)
+#: Scale margins (F points the scale must add to the threshold alone)
+#: the threshold-and-scale rules try.
+SCALE_MARGINS = (0, 2, 5, 10, 20)
 #: Threshold grids (thresholds evenly spaced in (0, 1)): the tool's 99
 #: (steps of 0.01), then 19 (0.05), recorded as ``grid19``.
 GRIDS = (99, 19)
@@ -24,8 +30,10 @@ KS = (0, 1, 3, 5, 10)
 #: The candidates in words, for the report.
 CANDIDATES = (
     'Candidates at k >= 1: the checkpoint as is; the threshold (scale 1), '
-    'or the threshold and scale, of best F on the k photos, each with a '
-    'margin of ' + ', '.join(f'{m:g}' for m in MARGINS) + ' F points that '
+    'or the threshold and scale, of best F on the k photos, the scale '
+    'changed only if it adds ' + ', '.join(f'{m:g}' for m in SCALE_MARGINS)
+    + " F points to the threshold alone, each with a margin of "
+    + ', '.join(f'{m:g}' for m in MARGINS) + ' F points that '
     "the photos' F must gain over the stored calibration (else it stays), "
     'on a threshold grid of 0.01 (the tool\'s) or 0.05; calibrate and '
     'fine-tune (100 steps) where measured. At k = 0: as is, norm '
@@ -38,10 +46,12 @@ LABEL_FREE_ARMS = ('label_free_norm', 'label_free_otsu')
 
 
 class Rule(NamedTuple):
-    """One candidate: its ``arm`` of the records, margin and grid."""
+    """One candidate: its ``arm`` of the records, margin, grid and (for
+    ``threshold_scale``) scale margin."""
     arm: str
     margin: Optional[float] = None
     grid: int = 99
+    scale_margin: float = 0.0
 
     @property
     def name(self):
@@ -49,33 +59,74 @@ class Rule(NamedTuple):
                 'threshold and scale', 'finetune': 'calibrate and '
                 'fine-tune', 'label_free_norm': 'norm statistics',
                 'label_free_otsu': 'Otsu threshold'}.get(self.arm, self.arm)
+        if self.arm == 'threshold_scale' and self.scale_margin:
+            text += f' (scale margin {self.scale_margin:g})'
         if self.margin is not None:
             text += f', margin {self.margin:g}'
         return text + ('' if self.grid == 99 else
                        f', grid {1 / (self.grid + 1):.2f}')
 
+    @property
+    def needs_threshold_arm(self):
+        """Whether scoring it reads the threshold arm's draws too."""
+        return self.arm == 'threshold_scale' and self.scale_margin > 0
+
 
 def candidate_rules(finetune: bool = False, k: int = 1) -> List[Rule]:
     """The rules at one k, simplest first (``loso`` keeps the first of
-    equal gains): threshold before threshold and scale, large margins
-    (which change least) before small, the tool's grid first; at k = 0
-    the label-free steps."""
+    equal gains): threshold before threshold and scale, large scale
+    margins and margins (which change least) before small, the tool's
+    grid first; at k = 0 the label-free steps."""
     if not k:
         return [Rule(arm) for arm in LABEL_FREE_ARMS]
-    rules = [Rule(arm, margin, grid) for arm in ('threshold',
-                                                 'threshold_scale')
-             for margin in sorted(MARGINS, reverse=True) for grid in GRIDS]
+    arms = [('threshold', 0.0)] + [
+        ('threshold_scale', s) for s in sorted(SCALE_MARGINS, reverse=True)]
+    rules = [Rule(arm, margin, grid, scale_margin) for arm, scale_margin
+             in arms for margin in sorted(MARGINS, reverse=True)
+             for grid in GRIDS]
     return rules + ([Rule('finetune')] if finetune else [])
 
 
-def draw_value(rule: Rule, record: Mapping, as_is: Mapping) -> float:
-    """A rule's test IoU at one draw: the arm's if the photos' F gain over
-    the stored calibration clears the margin, else the checkpoint's."""
+def package_rule(rule: Optional[Rule]) -> Optional[CalibrationRule]:
+    """A chosen rule as ``tools/adapt.py`` states it: as is for None, None
+    for a rule with no calibration default (fine-tuning, label-free)."""
+    if rule is None:
+        return AS_IS
+    if rule.margin is None:
+        return None
+    return CalibrationRule(rule.margin, INF if rule.arm == 'threshold'
+                           else rule.scale_margin, rule.grid)
+
+
+def study_rule(rule: CalibrationRule) -> Rule:
+    """``tools/adapt.py``'s rule as a candidate scored from the records."""
+    if rule.scale_min_gain == INF:
+        return Rule('threshold', rule.min_gain, rule.num_thresholds)
+    return Rule('threshold_scale', rule.min_gain, rule.num_thresholds,
+                rule.scale_min_gain)
+
+
+def draw_value(rule: Rule, record: Mapping, as_is: Mapping,
+               threshold_record: Optional[Mapping] = None) -> float:
+    """A rule's test IoU at one draw: the threshold and scale's, or the
+    threshold alone's (``threshold_record``, the same photos) where the
+    scale adds less than the scale margin to its photos' F; that, if the
+    photos' F gain over the stored calibration clears the margin, else
+    the checkpoint's."""
     if rule.margin is None:
         return record['iou']
-    chosen = record if rule.grid == 99 else record[f'grid{rule.grid}']
+    chosen = _on_grid(record, rule.grid)
+    if rule.needs_threshold_arm:
+        alone = _on_grid(threshold_record, rule.grid)
+        if chosen['photos_f_chosen'] - alone['photos_f_chosen'] < \
+                rule.scale_margin:
+            chosen = alone
     gain = chosen['photos_f_chosen'] - record['photos_f_stored']
     return chosen['iou'] if gain >= rule.margin else as_is['iou']
+
+
+def _on_grid(record, grid):
+    return record if grid == 99 else record[f'grid{grid}']
 
 
 def _cell(results, source, site, arm, k):
@@ -96,15 +147,19 @@ def site_scores(results: Mapping[str, dict], source: str, k: int,
         if not none:
             continue
         values, ok = {}, True
+        alone = _cell(results, source, site, 'threshold', k)
         for rule in rules:
             cell = _cell(results, source, site, rule.arm, k)
             draws = [d for d, v in cell.items() if rule.margin is None or
                      'photos_f_stored' in v]
+            if rule.needs_threshold_arm:
+                draws = [d for d in draws if 'photos_f_stored' in
+                         alone.get(d, {})]
             if not draws:
                 ok = False
                 break
             values[rule.name] = sum(draw_value(
-                rule, cell[d], none.get(d, none[min(none)]))
+                rule, cell[d], none.get(d, none[min(none)]), alone.get(d))
                 for d in draws) / len(draws)
             seconds.setdefault(rule.name, []).extend(
                 cell[d].get('seconds', 0.0) for d in draws)

@@ -139,7 +139,8 @@ def calibration_table(cache, site, labelled, photo_labels):
 
 #: The fine-tuning arms calibrate threshold and scale on the k photos
 #: whatever their gain (the tool's default before the margin rules).
-FINETUNE_CALIBRATION = dict(scales=SCALE_GRID, min_gain=0.0)
+FINETUNE_CALIBRATION = dict(scales=SCALE_GRID, min_gain=0.0,
+                            scale_min_gain=0.0)
 
 
 def adapt_arm(cache, arm, site, k, d, args):

@@ -1,5 +1,6 @@
 """Adapt a trained crack model to a new site (camera, surface, crack width
 in pixels) with a few labelled photos or none."""
+import math
 import os.path as osp
 import tempfile
 import time
@@ -40,6 +41,7 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
                   train_blocks: Optional[int] = None,
                   scales: Optional[Sequence[float]] = None,
                   min_gain: Optional[float] = None,
+                  scale_min_gain: Optional[float] = None,
                   norm_stats: bool = True,
                   work_dir: Optional[str] = None, device: str = 'cpu',
                   cfg_options: Optional[dict] = None) -> dict:
@@ -52,9 +54,11 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
        with ``seed``; all if ``k`` is None): the test-time scale of
        ``scales`` and the decision threshold with the best F pooled over
        them, kept only if its F on them beats the checkpoint's stored
-       calibration by ``min_gain`` F points. What is not given follows
-       ``default_rule`` for the number of photos: the rule chosen on eight
-       sites that made none of them worse for any of three source models.
+       calibration by ``min_gain`` F points, and a new scale only if it
+       beats the best threshold at the stored scale by
+       ``scale_min_gain``. What is not given follows ``default_rule`` for
+       the number of photos: the rule chosen on eight sites that made
+       none of them worse for any of three source models.
     2. Label-free: the BatchNorm statistics re-estimated on ``unlabelled``
        photos (``norm_stats``): at most ``max_unlabelled`` of them, drawn
        with ``seed``, the same ones the distillation reads.
@@ -94,10 +98,14 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
             backbones: leave None). Defaults to None: 4.
         scales (Sequence[float], optional): Test-time scales calibration
             tries, each in [0.25, 4]. Defaults to None: ``SCALE_GRID`` if
-            the default rule chooses the scale, else the stored scale.
+            the default rule may change the scale, else the stored scale.
         min_gain (float, optional): F points by which the chosen
             calibration must beat the stored one to replace it (``inf``:
             never). Defaults to None: the default rule's.
+        scale_min_gain (float, optional): F points by which a new scale
+            must beat the best threshold at the stored scale (``inf``:
+            never). Defaults to None: the default rule's, or 0 when
+            ``scales`` are given.
         norm_stats (bool): Re-estimate the BatchNorm statistics on
             ``unlabelled``. Defaults to True.
         work_dir (str, optional): Folder of the fine-tuning run. Defaults to
@@ -116,7 +124,7 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
     Raises:
         ValueError: If there are no photos, ``images`` without ``masks``
             (or the reverse), ``max_unlabelled`` < 1, fine-tuning without
-            labelled photos, a scale, ``min_gain`` or ``train_blocks`` out
+            labelled photos, a scale, a margin or ``train_blocks`` out
             of range (or ``train_blocks`` for a backbone other than
             DINOv2), fine-tuning on unlabelled photos without a distiller
             config, or a photo or checkpoint that cannot be used (naming
@@ -164,13 +172,16 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
 
     if photos:
         rule = default_rule(len(photos))
+        if scale_min_gain is None:
+            scale_min_gain = rule.scale_min_gain if scales is None else 0.0
         if scales is None:
-            scales = SCALE_GRID if rule.scale else \
+            scales = SCALE_GRID if scale_min_gain < math.inf else \
                 [apply_calibration(model)['scale']]
         calibration = choose_calibration(
             model, photos, scales,
             rule.min_gain if min_gain is None else min_gain,
-            num_thresholds=rule.num_thresholds, progress=True)
+            num_thresholds=rule.num_thresholds,
+            scale_min_gain=scale_min_gain, progress=True)
         record['steps'].append(dict(step='calibration', **calibration))
     if unlabelled_photos and norm_stats:
         layers = reestimate_norm_stats(

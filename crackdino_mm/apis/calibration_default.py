@@ -5,26 +5,30 @@ DeepCrack source models (``benchmarks/site_adaptation_cpu.py``; README,
 committed record still chooses these."""
 from typing import NamedTuple
 
+INF = float('inf')
+
 
 class CalibrationRule(NamedTuple):
-    """``scale``: whether the test-time scale is chosen too (else the
-    stored one stays); ``min_gain``: F points the photos' F must gain over
-    the stored calibration before it changes (``inf``: never, the
-    checkpoint as is); ``num_thresholds``: the threshold grid (99: steps
-    of 0.01; 19: 0.05)."""
-    scale: bool
+    """``min_gain``: F points the photos' F must gain over the stored
+    calibration before it changes (``inf``: never, the checkpoint as is);
+    ``scale_min_gain``: F points the best threshold and scale must gain
+    over the best threshold at the stored scale before the scale changes
+    (``inf``: the stored scale stays and only it is tried; 0: the best
+    pair); ``num_thresholds``: the threshold grid (99: steps of 0.01; 19:
+    0.05)."""
     min_gain: float
+    scale_min_gain: float
     num_thresholds: int
 
 
 #: The checkpoint's calibration, kept whatever the photos say.
-AS_IS = CalibrationRule(False, float('inf'), 99)
+AS_IS = CalibrationRule(INF, INF, 99)
 #: Labelled photos k -> the rule chosen for k (``default_rule``).
 DEFAULT_RULES = {
-    1: CalibrationRule(False, 20.0, 19),
-    3: CalibrationRule(False, 20.0, 19),
-    5: CalibrationRule(False, 20.0, 99),
-    10: CalibrationRule(True, 0.0, 99),
+    1: CalibrationRule(20.0, INF, 19),
+    3: CalibrationRule(20.0, 10.0, 19),
+    5: CalibrationRule(0.0, 5.0, 99),
+    10: CalibrationRule(0.0, 0.0, 99),
 }
 
 

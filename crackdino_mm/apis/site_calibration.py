@@ -91,7 +91,8 @@ def _sweep_row(scale, f, thresholds, index) -> dict:
 
 def choose_calibration(model, photos, scales: Sequence[float] = SCALE_GRID,
                        min_gain: float = 0.0, num_thresholds: int = 99,
-                       progress: bool = False, **predictor_args) -> dict:
+                       scale_min_gain: float = 0.0, progress: bool = False,
+                       **predictor_args) -> dict:
     """Choose a site's decision threshold and test-time scale on a few
     labelled photos: the pair with the best F pooled over them (their
     ODS), every scale tried; a tie keeps the scale nearest 1.
@@ -100,8 +101,10 @@ def choose_calibration(model, photos, scales: Sequence[float] = SCALE_GRID,
     calibration only if its F beats the stored one's on the photos by
     ``min_gain`` F points or more: a few photos can pick a threshold that
     fits them and not the site. ``min_gain=0`` always takes the choice,
-    ``inf`` never (``adapt_to_site`` picks the margin per number of
-    photos).
+    ``inf`` never. A scale other than the stored one must also beat the
+    best threshold at the stored scale by ``scale_min_gain``: a scale is
+    one more free choice to fit a few photos with (``adapt_to_site``
+    picks both margins per number of photos).
 
     Args:
         model (torch.nn.Module): A segmentor, calibrated in place.
@@ -112,22 +115,29 @@ def choose_calibration(model, photos, scales: Sequence[float] = SCALE_GRID,
             gain over the stored calibration to replace it. Defaults to 0.
         num_thresholds (int): Thresholds evenly spaced in (0, 1) swept.
             Defaults to 99.
+        scale_min_gain (float): F points (0-100, or ``inf``) the best
+            threshold and scale must gain over the best threshold at the
+            stored scale to change the scale. Defaults to 0.
         progress (bool): Show a progress bar with its rate. Defaults to
             False.
         **predictor_args: Passed to ``CrackPredictor`` (windows, stride).
 
     Returns:
         dict: ``threshold``, ``scale`` and ``f`` in use, the ``table`` of
-        every scale tried, ``stored`` and ``chosen`` (each threshold,
-        scale and F), ``min_gain`` (None for ``inf``), ``num_thresholds``
-        and ``kept_stored``.
+        every scale tried, ``stored``, ``best`` (the best pair),
+        ``at_stored_scale`` (the best threshold there) and ``chosen``
+        (each threshold, scale and F), ``min_gain`` and ``scale_min_gain``
+        (None for ``inf``), ``num_thresholds``, ``kept_stored`` and
+        ``kept_scale``.
 
     Raises:
-        ValueError: If ``min_gain`` is outside [0, 100] and not ``inf``.
+        ValueError: If a margin is outside [0, 100] and not ``inf``.
     """
-    if not (0 <= min_gain <= 100 or min_gain == math.inf):
-        raise ValueError(f'min_gain: expected F points in [0, 100] or inf, '
-                         f'got {min_gain}')
+    for name, margin in (('min_gain', min_gain),
+                         ('scale_min_gain', scale_min_gain)):
+        if not (0 <= margin <= 100 or margin == math.inf):
+            raise ValueError(f'{name}: expected F points in [0, 100] or '
+                             f'inf, got {margin}')
     stored = apply_calibration(model)
     labels = [photo.label for photo in photos]
     metric = CrackMetric(num_thresholds=num_thresholds)
@@ -143,15 +153,32 @@ def choose_calibration(model, photos, scales: Sequence[float] = SCALE_GRID,
                                 best_threshold(f_by_scale[scale])))
     bar.close()
     scale, index = best_calibration(f_by_scale)
-    chosen = _sweep_row(scale, f_by_scale[scale], metric.thresholds, index)
+    best = _sweep_row(scale, f_by_scale[scale], metric.thresholds, index)
     if stored['scale'] not in maps:
         maps[stored['scale']] = site_probabilities(
             model, [p.img for p in photos], stored['scale'], **predictor_args)
+    at_stored = f_by_scale.get(stored['scale'])
+    if at_stored is None:
+        at_stored = metric.sweep_f(
+            _image_counts(metric, maps[stored['scale']], labels, 0.5))
+    at_stored = _sweep_row(stored['scale'], at_stored, metric.thresholds,
+                           best_threshold(at_stored))
+    kept_scale = best['scale'] != at_stored['scale'] and \
+        scale_min_gain > 0 and best['f'] - at_stored['f'] < scale_min_gain
+    chosen = at_stored if kept_scale else best
     stored['f'] = map_scores(maps[stored['scale']], labels,
                              stored['threshold'])['crack_f1']
     kept = min_gain > 0 and chosen['f'] - stored['f'] < min_gain
     use = stored if kept else chosen
     apply_calibration(model, use['threshold'], use['scale'])
-    return dict(use, table=table, stored=stored, chosen=chosen,
-                min_gain=None if min_gain == math.inf else min_gain,
-                num_thresholds=num_thresholds, kept_stored=kept)
+    return dict(use, table=table, stored=stored, best=best,
+                at_stored_scale=at_stored, chosen=chosen,
+                min_gain=_finite_or_none(min_gain),
+                scale_min_gain=_finite_or_none(scale_min_gain),
+                num_thresholds=num_thresholds, kept_stored=kept,
+                kept_scale=kept_scale)
+
+
+def _finite_or_none(margin: float):
+    """A margin as the record states it: None for ``inf`` (never)."""
+    return None if margin == math.inf else margin
