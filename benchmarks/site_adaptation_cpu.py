@@ -62,6 +62,7 @@ from matplotlib.lines import Line2D
 
 from harness import (blocks, commands, plots, records, report,
                      site_advice, site_stats)
+from harness import front_page  # noqa: F401  registers the README's blocks
 from harness.site_arms import (ADAPT_ARMS, ARMS, CALIBRATION_ARMS,
                                FINETUNE_ITERS, LABEL_FREE,
                                LONG_FINETUNE_ITERS, TEACHER_ARMS, adapt_arm,
@@ -484,6 +485,48 @@ def new_site_table(results):
     return '\n'.join(lines)
 
 
+def coverage_table(results):
+    """What the record measures: per arm, the sites each source has at
+    each training seed, and the sites no source has (the ks that measure
+    the same share a row), so that the docs say it from the record as the
+    study grows."""
+    found = {}
+    for key in results:
+        parts = key.split('/')
+        if len(parts) == 5:
+            source, _, seed = parts[0].partition('@s')
+            found.setdefault((parts[2], int(parts[3][1:])), {}).setdefault(
+                (source, int(seed or 0)), set()).add(parts[1])
+    seeds = sorted({seed for cell in found.values() for _, seed in cell})
+    lines = ['| arm | k | ' + ' | '.join(SOURCES) +
+             ' | sites not measured |', '|---' * (len(SOURCES) + 3) + '|']
+    rows = {}
+    for arm in ARMS:
+        for k in KS:
+            cell = found.get((arm, k))
+            if not cell:
+                continue
+            counts = tuple(' / '.join(str(len(cell.get((source, seed), ())))
+                                      for seed in seeds)
+                           for source in SOURCES)
+            missing = ', '.join(site for site in SITES if not any(
+                site in sites for sites in cell.values())) or 'none'
+            rows.setdefault((arm, counts, missing), []).append(str(k))
+    for (arm, counts, missing), ks in rows.items():
+        lines.append(f'| {arm} | {", ".join(ks)} | ' + ' | '.join(counts) +
+                     f' | {missing} |')
+    return '\n'.join(lines), seeds
+
+
+@blocks.register('site-adaptation-coverage', 'docs/results.md')
+def docs_coverage():
+    """The docs' table of what the site study has measured."""
+    table, seeds = coverage_table(records.load(RESULTS))
+    return ('Sites measured by each source at its training seeds ' +
+            ' / '.join(map(str, seeds)) + ' (of ' + str(len(SITES)) +
+            '; a site counts once it has a draw):\n\n' + table)
+
+
 @blocks.register('readme-new-site', 'README.md')
 def readme_new_site():
     """The README's new-site table from the committed record."""
@@ -524,7 +567,8 @@ def cmd_report(args):
         '\n### ODS at the adapted scale (threshold-free)',
         report_tables(results, 'ods', contrasts=False),
         '\n![IoU against k](results/site_adaptation_cpu.png)'])
-    blocks.write('readme-new-site')
+    blocks.write('readme-new-site', 'site-adaptation-coverage',
+                 'readme-at-a-glance')
     report.write_costs()
 
 

@@ -181,3 +181,31 @@ def test_plot_gives_each_arm_one_colour_and_one_legend(monkeypatch):
             colours.setdefault(arm, set()).add(line.get_color())
     assert all(len(c) == 1 for c in colours.values())
     assert len({next(iter(c)) for c in colours.values()}) == 3
+
+
+def test_coverage_counts_sites_per_source_and_seed_and_names_the_gaps():
+    """The docs' coverage table: sites per source at each training seed,
+    ks that measure alike share a row, and a site no source has is named."""
+    results = {'source/crackdino': dict(command='x')}
+    sites = bench.SITES
+    for site in sites[:3]:
+        for k in (5, 10):
+            results[bench.result_key('crackdino', site, 'finetune', k,
+                                     0)] = dict(iou=1.0)
+    results[bench.result_key('crackdino@s2', sites[0], 'finetune', 10,
+                             1)] = dict(iou=1.0)
+    results[bench.result_key('segformer', sites[3], 'finetune', 10,
+                             0)] = dict(iou=1.0)
+    table, seeds = bench.coverage_table(results)
+    assert seeds == [0, 2]
+    rows = [line.strip('| ').split(' | ') for line in table.split('\n')[2:]]
+    order = list(bench.SOURCES)
+    assert len(rows) == 2
+    k5, k10 = rows
+    assert k5[:2] == ['finetune', '5']
+    assert k5[2 + order.index('crackdino')] == '3 / 0'
+    assert k5[2 + order.index('segformer')] == '0 / 0'
+    assert k5[-1] == ', '.join(sites[3:])
+    assert k10[2 + order.index('crackdino')] == '3 / 1'
+    assert k10[2 + order.index('segformer')] == '1 / 0'
+    assert k10[-1] == ', '.join(sites[4:])

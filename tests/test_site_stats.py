@@ -55,6 +55,14 @@ def test_site_mean_over_the_draws_it_has():
     assert means == {'A': 2.0, 'B': 4.0}
 
 
+def test_a_site_mean_weighs_each_training_seed_alike():
+    # seed 0: five draws, mean 1; seed 1: one draw, 7; seed 2: 4 and None
+    means = site_stats.site_means({'A': {0: 0.0, 1: 2.0, 2: 1.0, 3: 0.5,
+                                         4: 1.5, (1, 0): 7.0, (2, 0): 4.0,
+                                         (2, 1): None}})
+    assert means == {'A': pytest.approx((1.0 + 7.0 + 4.0) / 3)}
+
+
 def test_contrast_pairs_draws_within_a_site_and_names_missing_sites():
     a = {'A': {0: 5.0, 1: 7.0, 2: 9.0}, 'B': {0: 1.0}, 'C': {0: 3.0}}
     b = {'A': {0: 4.0, 1: 4.0}, 'B': {0: 2.0}, 'C': {1: 3.0}}

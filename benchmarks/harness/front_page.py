@@ -3,13 +3,17 @@ cost table of ``benchmarks/README.md``: each reads several studies'
 records, so it lives here and not in one study."""
 import re
 
-from harness import records, report, transfer_report
+from harness import records, report, site_stats, transfer_report
 from harness.blocks import register
 
 DEEPCRACK = records.results_path('deepcrack_cpu.json')
 TRANSFER = records.results_path('crack_transfer_cpu.json')
 TTA = records.results_path('tta_cpu.json')
 READY = records.results_path('ready_model_cpu.json')
+SITE_ADAPTATION = records.results_path('site_adaptation_cpu.json')
+#: The site-level contrasts of which model is the better start.
+STARTS = ('SegFormer vs full method, fine-tuned, k=10',
+          'full method vs student alone as a start, fine-tuned, k=10')
 #: The model zoo: config, what it is, DeepCrack-CPU entry measured (or
 #: where its figures come from; None: not trained here), where its weights
 #: come from, its card.
@@ -105,6 +109,38 @@ def glance_transfer():
             f'p={test[3]:.3f}, {probe_pairs} seed pairs).')
 
 
+def seed_counts(results, a, b):
+    """How many training seeds each site has in both arms."""
+    draws_a, draws_b = (site_stats.arm_draws(results, arm) for arm in (a, b))
+    return [len({key[0] if isinstance(key, tuple) else 0
+                 for key in draws_a[site] if key in draws_b[site]})
+            for site in draws_a if site in draws_b]
+
+
+def glance_starts():
+    """The new-site bullet: which model is the better start to fine-tune,
+    with the site as the unit and the sources' seeds inside each site."""
+    results = records.load(SITE_ADAPTATION)
+    rows = {row['name']: row for row in site_stats.reanalyse(
+        results, skip_missing=True)}
+    arms = {name: (a, b) for name, a, b in site_stats.HEADLINE}
+    parts = []
+    for name in STARTS:
+        row = rows[name]
+        counts = seed_counts(results, *arms[name])
+        seeds = str(max(counts)) if min(counts) == max(counts) else \
+            f'{min(counts)} to {max(counts)}'
+        parts.append(
+            f'{name.split(",")[0].replace(" as a start", "")} '
+            f'{row["mean"]:+.1f} IoU [95 % CI {row["low"]:+.1f}, '
+            f'{row["high"]:+.1f}], p={row["p"]:.3f} (Holm {row["p_holm"]:.2f}'
+            f'), {row["n"]} sites, {seeds} training seeds a site')
+    return ('- **A new site**: what each step of `tools/adapt.py` buys, by '
+            'the number of labelled photos: [the table above](#a-new-site). '
+            'Which model to start from, fine-tuned on 10 photos of the '
+            'site: ' + '; '.join(parts) + '.')
+
+
 @register('readme-at-a-glance', 'README.md')
 def at_a_glance():
     deepcrack = {name: entry['test']['metrics']['crack_iou']
@@ -119,8 +155,7 @@ def at_a_glance():
         f'{deepcrack["student_plain"]:.2f}. Without DINOv2 weights the '
         "method's premise cannot be tested here.",
         glance_transfer(),
-        '- **A new site**: what each step of `tools/adapt.py` buys, by the '
-        'number of labelled photos: [the table above](#a-new-site).',
+        glance_starts(),
         '- **Test-time augmentation**: 8 views, crack IoU '
         f'{tta["none"]["metrics"]["crack_iou"]:.2f} -> '
         f'{tta["rot8"]["metrics"]["crack_iou"]:.2f} for {times:.1f}x the '

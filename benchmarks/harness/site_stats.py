@@ -1,8 +1,8 @@
-"""Statistics with the site as the unit: each site's mean over its draws,
-then the mean over sites with its 95 % confidence interval (t, df =
-sites - 1), the two-sided p-value of no difference, the 95 % prediction
-interval for a new site, and Holm's step-down adjustment over a family of
-contrasts. Draws of one site share a test set and a model, so they measure
+"""Statistics with the site as the unit: each site's mean over its source
+seeds and draws, then the mean over sites with its 95 % confidence
+interval (t, df = sites - 1), the two-sided p-value of no difference, the
+95 % prediction interval for a new site, and Holm's step-down adjustment
+over a family of contrasts. Draws of one site share a test set and a model, so they measure
 within-site noise only; the sites are the independent units.
 
     python benchmarks/harness/site_stats.py [RESULTS_JSON]
@@ -41,6 +41,8 @@ HEADLINE = (
      ('crackdino', 'finetune_distill', 10), ('crackdino', 'finetune', 10)),
     ('SegFormer vs full method, fine-tuned, k=10',
      ('segformer', 'finetune', 10), ('crackdino', 'finetune', 10)),
+    ('full method vs student alone as a start, fine-tuned, k=10',
+     ('crackdino', 'finetune', 10), ('student_plain', 'finetune', 10)),
     ('fine-tuning on 10 vs 5 photos (full method)',
      ('crackdino', 'finetune', 10), ('crackdino', 'finetune', 5)),
     ('full method vs student alone as a start, fine-tuned, k=1',
@@ -48,15 +50,23 @@ HEADLINE = (
 )
 
 
-def site_means(draws: Mapping[str, Mapping[int, Optional[float]]]
+def site_means(draws: Mapping[str, Mapping[object, Optional[float]]]
                ) -> Dict[str, float]:
-    """Each site's mean over the draws it has (a draw missing or None is
-    left out); a site with no draw at all is left out."""
+    """Each site's mean over the training seeds it has of each seed's mean
+    over its draws (a draw missing or None is left out), so that a seed
+    with more draws does not weigh more; a draw keyed ``(seed, draw)`` is
+    of that seed, one keyed by its number alone of seed 0. A site with no
+    draw at all is left out."""
     means = {}
     for site, values in draws.items():
-        present = [v for v in values.values() if v is not None]
-        if present:
-            means[site] = sum(present) / len(present)
+        by_seed = {}
+        for key, value in values.items():
+            if value is not None:
+                seed = key[0] if isinstance(key, tuple) else 0
+                by_seed.setdefault(seed, []).append(value)
+        if by_seed:
+            means[site] = sum(sum(v) / len(v) for v in by_seed.values()) \
+                / len(by_seed)
     return means
 
 
