@@ -391,8 +391,9 @@ def finetune_lines(results):
 #: The README's optional steps: (k, the arm that records it, the step).
 OPTIONAL_STEPS = (
     (0, 'label_free_norm', '`--unlabelled DIR`: norm statistics'),
-    (5, 'finetune', '`--finetune-iters 100`: fine-tune 100 steps'),
-    (10, 'finetune', 'the same'),
+    (5, 'finetune', f'`--finetune-iters {FINETUNE_ITERS}`: fine-tune '
+     f'{FINETUNE_ITERS} steps'),
+    (10, 'finetune', f'fine-tune {FINETUNE_ITERS} steps'),
 )
 #: The sources the optional steps' table reads: the ready model and the
 #: full method.
@@ -404,6 +405,10 @@ def rule_words(rule):
     """A default rule as the tool applies it."""
     if rule is None:
         return "keep the checkpoint's threshold and scale"
+    if rule.arm == 'finetune':
+        return (f'the threshold and scale of best F on the photos, then '
+                f'{FINETUNE_ITERS} fine-tuning steps on them and the '
+                'threshold again')
     grid = '' if rule.grid == 99 else f' (steps of {1 / (rule.grid + 1):.2f})'
     if rule.arm == 'threshold':
         what = f'threshold{grid} of best F on the photos'
@@ -471,11 +476,14 @@ def new_site_table(results):
     """The README's new-site tables: the tool's default per k, chosen
     leave-one-site-out, and the optional steps' change per source."""
     names = [name for _, name in NEW_SITE_SOURCES]
-    lines = default_table(site_advice.advice(results, list(SOURCES), SITES))
+    per_k = site_advice.advice(results, list(SOURCES), SITES)
+    lines = default_table(per_k)
     lines += ['', '| labelled photos | optional step | ' + ' | '.join(names) +
               ' | time, ' + ' / '.join(names) + ' |',
               '|---' * (len(names) + 3) + '|']
     for k, arm, step in OPTIONAL_STEPS:
+        if k in per_k and per_k[k]['default_rule'] == site_advice.Rule(arm):
+            step += ' (the default, above)'
         cells = [change_cell(site_change(results, source, arm, k))
                  for source, _ in NEW_SITE_SOURCES]
         times = ' / '.join(arm_seconds(results, source, arm, k)

@@ -240,6 +240,32 @@ def test_finetuning_trains_the_last_blocks_and_not_the_first(
                            tuned['decode_head.conv_seg.weight'])
 
 
+def test_enough_photos_fine_tune_by_default_and_leave_no_run_behind(
+        student, site, tmp_path, monkeypatch):
+    """From ``MIN_FINETUNE_PHOTOS`` labelled photos the tool fine-tunes
+    unless told not to; unlabelled photos beside a config without teachers
+    then serve the norm statistics alone; the temporary run is removed."""
+    from crackdino_mm.apis import adapt as adapt_module
+    monkeypatch.setattr(adapt_module, 'MIN_FINETUNE_PHOTOS', 4)
+    monkeypatch.setattr(adapt_module, 'FINETUNE_ITERS', 2)
+    scratch = tmp_path / 'scratch'
+    scratch.mkdir()
+    monkeypatch.setattr('tempfile.tempdir', str(scratch))
+    unlabelled, _ = write_site(tmp_path / 'unl', 2, seed=3)
+
+    def steps(k, **options):
+        record = adapt_to_site(STUDENT, student, str(tmp_path / 'out.pth'),
+                               *site, k=k, scales=(1.0, ), **options)
+        return {s['step']: s for s in record['steps']}
+
+    tuned = steps(4, unlabelled=unlabelled)
+    assert tuned['finetune']['iters'] == 2
+    assert not tuned['finetune']['distillation'] and 'norm_stats' in tuned
+    assert list(scratch.iterdir()) == []
+    assert 'finetune' not in steps(3)
+    assert 'finetune' not in steps(4, finetune_iters=0)
+
+
 @pytest.mark.parametrize('train_blocks,trained,expected', [
     (None, 4, dict(frozen_stages=8)), (0, 0, dict(frozen=True)),
     (12, 12, dict(frozen_stages=0))])

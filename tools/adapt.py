@@ -15,7 +15,7 @@ ONNX export and ``init_crack_model`` apply them (an explicit
 ``--threshold``/``--scale`` there wins). ``--unlabelled`` photos (at most
 ``--max-unlabelled``, drawn with ``--seed``) re-estimate the normalisation
 statistics; ``--finetune-iters`` fine-tunes on the
-labelled photos, with the dual-teacher distillation on the unlabelled ones
+labelled photos (by default from 10 of them), with the dual-teacher distillation on the unlabelled ones
 when the config (or ``--distiller-config``) is a distiller. ``--out``
 naming CHECKPOINT (or a link to it) is refused unless ``--overwrite``.
 """
@@ -26,7 +26,8 @@ import sys
 
 from mmengine.config import Config, DictAction
 
-from crackdino_mm.apis import (MAX_UNLABELLED, READY_CPU_CHECKPOINT,
+from crackdino_mm.apis import (FINETUNE_ITERS, MAX_UNLABELLED,
+                               MIN_FINETUNE_PHOTOS, READY_CPU_CHECKPOINT,
                                READY_CPU_CONFIG, SCALE_GRID, OneLineParser,
                                adapt_to_site, calibrated_config,
                                check_output_file, check_output_folder,
@@ -59,7 +60,11 @@ def parse_args(argv=None):
     parser.add_argument('--max-unlabelled', type=int, default=MAX_UNLABELLED,
                         help='read at most this many unlabelled photos, '
                         'drawn with --seed (default %(default)s)')
-    parser.add_argument('--finetune-iters', type=int, default=0)
+    parser.add_argument('--finetune-iters', type=int,
+                        help='fine-tuning steps on the labelled photos (0: '
+                        f'none; default {FINETUNE_ITERS} from '
+                        f'{MIN_FINETUNE_PHOTOS} photos, else none: README '
+                        '"A new site")')
     parser.add_argument('--train-blocks', type=int,
                         help='last DINOv2 blocks fine-tuned (default 4; '
                         'other backbones are fine-tuned whole)')

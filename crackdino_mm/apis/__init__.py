@@ -7,7 +7,8 @@ from ..utils import (SCALE_GRID, MissingConfigFile, apply_calibration,
                      atomic_write, crack_probability, read_calibration,
                      save_atomically, seg_logits_probability,
                      write_calibration)
-from .adapt import MAX_UNLABELLED, adapt_to_site
+from .adapt import (FINETUNE_ITERS, MAX_UNLABELLED, MIN_FINETUNE_PHOTOS,
+                    adapt_to_site)
 from .crack_inferencer import CrackInferencer
 from .crack_predictor import CrackPredictor
 from .model_loader import (calibrated_config, deployable_config,
@@ -24,8 +25,8 @@ from .tool_arguments import OneLineParser, scale_argument, threshold_argument
 
 __all__ = [
     'CheckpointMismatch', 'CrackInferencer', 'CrackPredictor',
-    'IMAGE_SUFFIXES', 'MAX_UNLABELLED', 'MissingConfigFile',
-    'OneLineParser', 'PixelSpaceAttack', 'READY_CPU_CHECKPOINT',
+    'FINETUNE_ITERS', 'IMAGE_SUFFIXES', 'MAX_UNLABELLED',
+    'MIN_FINETUNE_PHOTOS', 'MissingConfigFile', 'OneLineParser', 'PixelSpaceAttack', 'READY_CPU_CHECKPOINT',
     'READY_CPU_CONFIG', 'SCALE_GRID', 'SitePhoto', 'adapt_to_site',
     'apply_calibration', 'atomic_write', 'calibrated_config',
     'check_output_file', 'check_output_folder', 'choose_calibration',

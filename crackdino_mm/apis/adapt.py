@@ -26,8 +26,18 @@ from .site_photos import load_site_photos, photo_key, site_keys
 MAX_UNLABELLED = 64
 #: Fewest labelled photos from which leave-one-site-out chose fine-tuning
 #: over every calibration rule (``benchmarks/site_adaptation_cpu.py``,
-#: checked by ``tests/test_calibration_default.py``); fewer warn.
+#: checked by ``tests/test_calibration_default.py``): from it the tool
+#: fine-tunes by default; asked to on fewer, it warns.
 MIN_FINETUNE_PHOTOS = 10
+#: Fine-tuning steps taken by default: the step that was measured.
+FINETUNE_ITERS = 100
+
+
+def default_finetune_iters(num_photos: int) -> int:
+    """The fine-tuning steps ``adapt_to_site`` takes unless told:
+    ``FINETUNE_ITERS`` from ``MIN_FINETUNE_PHOTOS`` labelled photos, else
+    none."""
+    return FINETUNE_ITERS if num_photos >= MIN_FINETUNE_PHOTOS else 0
 
 
 def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
@@ -36,7 +46,7 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
                   unlabelled: Optional[str] = None,
                   k: Optional[int] = None, seed: int = 0,
                   max_unlabelled: int = MAX_UNLABELLED,
-                  finetune_iters: int = 0,
+                  finetune_iters: Optional[int] = None,
                   distiller_config: Union[str, Config, None] = None,
                   train_blocks: Optional[int] = None,
                   scales: Optional[Sequence[float]] = None,
@@ -64,7 +74,9 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
        with ``seed``, the same ones the distillation reads.
     3. ``finetune_iters`` steps of fine-tuning on the labelled photos
        (neck, head, last ``train_blocks`` DINOv2 blocks, default 4; other
-       backbones whole); with ``unlabelled``
+       backbones whole), by default ``FINETUNE_ITERS`` from
+       ``MIN_FINETUNE_PHOTOS`` photos, the step chosen there on eight
+       sites; with ``unlabelled``
        photos and a distiller (``config`` or ``distiller_config``), the
        dual-teacher distillation runs on them as well. The threshold is
        chosen again afterwards.
@@ -88,8 +100,10 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
         seed (int): Seed of the draws and of fine-tuning. Defaults to 0.
         max_unlabelled (int): Most unlabelled photos read. Defaults to
             ``MAX_UNLABELLED``.
-        finetune_iters (int): Fine-tuning steps; 0 for none (a warning
-            below ``MIN_FINETUNE_PHOTOS`` labelled photos). Defaults to 0.
+        finetune_iters (int, optional): Fine-tuning steps; 0 for none (a
+            warning below ``MIN_FINETUNE_PHOTOS`` labelled photos).
+            Defaults to None: ``default_finetune_iters`` of the labelled
+            photos.
         distiller_config (str | Config, optional): The
             ``DualTeacherDistiller`` config whose teachers distil on
             ``unlabelled`` during fine-tuning, when ``config`` is not one.
@@ -108,8 +122,8 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
             ``scales`` are given.
         norm_stats (bool): Re-estimate the BatchNorm statistics on
             ``unlabelled``. Defaults to True.
-        work_dir (str, optional): Folder of the fine-tuning run. Defaults to
-            None: a new temporary folder.
+        work_dir (str, optional): Folder of the fine-tuning run, kept.
+            Defaults to None: a temporary folder, removed afterwards.
         device (str): Where the model runs. Defaults to ``'cpu'``.
         cfg_options (dict, optional): Merged into ``config`` first.
             Defaults to None.
@@ -142,7 +156,8 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
                          f'masks={masks!r})')
     if max_unlabelled < 1:
         raise ValueError(f'max_unlabelled must be >= 1, got {max_unlabelled}')
-    if finetune_iters < 0 or (finetune_iters and images is None):
+    if finetune_iters is not None and (
+            finetune_iters < 0 or (finetune_iters and images is None)):
         raise ValueError('fine-tuning needs labelled photos and '
                          f'finetune_iters >= 0 (got {finetune_iters})')
     if scales is not None:
@@ -152,8 +167,8 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
     if cfg_options:
         config.merge_from_dict(cfg_options)
     teachers = distiller_config or config
-    if finetune_iters and unlabelled and \
-            teachers.model.get('type') != 'DualTeacherDistiller':
+    distils = teachers.model.get('type') == 'DualTeacherDistiller'
+    if finetune_iters and unlabelled and not distils:
         raise ValueError(
             f'{teachers.filename}: fine-tuning with unlabelled photos '
             'distils on them and needs a DualTeacherDistiller config '
@@ -161,6 +176,13 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
 
     # Every photo is read and checked before the model is loaded.
     photos = load_site_photos(images, masks, k, seed) if images else []
+    if finetune_iters is None:
+        # By default the unlabelled photos serve the norm statistics alone
+        # where no teachers could distil on them.
+        finetune_iters = default_finetune_iters(len(photos))
+        unlabelled_teachers = unlabelled if distils else None
+    else:
+        unlabelled_teachers = unlabelled
     unlabelled_photos = load_site_photos(
         unlabelled, k=min(max_unlabelled, len(site_keys(unlabelled))),
         seed=seed) if unlabelled else []
@@ -194,27 +216,35 @@ def adapt_to_site(config: Union[str, Config], checkpoint: str, out: str,
                 f'{MIN_FINETUNE_PHOTOS}, calibration alone (finetune_iters=0) '
                 'was the better step at sites held out from the choice '
                 '(README, "A new site")')
-        work_dir = work_dir or tempfile.mkdtemp(prefix='adapt_')
-        student = save_atomically(dict(state_dict=model.state_dict()),
-                                  osp.join(work_dir, 'source_student.pth'))
-        scale = apply_calibration(model)['scale']
-        cfg = finetune_config(
-            config, student, images, masks, record['labelled'],
-            finetune_iters, work_dir, scale=scale,
-            unlabelled=unlabelled, distiller=distiller_config,
-            unlabelled_keys=[photo_key(p.path) for p in unlabelled_photos],
-            train_blocks=train_blocks, seed=seed)
-        Runner.from_cfg(cfg).train()
-        tuned = load_checkpoint_file(
-            osp.join(work_dir, f'iter_{finetune_iters}.pth'))
-        load_state_dict(model, deployable_state_dict(tuned, work_dir),
-                        strict=True)
+        # Without a work_dir the run's weights and logs go when it ends.
+        scratch = None if work_dir else tempfile.TemporaryDirectory(
+            prefix='adapt_')
+        run_dir = work_dir or scratch.name
+        try:
+            student = save_atomically(
+                dict(state_dict=model.state_dict()),
+                osp.join(run_dir, 'source_student.pth'))
+            cfg = finetune_config(
+                config, student, images, masks, record['labelled'],
+                finetune_iters, run_dir,
+                scale=apply_calibration(model)['scale'],
+                unlabelled=unlabelled_teachers, distiller=distiller_config,
+                unlabelled_keys=[photo_key(p.path)
+                                 for p in unlabelled_photos],
+                train_blocks=train_blocks, seed=seed)
+            Runner.from_cfg(cfg).train()
+            tuned = osp.join(run_dir, f'iter_{finetune_iters}.pth')
+            load_state_dict(model, deployable_state_dict(
+                load_checkpoint_file(tuned), tuned), strict=True)
+        finally:
+            if scratch:
+                scratch.cleanup()
         model.eval()
         record['steps'].append(dict(
             step='finetune', iters=finetune_iters,
             train_blocks=blocks_to_train(
                 deployable_config(config).model.backbone, train_blocks),
-            distillation=bool(unlabelled)))
+            distillation=bool(unlabelled_teachers)))
     if photos and (finetune_iters or (unlabelled_photos and norm_stats)):
         again = choose_calibration(model, photos, [apply_calibration(model)
                                                    ['scale']], progress=True)
