@@ -14,10 +14,10 @@ them and stored in ADAPTED.pth, where tools/test.py, tools/infer.py, the
 ONNX export and ``init_crack_model`` apply them (an explicit
 ``--threshold``/``--scale`` there wins). ``--unlabelled`` photos (at most
 ``--max-unlabelled``, drawn with ``--seed``) re-estimate the normalisation
-statistics; ``--finetune-iters`` fine-tunes on the
-labelled photos (by default from 10 of them), with the dual-teacher distillation on the unlabelled ones
-when the config (or ``--distiller-config``) is a distiller. ``--out``
-naming CHECKPOINT (or a link to it) is refused unless ``--overwrite``.
+statistics; ``--finetune-iters`` fine-tunes on the labelled photos (by
+default, given enough of them: README "A new site"), with the dual-teacher
+distillation on the unlabelled ones when the config (or
+``--distiller-config``) is a distiller. ``--out`` naming CHECKPOINT (or a link to it) is refused unless ``--overwrite``.
 """
 import argparse
 import json

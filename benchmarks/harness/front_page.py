@@ -112,7 +112,7 @@ def glance_transfer():
 def seed_counts(results, a, b):
     """How many training seeds each site has in both arms."""
     draws_a, draws_b = (site_stats.arm_draws(results, arm) for arm in (a, b))
-    return [len({key[0] if isinstance(key, tuple) else 0
+    return [len({site_stats.seed_of(key)
                  for key in draws_a[site] if key in draws_b[site]})
             for site in draws_a if site in draws_b]
 

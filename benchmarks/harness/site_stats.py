@@ -2,8 +2,9 @@
 seeds and draws, then the mean over sites with its 95 % confidence
 interval (t, df = sites - 1), the two-sided p-value of no difference, the
 95 % prediction interval for a new site, and Holm's step-down adjustment
-over a family of contrasts. Draws of one site share a test set and a model, so they measure
-within-site noise only; the sites are the independent units.
+over a family of contrasts. Draws of one site share a test set and a
+model, so they measure within-site noise only; the sites are the
+independent units.
 
     python benchmarks/harness/site_stats.py [RESULTS_JSON]
 
@@ -50,6 +51,12 @@ HEADLINE = (
 )
 
 
+def seed_of(draw_key) -> int:
+    """The training seed of an ``arm_draws`` key: ``(seed, draw)``, or a
+    draw number alone for seed 0."""
+    return draw_key[0] if isinstance(draw_key, tuple) else 0
+
+
 def site_means(draws: Mapping[str, Mapping[object, Optional[float]]]
                ) -> Dict[str, float]:
     """Each site's mean over the training seeds it has of each seed's mean
@@ -62,8 +69,7 @@ def site_means(draws: Mapping[str, Mapping[object, Optional[float]]]
         by_seed = {}
         for key, value in values.items():
             if value is not None:
-                seed = key[0] if isinstance(key, tuple) else 0
-                by_seed.setdefault(seed, []).append(value)
+                by_seed.setdefault(seed_of(key), []).append(value)
         if by_seed:
             means[site] = sum(sum(v) / len(v) for v in by_seed.values()) \
                 / len(by_seed)
