@@ -394,6 +394,8 @@ OPTIONAL_STEPS = (
     (5, 'finetune', f'`--finetune-iters {FINETUNE_ITERS}`: fine-tune '
      f'{FINETUNE_ITERS} steps'),
     (10, 'finetune', f'fine-tune {FINETUNE_ITERS} steps'),
+    (10, 'finetune_distill', '`--unlabelled DIR` with the distiller\'s '
+     'config: the teachers distil on site photos while it fine-tunes'),
 )
 #: The sources the optional steps' table reads: the ready model and the
 #: full method.
@@ -484,7 +486,9 @@ def new_site_table(results):
     for k, arm, step in OPTIONAL_STEPS:
         if k in per_k and per_k[k]['default_rule'] == site_advice.Rule(arm):
             step += ' (the default, above)'
-        cells = [change_cell(site_change(results, source, arm, k))
+        cells = ['no teachers' if arm in TEACHER_ARMS and not
+                 SOURCES[source][2] else
+                 change_cell(site_change(results, source, arm, k))
                  for source, _ in NEW_SITE_SOURCES]
         times = ' / '.join(arm_seconds(results, source, arm, k)
                            for source, _ in NEW_SITE_SOURCES)

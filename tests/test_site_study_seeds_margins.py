@@ -144,6 +144,12 @@ def test_new_site_table_is_site_level_against_as_is(monkeypatch):
                     record['grid19'] = dict(record)
                     results[f'{source}/{site}/{arm}/k1/d{d}'] = record
     results['crackdino@s1/A/finetune/k5/d0'] = dict(iou=10.0, seconds=5.0)
+    # Distillation on site photos at k = 10, the full method only: +1, +2
+    # and +3 at the sites' first draws.
+    for site, as_is, gain in (('A', 10.0, 1.0), ('B', 20.0, 2.0),
+                              ('C', 30.0, 3.0)):
+        results[f'crackdino/{site}/finetune_distill/k10/d0'] = dict(
+            iou=as_is + gain, seconds=7.0)
     lines = bench.new_site_table(results).split('\n')
     # On all sites, margin 20 keeps C as is and calibrates A and B (the
     # tool's grid first among equals); held out, each site gets the same
@@ -163,3 +169,9 @@ def test_new_site_table_is_site_level_against_as_is(monkeypatch):
     assert k5[3] == k5[2]
     assert k5[4] == '2 s / 3 s |'
     assert 'not measured' in lines[8]
+    # SegFormer has no teachers to distil with; the full method: mean 2,
+    # sd 1, PI 2 +- t(2) * sqrt(1 + 1/3) = 2 +- 4.97.
+    distil = lines[9].split(' | ')
+    assert distil[2] == 'no teachers'
+    assert distil[3] == '+2.0 [PI -3.0, +7.0], worst +1.0 (A), 3 sites'
+    assert distil[4] == '- / 7 s |'
