@@ -14,6 +14,8 @@ SITE_ADAPTATION = records.results_path('site_adaptation_cpu.json')
 #: The site-level contrasts of which model is the better start.
 STARTS = ('SegFormer vs full method, fine-tuned, k=10',
           'full method vs student alone as a start, fine-tuned, k=10')
+#: What distillation on unlabelled site photos adds to fine-tuning.
+TEACHERS = 'teachers vs fine-tuning, k=10 (full method)'
 #: The model zoo: config, what it is, DeepCrack-CPU entry measured (or
 #: where its figures come from; None: not trained here), where its weights
 #: come from, its card.
@@ -117,28 +119,35 @@ def seed_counts(results, a, b):
             for site in draws_a if site in draws_b]
 
 
+def contrast_words(results, rows, name):
+    """A site-level contrast as the front page reads it: mean, 95 % CI, p
+    (Holm), sites, and the training seeds each site has in both arms."""
+    row = rows[name]
+    counts = seed_counts(results, *{n: (a, b) for n, a, b in
+                                    site_stats.HEADLINE}[name])
+    seeds = str(max(counts)) if min(counts) == max(counts) else \
+        f'{min(counts)} to {max(counts)}'
+    return (f'{row["mean"]:+.1f} IoU [95 % CI {row["low"]:+.1f}, '
+            f'{row["high"]:+.1f}], p={row["p"]:.3f} (Holm {row["p_holm"]:.2f}'
+            f'), {row["n"]} sites, {seeds} training seed'
+            f'{"s" * (seeds != "1")} a site')
+
+
 def glance_starts():
     """The new-site bullet: which model is the better start to fine-tune,
-    with the site as the unit and the sources' seeds inside each site."""
+    and what the teachers add on site photos, with the site as the unit
+    and the sources' seeds inside each site."""
     results = records.load(SITE_ADAPTATION)
     rows = {row['name']: row for row in site_stats.reanalyse(
         results, skip_missing=True)}
-    arms = {name: (a, b) for name, a, b in site_stats.HEADLINE}
-    parts = []
-    for name in STARTS:
-        row = rows[name]
-        counts = seed_counts(results, *arms[name])
-        seeds = str(max(counts)) if min(counts) == max(counts) else \
-            f'{min(counts)} to {max(counts)}'
-        parts.append(
-            f'{name.split(",")[0].replace(" as a start", "")} '
-            f'{row["mean"]:+.1f} IoU [95 % CI {row["low"]:+.1f}, '
-            f'{row["high"]:+.1f}], p={row["p"]:.3f} (Holm {row["p_holm"]:.2f}'
-            f'), {row["n"]} sites, {seeds} training seeds a site')
+    starts = [f'{name.split(",")[0].replace(" as a start", "")} '
+              f'{contrast_words(results, rows, name)}' for name in STARTS]
     return ('- **A new site**: what each step of `tools/adapt.py` buys, by '
             'the number of labelled photos: [the table above](#a-new-site). '
             'Which model to start from, fine-tuned on 10 photos of the '
-            'site: ' + '; '.join(parts) + '.')
+            'site: ' + '; '.join(starts) + ". The full method's teachers, "
+            'distilling on unlabelled site photos while it fine-tunes on 10: '
+            f'{contrast_words(results, rows, TEACHERS)}.')
 
 
 @register('readme-at-a-glance', 'README.md')
