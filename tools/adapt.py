@@ -17,7 +17,8 @@ ONNX export and ``init_crack_model`` apply them (an explicit
 statistics; ``--finetune-iters`` fine-tunes on the labelled photos (by
 default, given enough of them: README "A new site"), with the dual-teacher
 distillation on the unlabelled ones when the config (or
-``--distiller-config``) is a distiller. ``--out`` naming CHECKPOINT (or a link to it) is refused unless ``--overwrite``.
+``--distiller-config``) is a distiller. ``--out`` naming CHECKPOINT (or
+a link to it) is refused unless ``--overwrite``.
 """
 import argparse
 import json
